@@ -1,0 +1,34 @@
+//! FGSM (Goodfellow et al. 2015): `x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))`.
+
+use burn::tensor::{Int, Tensor};
+
+use super::gradient::input_gradient;
+use super::{Attack, AttackSpec};
+use crate::models::Classifier;
+
+/// One signed-gradient step of size eps.
+pub struct Fgsm {
+    spec: AttackSpec,
+}
+
+impl Fgsm {
+    /// FGSM with the radius of `spec`.
+    pub fn new(spec: AttackSpec) -> Self {
+        Self { spec }
+    }
+}
+
+impl Attack for Fgsm {
+    fn spec(&self) -> &AttackSpec {
+        &self.spec
+    }
+
+    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, _seed: u64) -> Tensor<4> {
+        let images = images.without_autodiff();
+        if self.spec.eps == 0.0 {
+            return images;
+        }
+        let grad = input_gradient(&model.valid(), images.clone(), labels);
+        (images + grad.sign() * self.spec.eps).clamp(0.0, 1.0)
+    }
+}

@@ -1,0 +1,18 @@
+//! The input gradient every gradient-based attack ascends.
+
+use burn::tensor::{Int, Tensor};
+
+use crate::losses::cross_entropy_per_sample;
+use crate::models::Classifier;
+
+/// Gradient of the summed cross-entropy with respect to the input images.
+///
+/// `model` must be in eval mode (`valid()`): its parameters are constants, only the input is
+/// tracked, so BatchNorm uses its running statistics and never updates them. Summing (not
+/// averaging) keeps each sample's gradient independent of the batch size.
+pub fn input_gradient(model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<4> {
+    let x = images.detach().autodiff().require_grad();
+    let loss = cross_entropy_per_sample(model.forward(x.clone()), labels).sum();
+    let grads = loss.backward();
+    x.grad(&grads).expect("the input is a tracked leaf, so it has a gradient")
+}

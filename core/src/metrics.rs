@@ -1,0 +1,35 @@
+//! Scalar metrics of the paper's tables.
+
+use burn::tensor::{Int, Tensor};
+
+/// Predicted classes (`argmax` of the logits), shape `[N]`.
+pub fn predictions(logits: Tensor<2>) -> Tensor<1, Int> {
+    logits.argmax(1).flatten::<1>(0, 1)
+}
+
+/// Number of positions where predictions equal labels (reads one number back from the device).
+pub fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+    predictions(logits).equal(labels).int().sum().into_scalar::<i64>() as usize
+}
+
+/// Relative accuracy drop `P_drop = (clean - adversarial) / clean` (paper, Section 4).
+/// Zero when the clean accuracy is zero.
+pub fn relative_drop(clean: f64, adversarial: f64) -> f64 {
+    if clean > 0.0 { (clean - adversarial) / clean } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn counts_and_drops() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_data(TensorData::from([[0.1f32, 0.9], [0.8, 0.2], [0.3, 0.7]]), &device);
+        let labels = Tensor::<1, Int>::from_data(TensorData::from([1i64, 1, 1]), &device);
+        assert_eq!(count_correct(logits, labels), 2);
+        assert!((relative_drop(0.8, 0.2) - 0.75).abs() < 1e-12);
+        assert_eq!(relative_drop(0.0, 0.0), 0.0);
+    }
+}

@@ -1,0 +1,243 @@
+//! Classifiers: an architecture ([`Network`]) behind input normalisation, with a backbone
+//! feature output (for geometry and linear evaluation) and class logits.
+
+#[cfg(feature = "import")]
+pub mod import;
+pub mod normalize;
+pub mod resnet;
+pub mod small_cnn;
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use normalize::Normalization;
+pub use resnet::ResNet18;
+pub use small_cnn::SmallCnn;
+
+/// The architectures hypersphere builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Arch {
+    /// ResNet-18 with the CIFAR stem ([`ResNet18`]).
+    #[serde(rename = "resnet18-cifar")]
+    ResNet18Cifar,
+    /// The three-stage [`SmallCnn`].
+    #[serde(rename = "small-cnn")]
+    SmallCnn,
+}
+
+impl Arch {
+    /// Every architecture, by its command-line name.
+    pub const ALL: [(&'static str, Arch); 2] =
+        [("resnet18-cifar", Arch::ResNet18Cifar), ("small-cnn", Arch::SmallCnn)];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("?")
+    }
+
+    /// The standard width (channels of the first stage).
+    pub fn default_width(self) -> usize {
+        match self {
+            Arch::ResNet18Cifar => 64,
+            Arch::SmallCnn => 32,
+        }
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, a)| *a).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|(n, _)| *n).collect();
+            crate::Error::Model(format!("unknown architecture '{s}' (valid: {})", names.join(", ")))
+        })
+    }
+}
+
+/// Everything needed to rebuild a classifier before its weights are loaded. Stored as JSON next
+/// to every checkpoint (`model.bpk` + `model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Architecture.
+    pub arch: Arch,
+    /// Channels of the first stage.
+    pub width: usize,
+    /// Number of classes of the classifier head.
+    pub num_classes: usize,
+    /// Side of the square input images.
+    #[serde(default = "default_input_size")]
+    pub input_size: usize,
+    /// Input normalisation applied inside the model (`None`: the network sees [0, 1] pixels).
+    #[serde(default)]
+    pub normalization: Option<Normalization>,
+    /// Class names, in label order (may be empty).
+    #[serde(default)]
+    pub class_names: Vec<String>,
+}
+
+fn default_input_size() -> usize {
+    32
+}
+
+impl ModelConfig {
+    /// A configuration for `arch` at its default width with CIFAR-10 normalisation.
+    pub fn new(arch: Arch, num_classes: usize) -> Self {
+        Self {
+            arch,
+            width: arch.default_width(),
+            num_classes,
+            input_size: 32,
+            normalization: Some(Normalization::CIFAR10),
+            class_names: Vec::new(),
+        }
+    }
+
+    /// Rejects configurations that cannot be built.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.width == 0 || self.num_classes < 2 || self.input_size < 8 {
+            return Err(crate::Error::Model(format!(
+                "need width >= 1, at least 2 classes and inputs >= 8 pixels (got width {}, {} classes, size {})",
+                self.width, self.num_classes, self.input_size
+            )));
+        }
+        if let Some(n) = &self.normalization
+            && n.std.iter().any(|&s| !(s > 0.0))
+        {
+            return Err(crate::Error::Model("normalisation std must be > 0".into()));
+        }
+        Ok(())
+    }
+
+    /// The name of class `label` (or its number when names are unknown).
+    pub fn class_name(&self, label: usize) -> String {
+        self.class_names.get(label).cloned().unwrap_or_else(|| format!("class {label}"))
+    }
+}
+
+/// The network inside a [`Classifier`].
+#[derive(Module, Debug)]
+pub enum Network {
+    /// ResNet-18, CIFAR stem.
+    ResNet18(ResNet18),
+    /// The small CNN.
+    SmallCnn(SmallCnn),
+}
+
+/// A classifier on [0, 1] images: normalisation, backbone, linear head.
+#[derive(Module, Debug)]
+pub struct Classifier {
+    network: Network,
+    #[module(skip)]
+    config: ModelConfig,
+}
+
+impl Classifier {
+    /// A freshly initialised classifier on `device`.
+    pub fn new(config: ModelConfig, device: &Device) -> crate::Result<Self> {
+        config.validate()?;
+        let network = match config.arch {
+            Arch::ResNet18Cifar => Network::ResNet18(ResNet18::new(config.width, config.num_classes, device)),
+            Arch::SmallCnn => Network::SmallCnn(SmallCnn::new(config.width, config.num_classes, device)),
+        };
+        Ok(Self { network, config })
+    }
+
+    /// The configuration this classifier was built from.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Backbone features of `[N, 3, H, W]` images in [0, 1].
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = match &self.config.normalization {
+            Some(n) => n.apply(images),
+            None => images,
+        };
+        match &self.network {
+            Network::ResNet18(m) => m.features(x),
+            Network::SmallCnn(m) => m.features(x),
+        }
+    }
+
+    /// Class logits of `[N, 3, H, W]` images in [0, 1].
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let f = self.features(images);
+        match &self.network {
+            Network::ResNet18(m) => m.classify(f),
+            Network::SmallCnn(m) => m.classify(f),
+        }
+    }
+
+    /// The weights as burnpack bytes (the checkpoint format; pair it with the JSON config).
+    pub fn to_burnpack(&self) -> crate::Result<Vec<u8>> {
+        let bytes = self
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| crate::Error::Weights(format!("cannot serialise weights: {e}")))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Builds the classifier described by `config` and loads burnpack `bytes` into it.
+    pub fn from_burnpack(config: ModelConfig, bytes: Vec<u8>, device: &Device) -> crate::Result<Self> {
+        let model = Self::new(config, device)?;
+        let record = ModuleRecord::from_bytes(bytes.into())
+            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+        let arch = model.config.arch.name();
+        let width = model.config.width;
+        model.try_load_record(record).map_err(|e| {
+            crate::Error::Weights(format!(
+                "weights do not fit {arch} (width {width}): {}",
+                shorten(&e.to_string())
+            ))
+        })
+    }
+}
+
+/// Keeps the first line of a long loader message readable.
+pub(crate) fn shorten(message: &str) -> String {
+    const MAX: usize = 300;
+    if message.len() <= MAX {
+        return message.to_string();
+    }
+    let cut = (0..=MAX).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+    format!("{}...", &message[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_burnpack_round_trip() {
+        let device = Device::flex();
+        let mut cfg = ModelConfig::new(Arch::ResNet18Cifar, 10);
+        cfg.width = 4;
+        let model = Classifier::new(cfg.clone(), &device).unwrap();
+        let x = Tensor::<4>::ones([2, 3, 32, 32], &device) * 0.5;
+        assert_eq!(model.features(x.clone()).dims(), [2, 32]);
+        let logits = model.forward(x.clone());
+        assert_eq!(logits.dims(), [2, 10]);
+        let bytes = model.to_burnpack().unwrap();
+        let loaded = Classifier::from_burnpack(cfg.clone(), bytes.clone(), &device).unwrap();
+        let again = loaded.forward(x);
+        let (a, b) = (logits.into_data().to_vec::<f32>().unwrap(), again.into_data().to_vec::<f32>().unwrap());
+        assert_eq!(a, b);
+        // The same bytes do not fit another width or architecture, and the error says where.
+        cfg.width = 8;
+        let err = Classifier::from_burnpack(cfg, bytes.clone(), &device).unwrap_err().to_string();
+        assert!(err.contains("conv1"), "{err}");
+        let small = ModelConfig { width: 4, ..ModelConfig::new(Arch::SmallCnn, 10) };
+        assert!(Classifier::from_burnpack(small, bytes, &device).is_err());
+        assert!(Classifier::from_burnpack(ModelConfig::new(Arch::SmallCnn, 10), b"junk".to_vec(), &device).is_err());
+    }
+
+    #[test]
+    fn arch_names_parse_and_bad_ones_list_the_valid_ones() {
+        assert_eq!("resnet18-cifar".parse::<Arch>().unwrap(), Arch::ResNet18Cifar);
+        let err = "vgg".parse::<Arch>().unwrap_err().to_string();
+        assert!(err.contains("small-cnn"), "{err}");
+    }
+}

@@ -1,0 +1,112 @@
+//! ResNet-18 in its CIFAR form (He et al. 2016; 3x3 stride-1 stem, no max-pool), as used by
+//! SimCLR, SupCon and the paper (Section 4: "ResNet-18 ... CIFAR-10").
+//!
+//! Parameter names follow torchvision (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample`,
+//! `fc`); torchvision's `downsample.0` / `downsample.1` are this module's `downsample.conv` /
+//! `downsample.bn` and are renamed on import (see [`super::import`]). `width` scales every
+//! stage (64 is the standard network; 8 or 16 give fast CPU models with the same topology).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+/// The 1x1 projection shortcut of a block that changes shape.
+#[derive(Module, Debug)]
+pub struct Downsample {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+/// Two 3x3 convolutions with a residual connection.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    downsample: Option<Downsample>,
+}
+
+impl BasicBlock {
+    fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+        let downsample = (stride != 1 || cin != cout).then(|| Downsample {
+            conv: Conv2dConfig::new([cin, cout], [1, 1])
+                .with_stride([stride, stride])
+                .with_bias(false)
+                .init(device),
+            bn: BatchNormConfig::new(cout).init(device),
+        });
+        Self {
+            conv1: conv3x3(cin, cout, stride, device),
+            bn1: BatchNormConfig::new(cout).init(device),
+            conv2: conv3x3(cout, cout, 1, device),
+            bn2: BatchNormConfig::new(cout).init(device),
+            downsample,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let out = relu(self.bn1.forward(self.conv1.forward(x)));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        relu(out + identity)
+    }
+}
+
+/// ResNet-18 (CIFAR stem) with a linear classifier `fc` on the pooled features.
+#[derive(Module, Debug)]
+pub struct ResNet18 {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    layer1: Vec<BasicBlock>,
+    layer2: Vec<BasicBlock>,
+    layer3: Vec<BasicBlock>,
+    layer4: Vec<BasicBlock>,
+    fc: Linear,
+}
+
+impl ResNet18 {
+    /// A freshly initialised network (PyTorch's default initialisation).
+    pub fn new(width: usize, num_classes: usize, device: &Device) -> Self {
+        let w = [width, 2 * width, 4 * width, 8 * width];
+        let stage = |cin: usize, cout: usize, stride: usize| {
+            vec![BasicBlock::new(cin, cout, stride, device), BasicBlock::new(cout, cout, 1, device)]
+        };
+        Self {
+            conv1: conv3x3(3, w[0], 1, device),
+            bn1: BatchNormConfig::new(w[0]).init(device),
+            layer1: stage(w[0], w[0], 1),
+            layer2: stage(w[0], w[1], 2),
+            layer3: stage(w[1], w[2], 2),
+            layer4: stage(w[2], w[3], 2),
+            fc: LinearConfig::new(w[3], num_classes).init(device),
+        }
+    }
+
+    /// Backbone features `[N, 8 * width]` (global average pool after `layer4`).
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.bn1.forward(self.conv1.forward(x)));
+        for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
+            x = block.forward(x);
+        }
+        x.mean_dims(&[2, 3]).flatten(1, 3)
+    }
+
+    /// Class logits from backbone features.
+    pub fn classify(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(features)
+    }
+}

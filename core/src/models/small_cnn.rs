@@ -1,0 +1,55 @@
+//! A small CNN for fast tests and CPU demos: three conv-BN-ReLU stages (strides 1, 2, 2),
+//! global average pooling and a linear classifier.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// Three convolutional stages of `width`, `2 width`, `4 width` channels.
+#[derive(Module, Debug)]
+pub struct SmallCnn {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    conv3: Conv2d,
+    bn3: BatchNorm,
+    fc: Linear,
+}
+
+impl SmallCnn {
+    /// A freshly initialised network.
+    pub fn new(width: usize, num_classes: usize, device: &Device) -> Self {
+        let conv = |cin: usize, cout: usize, stride: usize| {
+            Conv2dConfig::new([cin, cout], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device)
+        };
+        Self {
+            conv1: conv(3, width, 1),
+            bn1: BatchNormConfig::new(width).init(device),
+            conv2: conv(width, 2 * width, 2),
+            bn2: BatchNormConfig::new(2 * width).init(device),
+            conv3: conv(2 * width, 4 * width, 2),
+            bn3: BatchNormConfig::new(4 * width).init(device),
+            fc: LinearConfig::new(4 * width, num_classes).init(device),
+        }
+    }
+
+    /// Backbone features `[N, 4 * width]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        let x = relu(self.bn3.forward(self.conv3.forward(x)));
+        x.mean_dims(&[2, 3]).flatten(1, 3)
+    }
+
+    /// Class logits from backbone features.
+    pub fn classify(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(features)
+    }
+}

@@ -1,0 +1,158 @@
+//! Supervised cross-entropy training with SGD + momentum (PyTorch semantics: dampening 0,
+//! weight decay added to the gradient), a warm-up + cosine schedule and the standard CIFAR
+//! augmentation (random crop with padding 4, horizontal flip).
+
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::Device;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use super::LrSchedule;
+use crate::data::ImageSet;
+use crate::data::augment::crop_flip;
+use crate::data::batch::{BatchOrder, gather};
+use crate::evaluate::clean_accuracy;
+use crate::losses::cross_entropy;
+use crate::metrics::predictions;
+use crate::models::Classifier;
+
+/// Hyper-parameters of supervised training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SupervisedConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// SGD momentum (dampening 0, as `torch.optim.SGD`).
+    pub momentum: f64,
+    /// L2 weight decay added to the gradient.
+    pub weight_decay: f64,
+    /// Epochs of linear warm-up before the cosine decay.
+    pub warmup_epochs: usize,
+    /// Random crop (padding 4) and horizontal flip.
+    pub augment: bool,
+    /// Seed of shuffling and augmentation (initial weights use the device seed).
+    pub seed: u64,
+}
+
+impl Default for SupervisedConfig {
+    fn default() -> Self {
+        Self { epochs: 15, batch_size: 128, lr: 0.1, momentum: 0.9, weight_decay: 5e-4, warmup_epochs: 0, augment: true, seed: 0 }
+    }
+}
+
+/// Progress inside an epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct StepProgress {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Step within the epoch (1-based).
+    pub step: usize,
+    /// Steps per epoch.
+    pub steps: usize,
+    /// Mean loss of the epoch so far (updated every few steps).
+    pub loss: f64,
+    /// Current learning rate.
+    pub lr: f64,
+    /// Training images per second so far in this epoch.
+    pub images_per_second: f64,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy on the augmented batches, in [0, 1].
+    pub train_accuracy: f64,
+    /// Clean test accuracy after the epoch, when a test set was given.
+    pub test_accuracy: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Wall time of the epoch (training and test).
+    pub seconds: f64,
+    /// Training throughput.
+    pub images_per_second: f64,
+}
+
+/// Trains `model` (whose parameters live on an autodiff device) on `train`, reporting after
+/// every epoch. `on_epoch` may stop training by returning an error (e.g. when a checkpoint
+/// cannot be written): the error is returned with the model trained so far lost to the caller,
+/// so callers checkpoint inside `on_epoch`.
+pub fn train_supervised<E>(
+    mut model: Classifier,
+    train: &ImageSet,
+    test: Option<&ImageSet>,
+    config: &SupervisedConfig,
+    device: &Device,
+    mut on_step: impl FnMut(StepProgress),
+    mut on_epoch: impl FnMut(&EpochReport, &Classifier) -> Result<(), E>,
+) -> Result<Classifier, E> {
+    let steps_per_epoch = train.len().div_ceil(config.batch_size.max(1));
+    let schedule = LrSchedule {
+        base: config.lr,
+        warmup_steps: config.warmup_epochs * steps_per_epoch,
+        total_steps: config.epochs * steps_per_epoch,
+    };
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0)))
+        .with_weight_decay((config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)))
+        .init();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+    let train_device = device.clone().autodiff();
+    let mut global_step = 0;
+    for epoch in 1..=config.epochs {
+        let start = Instant::now();
+        let epoch_set = if config.augment { crop_flip(train, 4, &mut rng) } else { train.clone() };
+        let order = BatchOrder::shuffled(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64));
+        let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let mut pending = Vec::new();
+        let mut lr = schedule.at(global_step);
+        for (step, indices) in order.batches().enumerate() {
+            lr = schedule.at(global_step);
+            let (x, y) = gather(&epoch_set, indices, &train_device);
+            let logits = model.forward(x);
+            let loss = cross_entropy(logits.clone(), y.clone());
+            // Keep the statistics on the device; read them back every few steps only.
+            pending.push((loss.clone().detach() * indices.len() as f32, predictions(logits.detach()).equal(y).int().sum()));
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            global_step += 1;
+            seen += indices.len();
+            if pending.len() == 20 || step + 1 == steps_per_epoch {
+                for (l, c) in pending.drain(..) {
+                    loss_sum += l.into_scalar::<f64>();
+                    correct += c.into_scalar::<i64>() as usize;
+                }
+                on_step(StepProgress {
+                    epoch,
+                    step: step + 1,
+                    steps: steps_per_epoch,
+                    loss: loss_sum / seen as f64,
+                    lr,
+                    images_per_second: seen as f64 / start.elapsed().as_secs_f64().max(1e-9),
+                });
+            }
+        }
+        let train_seconds = start.elapsed().as_secs_f64();
+        let test_accuracy = test.map(|t| clean_accuracy(&model, t, config.batch_size.max(256), device));
+        let report = EpochReport {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            test_accuracy,
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+            images_per_second: seen as f64 / train_seconds.max(1e-9),
+        };
+        on_epoch(&report, &model)?;
+    }
+    Ok(model)
+}

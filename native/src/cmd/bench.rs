@@ -1,0 +1,89 @@
+//! `hypersphere bench`: images/second of a training step, a PGD-10 attack and inference, for
+//! one architecture and batch size on one device, printed as a table. Ratios are against the
+//! inference throughput measured in the same run.
+
+use anyhow::Result;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use hypersphere_core::attacks::{Attack, PgdLinf};
+use hypersphere_core::losses::cross_entropy;
+use hypersphere_core::models::{Arch, Classifier, ModelConfig};
+use std::time::Instant;
+
+use crate::device::{DeviceChoice, select};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Architecture.
+    #[arg(long, default_value = "resnet18-cifar")]
+    pub arch: String,
+    /// Channels of the first stage (default: the architecture's standard width).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Batch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Timed iterations of each measurement (after one warm-up iteration).
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+    /// Compute device.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+fn sync(t: Tensor<1>) -> f32 {
+    t.into_scalar::<f32>()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let selected = select(args.device)?;
+    let device = selected.device.clone();
+    device.seed(0);
+    let arch: Arch = args.arch.parse()?;
+    let mut config = ModelConfig::new(arch, 10);
+    config.width = args.width.unwrap_or(arch.default_width());
+    let n = args.batch_size.max(1);
+    let x = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
+    let time = |what: &mut dyn FnMut()| {
+        what(); // warm-up: kernel compilation and autotuning
+        let start = Instant::now();
+        for _ in 0..args.iters.max(1) {
+            what();
+        }
+        start.elapsed().as_secs_f64() / args.iters.max(1) as f64
+    };
+
+    let model = Classifier::new(config.clone(), &device)?;
+    let infer = time(&mut || {
+        sync(model.forward(x.clone()).sum());
+    });
+
+    let ad = device.clone().autodiff();
+    let mut train_model = Some(Classifier::new(config.clone(), &ad)?);
+    let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_dampening(0.0))).init();
+    let (xa, ya) = (x.clone().autodiff(), y.clone().autodiff());
+    let train = time(&mut || {
+        let m = train_model.take().expect("model");
+        let loss = cross_entropy(m.forward(xa.clone()), ya.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let m = optim.step(0.01, m, grads);
+        sync(loss.detach().without_autodiff());
+        train_model = Some(m);
+    });
+
+    let pgd = PgdLinf::new("pgd:linf:8/255:10".parse()?);
+    let pgd_time = time(&mut || {
+        sync(pgd.perturb(&model, x.clone(), y.clone(), 0).sum());
+    });
+
+    println!("device: {}  arch: {} (width {})  batch: {n}  iterations: {}", selected.name, arch.name(), config.width, args.iters);
+    println!("| measurement | seconds/batch | images/s | relative to inference |");
+    println!("|---|---|---|---|");
+    for (name, secs) in [("inference (forward)", infer), ("training step (fwd+bwd+SGD)", train), ("PGD-10 attack (10 grad steps)", pgd_time)] {
+        println!("| {name} | {secs:.4} | {:.1} | {:.3}x |", n as f64 / secs, infer / secs);
+    }
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! One file per subcommand.
+
+pub mod bench;
+pub mod eval;
+pub mod quickstart;
+pub mod train;
+
+use anyhow::Result;
+use hypersphere_core::data::{DataSource, ImageSet, Split};
+
+use crate::progress::spinner;
+
+/// Loads a split of a data source behind a spinner, optionally keeping a stratified subset.
+pub fn load_split(spec: &str, split: Split, limit: Option<usize>, seed: u64) -> Result<ImageSet> {
+    let source = DataSource::parse(spec)?;
+    let pb = spinner(&format!("loading {} split of {spec}", split.name()));
+    let set = source.load(split, 32);
+    pb.finish_and_clear();
+    let set = set?;
+    Ok(match limit {
+        Some(n) if n < set.len() => set.subset(n, seed),
+        _ => set,
+    })
+}

@@ -1,0 +1,44 @@
+//! `hypersphere`: train, attack and evaluate models for the reproduction of Gupta et al. (AAAI
+//! 2023), "Contrastive Self-Supervised Learning Leads to Higher Adversarial Susceptibility".
+//! A thin shell over `hypersphere-core`: argument parsing, files, devices and progress bars.
+
+mod cmd;
+mod device;
+mod model_files;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Train, attack and evaluate image classifiers; reproduce the paper's robustness tables.
+#[derive(Parser)]
+#[command(name = "hypersphere", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a small model and print its robustness table (the main job; procedural data by default).
+    Quickstart(cmd::quickstart::Args),
+    /// Train a classifier with cross-entropy; writes a run folder (config, metrics, checkpoint).
+    Train(cmd::train::Args),
+    /// Evaluate a model clean and under attacks; prints a table and optionally writes JSON.
+    Eval(cmd::eval::Args),
+    /// Measure training-step and PGD throughput on a device.
+    Bench(cmd::bench::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Quickstart(args) => cmd::quickstart::run(args),
+        Command::Train(args) => cmd::train::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {}", format!("{err:#}").replace('\n', " "));
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,104 @@
+//! Model files on disk: burnpack checkpoints with their JSON config (`model.bpk` +
+//! `model.json`), and PyTorch / safetensors state dicts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use hypersphere_core::models::{Arch, Classifier, ModelConfig, Normalization};
+
+/// Architecture flags shared by `train --init` and `eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ArchArgs {
+    /// Architecture (resnet18-cifar, small-cnn). Read from the checkpoint's JSON when present.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Channels of the first stage (64 for the standard ResNet-18).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Number of classes of the head.
+    #[arg(long)]
+    pub num_classes: Option<usize>,
+    /// Input normalisation inside the model for foreign weights: cifar10 or none.
+    #[arg(long, default_value = "cifar10")]
+    pub normalize: String,
+}
+
+impl ArchArgs {
+    /// The configuration named by the flags, on top of `base` (a checkpoint's JSON) if any.
+    pub fn config(&self, base: Option<ModelConfig>) -> Result<ModelConfig> {
+        let arch: Arch = match (&self.arch, &base) {
+            (Some(a), _) => a.parse()?,
+            (None, Some(b)) => b.arch,
+            (None, None) => Arch::ResNet18Cifar,
+        };
+        let mut config = match base {
+            Some(b) if b.arch == arch => b,
+            _ => {
+                let mut c = ModelConfig::new(arch, 10);
+                c.normalization = match self.normalize.as_str() {
+                    "cifar10" => Some(Normalization::CIFAR10),
+                    "none" => None,
+                    other => bail!("unknown --normalize '{other}' (valid: cifar10, none)"),
+                };
+                c
+            }
+        };
+        if let Some(w) = self.width {
+            config.width = w;
+        }
+        if let Some(n) = self.num_classes {
+            config.num_classes = n;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The JSON config stored next to a burnpack checkpoint.
+pub fn sidecar(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// Loads a classifier from `weights` (`.bpk` with its JSON, `.safetensors`, `.pt`, `.pth`).
+pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifier> {
+    if !weights.exists() {
+        bail!("weights file {} does not exist", weights.display());
+    }
+    let ext = weights.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+    if ext == "bpk" {
+        let json = sidecar(weights);
+        let base = if json.exists() {
+            let text = std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+            Some(serde_json::from_str::<ModelConfig>(&text).with_context(|| format!("{} is not a model config", json.display()))?)
+        } else {
+            None
+        };
+        let config = args.config(base)?;
+        let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
+        return Classifier::from_burnpack(config, bytes, device)
+            .with_context(|| format!("loading {}", weights.display()));
+    }
+    let config = args.config(None)?;
+    Ok(hypersphere_core::models::import::load_foreign(config, weights, device)?)
+}
+
+/// Writes `model.bpk` and `model.json` into `dir`, atomically (write, then rename), so a run
+/// killed mid-save keeps its previous checkpoint.
+pub fn save(model: &Classifier, dir: &Path, stem: &str) -> Result<PathBuf> {
+    let weights = dir.join(format!("{stem}.bpk"));
+    write_atomic(&weights, &model.to_burnpack()?)?;
+    write_atomic(&sidecar(&weights), serde_json::to_string_pretty(model.config())?.as_bytes())?;
+    Ok(weights)
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

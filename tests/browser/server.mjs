@@ -1,0 +1,30 @@
+// A tiny static file server for the page under test, bound to 127.0.0.1 (a secure context, so
+// WebGPU is allowed). Serves the repository root; `.wasm` gets its MIME type.
+import { createServer } from "node:http";
+import { readFile, stat } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+  ".wasm": "application/wasm", ".json": "application/json", ".png": "image/png",
+  ".jpg": "image/jpeg", ".bpk": "application/octet-stream", ".css": "text/css",
+};
+
+export async function serve(root) {
+  const base = resolve(root);
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(base, path.endsWith("/") ? path + "index.html" : path);
+    if (!file.startsWith(base)) { res.writeHead(403).end(); return; }
+    try {
+      if (!(await stat(file)).isFile()) throw new Error("not a file");
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
