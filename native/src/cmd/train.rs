@@ -144,15 +144,18 @@ pub fn train(args: &Args) -> Result<(PathBuf, Option<f64>)> {
             metrics.flush()?;
             model_files::save(model, &out, "model")?;
             last_test = report.test_accuracy;
-            pb.println(format!(
-                "epoch {:>3}: loss {:.4}, train acc {:.2}%, test acc {:.2}%, {:.0} img/s, {:.1} s",
-                report.epoch,
-                report.train_loss,
-                100.0 * report.train_accuracy,
-                100.0 * report.test_accuracy.unwrap_or(f64::NAN),
-                report.images_per_second,
-                report.seconds
-            ));
+            // Printed through the bar so it also reaches logs when stderr is not a terminal.
+            pb.suspend(|| {
+                eprintln!(
+                    "epoch {:>3}: loss {:.4}, train acc {:.2}%, test acc {:.2}%, {:.0} img/s, {:.1} s",
+                    report.epoch,
+                    report.train_loss,
+                    100.0 * report.train_accuracy,
+                    100.0 * report.test_accuracy.unwrap_or(f64::NAN),
+                    report.images_per_second,
+                    report.seconds
+                )
+            });
             Ok(())
         },
     )?;

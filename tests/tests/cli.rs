@@ -1,0 +1,129 @@
+//! End-to-end tests of the `hypersphere` binary: train on procedural data, evaluate the
+//! checkpoint and a PyTorch state dict, and get one-line errors (never panics) for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `hypersphere` binary built next to this test (same profile and target directory).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join(format!("hypersphere{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} not built: run `cargo test --workspace`", bin.display());
+    bin
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary()).args(args).output().unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures").join(name).display().to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hs-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Asserts a clean failure: exit code 1, one `error:` line mentioning `needle`, no panic.
+fn assert_user_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let line = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {stderr}"));
+    assert!(line.contains(needle), "'{needle}' not in: {line}");
+}
+
+#[test]
+fn train_then_eval_follows_the_json_contract() {
+    let dir = scratch("train");
+    let run_dir = dir.join("run");
+    let out = run(&[
+        "train", "--data", "procedural:400", "--arch", "small-cnn", "--width", "8", "--epochs", "2",
+        "--batch-size", "50", "--lr", "0.05", "--device", "flex", "--out", run_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    let epochs: Vec<Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(epochs.len(), 2);
+    assert!(epochs[1]["test_accuracy"].as_f64().unwrap() > 0.1);
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["arch"], "small-cnn");
+
+    let json = dir.join("out.json");
+    let weights = run_dir.join("model.bpk");
+    let out = run(&[
+        "eval", "--weights", weights.to_str().unwrap(), "--data", "procedural:100", "--device", "flex",
+        "--attack", "fgsm:linf:0", "--attack", "fgsm:linf:8/255", "--attack", "pgd:linf:8/255:5",
+        "--json", json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| pgd:linf:8/255:5 |"), "table printed: {stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["images"], 100);
+    let clean = report["clean_accuracy"].as_f64().unwrap();
+    let attacks = report["attacks"].as_array().unwrap();
+    assert_eq!(attacks.len(), 3);
+    for key in ["spec", "attack", "norm", "eps", "steps", "accuracy", "p_drop", "seconds"] {
+        assert!(attacks[2].get(key).is_some(), "missing {key}: {}", attacks[2]);
+    }
+    assert_eq!(attacks[2]["attack"], "pgd");
+    assert_eq!(attacks[2]["norm"], "linf");
+    assert_eq!(attacks[2]["steps"], 5);
+    assert!((attacks[1]["eps"].as_f64().unwrap() - 8.0 / 255.0).abs() < 1e-6);
+    assert_eq!(attacks[0]["accuracy"].as_f64().unwrap(), clean, "eps = 0 keeps the clean accuracy");
+    let (fgsm, pgd) = (attacks[1]["accuracy"].as_f64().unwrap(), attacks[2]["accuracy"].as_f64().unwrap());
+    assert!(pgd <= fgsm && fgsm <= clean, "clean {clean} >= fgsm {fgsm} >= pgd {pgd}");
+    let p_drop = attacks[2]["p_drop"].as_f64().unwrap();
+    assert!((p_drop - (clean - pgd) / clean).abs() < 1e-9);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn eval_loads_pytorch_state_dicts() {
+    let dir = scratch("torch");
+    let json = dir.join("out.json");
+    for file in ["resnet18_w8.pth", "resnet18_w8.safetensors"] {
+        let out = run(&[
+            "eval", "--arch", "resnet18-cifar", "--width", "8", "--weights", &fixture(file),
+            "--data", "procedural:20", "--device", "flex", "--attack", "fgsm:linf:2/255", "--json", json.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["images"], 20);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_gets_one_line_errors() {
+    let dir = scratch("errors");
+    let w8 = fixture("resnet18_w8.safetensors");
+    let base = ["eval", "--device", "flex", "--data", "procedural:10"];
+    let with = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    assert_user_error(&with(&["--weights", "/no/such/model.bpk", "--attack", "fgsm:linf:1/255"]), "does not exist");
+    assert_user_error(&with(&["--width", "8", "--weights", &w8, "--attack", "zoo:linf:1"]), "valid: fgsm:linf");
+    assert_user_error(&with(&["--width", "8", "--weights", &w8, "--attack", "fgsm:linf:-1/255"]), "eps must be >= 0");
+    // Weights of another width: the message names a tensor.
+    assert_user_error(&with(&["--width", "16", "--weights", &w8, "--attack", "fgsm:linf:1/255"]), "conv1");
+    let corrupt = dir.join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"garbage").unwrap();
+    assert_user_error(&with(&["--width", "8", "--weights", corrupt.to_str().unwrap()]), "corrupt.safetensors");
+    // An unreadable image in a dataset names the file.
+    let data = dir.join("data/test/cat");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("broken.jpg"), b"not a jpeg").unwrap();
+    let out = run(&["eval", "--device", "flex", "--width", "8", "--weights", &w8, "--data", dir.join("data").to_str().unwrap()]);
+    assert_user_error(&out, "broken.jpg");
+    let _ = std::fs::remove_dir_all(&dir);
+}
