@@ -1,6 +1,7 @@
 //! Robustness evaluation: clean accuracy and accuracy under each attack over a dataset, in the
 //! layout of the paper's Table 1 (accuracy and relative drop per attack and epsilon).
 
+use burn::module::Module;
 use burn::tensor::Device;
 use serde::Serialize;
 use web_time::Instant;

@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use hypersphere_core::attacks::{self, Attack, AttackSpec, PgdLinf};
 use hypersphere_core::data::ImageSet;
@@ -44,7 +45,7 @@ fn spec(text: &str) -> AttackSpec {
 }
 
 fn values(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().unwrap()
+    t.into_data().try_into_vec::<f32>().unwrap()
 }
 
 #[test]

@@ -18,7 +18,7 @@ fn config() -> ModelConfig {
 
 fn logits_of(model: &Classifier, device: &Device) -> Vec<f32> {
     let (x, _) = inputs(device);
-    model.forward(x).into_data().to_vec::<f32>().unwrap()
+    model.forward(x).into_data().try_into_vec::<f32>().unwrap()
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn fgsm_matches_pytorch() {
     for (name, spec) in [("fgsm_2", "fgsm:linf:2/255"), ("fgsm_8", "fgsm:linf:8/255")] {
         let spec: AttackSpec = spec.parse().unwrap();
         let adv = attacks::build(&spec).perturb(&model, x.clone(), y.clone(), 0);
-        let got = adv.into_data().to_vec::<f32>().unwrap();
+        let got = adv.into_data().try_into_vec::<f32>().unwrap();
         let (expected, _) = reference(name);
         let mut compared = 0;
         for ((a, b), g) in got.iter().zip(&expected).zip(&grad) {

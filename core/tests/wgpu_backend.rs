@@ -23,14 +23,14 @@ fn wgpu_matches_flex() {
     let values: Vec<f32> = (0..2 * 3 * 8 * 8).map(|i| (i % 17) as f32 / 16.0).collect();
     let x = |d: &Device| Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 3, 8, 8]), d);
     let y = |d: &Device| Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 7], [2]), d);
-    let a = model.forward(x(&flex)).into_data().to_vec::<f32>().unwrap();
-    let b = on_gpu.forward(x(&wgpu)).into_data().to_vec::<f32>().unwrap();
+    let a = model.forward(x(&flex)).into_data().try_into_vec::<f32>().unwrap();
+    let b = on_gpu.forward(x(&wgpu)).into_data().try_into_vec::<f32>().unwrap();
     for (p, q) in a.iter().zip(&b) {
         assert!((p - q).abs() < 1e-4, "logits differ: flex {p} vs wgpu {q}");
     }
     let spec: AttackSpec = "fgsm:linf:8/255".parse().unwrap();
-    let fa = attacks::build(&spec).perturb(&model, x(&flex), y(&flex), 0).into_data().to_vec::<f32>().unwrap();
-    let fb = attacks::build(&spec).perturb(&on_gpu, x(&wgpu), y(&wgpu), 0).into_data().to_vec::<f32>().unwrap();
+    let fa = attacks::build(&spec).perturb(&model, x(&flex), y(&flex), 0).into_data().try_into_vec::<f32>().unwrap();
+    let fb = attacks::build(&spec).perturb(&on_gpu, x(&wgpu), y(&wgpu), 0).into_data().try_into_vec::<f32>().unwrap();
     let agree = fa.iter().zip(&fb).filter(|(p, q)| (*p - *q).abs() < 1e-5).count();
     assert!(agree as f32 >= 0.99 * fa.len() as f32, "FGSM agrees on {agree} of {} pixels", fa.len());
 }

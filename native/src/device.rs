@@ -3,7 +3,9 @@
 //! are ~70x slower than Flex.
 
 use anyhow::{Result, bail};
-use burn::tensor::{Device, DeviceKind, DeviceType};
+use burn::tensor::{Device, DeviceKind};
+#[cfg(feature = "cuda")]
+use burn::tensor::DeviceType;
 
 /// Which device the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +35,7 @@ fn quietly<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Option<T> {
     out
 }
 
+#[cfg(feature = "cuda")]
 fn describe(device: &Device, fallback: &str) -> String {
     quietly(|| device.identity()).flatten().map(|i| i.name).unwrap_or_else(|| fallback.to_string())
 }
@@ -42,6 +45,12 @@ pub fn select(choice: DeviceChoice) -> Result<Selected> {
     let flex = || Selected { device: Device::flex(), name: "CPU (Flex)".into() };
     match choice {
         DeviceChoice::Flex => Ok(flex()),
+        #[cfg(not(feature = "cuda"))]
+        DeviceChoice::Cuda => bail!(
+            "this build has no CUDA backend: rebuild with `cargo build --release -p hypersphere --features cuda` \
+             (needs network: cubecl downloads LLVM), or use --device auto/wgpu for NVIDIA GPUs via Vulkan"
+        ),
+        #[cfg(feature = "cuda")]
         DeviceChoice::Cuda => {
             let devices = quietly(|| Device::enumerate(DeviceType::Cuda).into_vec()).unwrap_or_default();
             match devices.into_iter().next() {

@@ -153,7 +153,7 @@ impl Demo {
 
 async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
     let data = t.into_data_async().await.map_err(|e| js_err(format!("device read: {e:?}")))?;
-    data.to_vec::<f32>().map_err(|e| js_err(format!("device read: {e:?}")))
+    data.try_into_vec::<f32>().map_err(|e| js_err(format!("device read: {e:?}")))
 }
 
 async fn webgpu() -> Result<(Device, String), JsError> {

@@ -1,5 +1,6 @@
 //! FGSM (Goodfellow et al. 2015): `x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))`.
 
+use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
 use super::gradient::input_gradient;

@@ -2,6 +2,7 @@
 //! signed-gradient ascent steps of size `alpha = 2.5 * eps / steps` (Madry's rule), each
 //! followed by projection onto the ball and onto [0, 1].
 
+use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 

@@ -98,7 +98,7 @@ mod tests {
         // one 1x2 image: pixel0 = (255, 0, 51), pixel1 = (0, 255, 102)
         let t = to_tensor(&[255, 0, 51, 0, 255, 102], 1, 1, 2, &device);
         assert_eq!(t.dims(), [1, 3, 1, 2]);
-        let v = t.into_data().to_vec::<f32>().unwrap();
+        let v = t.into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(v, vec![1.0, 0.0, 0.0, 1.0, 0.2, 0.4]);
         assert_eq!(to_bytes(&v, 1, 1, 2), vec![255, 0, 51, 0, 255, 102]);
     }

@@ -183,7 +183,7 @@ impl Classifier {
     /// Builds the classifier described by `config` and loads burnpack `bytes` into it.
     pub fn from_burnpack(config: ModelConfig, bytes: Vec<u8>, device: &Device) -> crate::Result<Self> {
         let model = Self::new(config, device)?;
-        let record = ModuleRecord::from_bytes(bytes.into())
+        let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
             .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
         let arch = model.config.arch.name();
         let width = model.config.width;
@@ -223,7 +223,7 @@ mod tests {
         let bytes = model.to_burnpack().unwrap();
         let loaded = Classifier::from_burnpack(cfg.clone(), bytes.clone(), &device).unwrap();
         let again = loaded.forward(x);
-        let (a, b) = (logits.into_data().to_vec::<f32>().unwrap(), again.into_data().to_vec::<f32>().unwrap());
+        let (a, b) = (logits.into_data().try_into_vec::<f32>().unwrap(), again.into_data().try_into_vec::<f32>().unwrap());
         assert_eq!(a, b);
         // The same bytes do not fit another width or architecture, and the error says where.
         cfg.width = 8;
