@@ -21,7 +21,6 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2023, 0.1994, 0.2010)
@@ -76,6 +75,8 @@ def fgsm(model, x, y, eps):
 
 
 def main(out_dir):
+    from safetensors.torch import save_file  # only needed to write fixtures
+
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
     model = ResNet18Cifar(width=8)

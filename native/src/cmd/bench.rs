@@ -24,9 +24,13 @@ pub struct Args {
     /// Batch size.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Timed iterations of each measurement (after one warm-up iteration).
+    /// Timed iterations of each measurement.
     #[arg(long, default_value_t = 3)]
     pub iters: usize,
+    /// Untimed iterations first (kernel compilation and autotuning; on GPUs autotuning can take
+    /// several iterations to settle).
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
     /// Compute device.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
@@ -48,7 +52,9 @@ pub fn run(args: Args) -> Result<()> {
     let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
     let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
     let time = |what: &mut dyn FnMut()| {
-        what(); // warm-up: kernel compilation and autotuning
+        for _ in 0..args.warmup {
+            what();
+        }
         let start = Instant::now();
         for _ in 0..args.iters.max(1) {
             what();
@@ -79,7 +85,10 @@ pub fn run(args: Args) -> Result<()> {
         sync(pgd.perturb(&model, x.clone(), y.clone(), 0).sum());
     });
 
-    println!("device: {}  arch: {} (width {})  batch: {n}  iterations: {}", selected.name, arch.name(), config.width, args.iters);
+    println!(
+        "device: {}  arch: {} (width {})  batch: {n}  warm-up: {}  timed iterations: {}",
+        selected.name, arch.name(), config.width, args.warmup, args.iters
+    );
     println!("| measurement | seconds/batch | images/s | relative to inference |");
     println!("|---|---|---|---|");
     for (name, secs) in [("inference (forward)", infer), ("training step (fwd+bwd+SGD)", train), ("PGD-10 attack (10 grad steps)", pgd_time)] {
