@@ -127,3 +127,22 @@ fn bad_input_gets_one_line_errors() {
     assert_user_error(&out, "broken.jpg");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn quickstart_trains_and_prints_a_robustness_table() {
+    let dir = scratch("quickstart");
+    let out_dir = dir.join("qs");
+    let out = run(&[
+        "quickstart", "--data", "procedural:300", "--epochs", "1", "--train-limit", "300", "--test-limit", "50",
+        "--device", "flex", "--out", out_dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for row in ["| clean |", "| fgsm:linf:8/255 |", "| pgd:linf:8/255:10 |"] {
+        assert!(stdout.contains(row), "missing {row} in:\n{stdout}");
+    }
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(report["images"], 50);
+    assert_eq!(report["attacks"].as_array().unwrap().len(), 8);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,7 +12,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
+/// A 3x3 convolution with padding 1 and no bias (followed by BatchNorm everywhere it is used).
+pub(crate) fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [3, 3])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))

@@ -2,10 +2,12 @@
 //! global average pooling and a linear classifier.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+use super::resnet::conv3x3;
 
 /// Three convolutional stages of `width`, `2 width`, `4 width` channels.
 #[derive(Module, Debug)]
@@ -22,13 +24,7 @@ pub struct SmallCnn {
 impl SmallCnn {
     /// A freshly initialised network.
     pub fn new(width: usize, num_classes: usize, device: &Device) -> Self {
-        let conv = |cin: usize, cout: usize, stride: usize| {
-            Conv2dConfig::new([cin, cout], [3, 3])
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_bias(false)
-                .init(device)
-        };
+        let conv = |cin, cout, stride| conv3x3(cin, cout, stride, device);
         Self {
             conv1: conv(3, width, 1),
             bn1: BatchNormConfig::new(width).init(device),
