@@ -15,6 +15,6 @@ else
     /usr/bin/cargo build --manifest-path web/Cargo.toml --release --target "$wasm_target" \
     -Zbuild-std=std,panic_abort --target-dir "$HYPERSPHERE_WASM_TARGET_DIR"
 fi
-wasm-bindgen --target web --no-typescript --out-dir web/pkg \
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir web/pkg \
   "$HYPERSPHERE_WASM_TARGET_DIR/$wasm_target/release/hypersphere_web.wasm"
 ls -l web/pkg/*.wasm

@@ -5,10 +5,12 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
 /// Per-sample cross-entropy `-log softmax(logits)[y]`, shape `[N]`.
+///
+/// Picks the label's log-probability with `gather` (no host read: Burn's `one_hot` checks the
+/// label values on the host, a synchronous read that panics in the browser).
 pub fn cross_entropy_per_sample(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    let [_, classes] = logits.dims();
-    let one_hot = labels.one_hot::<2>(classes).float();
-    (log_softmax(logits, 1) * one_hot).sum_dim(1).flatten::<1>(0, 1).neg()
+    let [n, _] = logits.dims();
+    log_softmax(logits, 1).gather(1, labels.reshape([n, 1])).flatten::<1>(0, 1).neg()
 }
 
 /// Mean cross-entropy over the batch (the supervised training loss).
