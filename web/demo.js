@@ -26,6 +26,15 @@ function pngUrl(bytes) {
   return URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
 }
 
+// wgpu cannot always read the adapter's name in a browser; WebGPU's own `adapter.info` can.
+async function describeBackend(name) {
+  if (name !== "WebGPU" || !navigator.gpu) return name;
+  const adapter = await navigator.gpu.requestAdapter();
+  const info = adapter && adapter.info;
+  const parts = info ? [info.vendor, info.architecture, info.description].filter(Boolean) : [];
+  return parts.length ? `WebGPU: ${parts.join(" ")}` : name;
+}
+
 async function start() {
   try {
     await init();
@@ -34,7 +43,7 @@ async function start() {
       fetch(`${modelBase}.json`).then((r) => { if (!r.ok) throw new Error(`model config: HTTP ${r.status}`); return r.text(); }),
     ]);
     demo = await Demo.create(new Uint8Array(weights), config, backend);
-    $("backend").textContent = demo.backend();
+    $("backend").textContent = await describeBackend(demo.backend());
     const info = JSON.parse(config);
     $("model-info").textContent = `${info.arch} (width ${info.width}), ${info.num_classes} classes`;
     $("run").disabled = false;

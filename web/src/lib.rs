@@ -162,10 +162,7 @@ async fn webgpu() -> Result<(Device, String), JsError> {
         .await
         .map_err(|e| js_err(format!("WebGPU unavailable: {e}")))?;
     let info = setup.adapter.get_info();
-    // Browsers often hide the adapter's name; fall back on what they do report.
-    let name = [info.name, info.driver, info.driver_info]
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("vendor {:#x}, device {:#x}", info.vendor, info.device));
-    Ok((device, format!("WebGPU: {name}")))
+    // Browsers often hide the adapter's name from wgpu; the page then adds `adapter.info`.
+    let name = [info.name, info.driver, info.driver_info].into_iter().find(|s| !s.is_empty());
+    Ok((device, name.map(|n| format!("WebGPU: {n}")).unwrap_or_else(|| "WebGPU".into())))
 }
