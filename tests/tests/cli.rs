@@ -146,3 +146,40 @@ fn quickstart_trains_and_prints_a_robustness_table() {
     assert_eq!(report["attacks"].as_array().unwrap().len(), 8);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn train_can_start_from_given_weights() {
+    let dir = scratch("init");
+    let base = ["--data", "procedural:1000", "--arch", "small-cnn", "--width", "8", "--batch-size", "50", "--device", "flex"];
+    let train = |extra: &[&str], out: &Path| {
+        let mut args = vec!["train"];
+        args.extend_from_slice(&base);
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let accuracy = |run: &Path| -> f64 {
+        let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        let last: Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        last["test_accuracy"].as_f64().unwrap()
+    };
+    let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+    train(&["--epochs", "6", "--lr", "0.05"], &a);
+    // lr 0: the weights stay where --init put them (only BatchNorm statistics move).
+    train(&["--epochs", "1", "--lr", "0", "--init", a.join("model.bpk").to_str().unwrap()], &b);
+    train(&["--epochs", "1", "--lr", "0", "--seed", "5"], &c);
+    let (acc_a, acc_b, acc_c) = (accuracy(&a), accuracy(&b), accuracy(&c));
+    assert!(acc_a > 0.3, "the first run learned: {acc_a}");
+    assert!((acc_a - acc_b).abs() < 0.1, "started from the given weights: {acc_a} vs {acc_b}");
+    assert!(acc_c < acc_a - 0.1, "an untrained start is worse: {acc_c} vs {acc_a}");
+    // PyTorch state dicts are accepted by --init too.
+    let d = dir.join("d");
+    let out = run(&[
+        "train", "--data", "procedural:40", "--arch", "resnet18-cifar", "--width", "8", "--epochs", "1", "--batch-size", "20",
+        "--device", "flex", "--init", &fixture("resnet18_w8.pth"), "--out", d.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(d.join("model.bpk").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
