@@ -87,6 +87,27 @@ fn outputs_stay_in_the_box_and_the_ball() {
 }
 
 #[test]
+fn pgd_l2_stays_in_the_l2_ball_and_the_box_and_hurts() {
+    let (x, y) = batch(64);
+    let clean = values(x.clone());
+    let eps = 0.5f32;
+    let adv = values(attacks::build(&spec("pgd:l2:0.5:10")).perturb(trained(), x.clone(), y.clone(), 4));
+    let per = 3 * 32 * 32;
+    let mut largest = 0f32;
+    for (a, c) in adv.chunks(per).zip(clean.chunks(per)) {
+        assert!(a.iter().all(|v| (0.0..=1.0).contains(v)), "outside [0, 1]");
+        let norm = a.iter().zip(c).map(|(p, q)| (p - q) * (p - q)).sum::<f32>().sqrt();
+        assert!(norm <= eps * 1.0001, "l2 distance {norm} > eps {eps}");
+        largest = largest.max(norm);
+    }
+    assert!(largest > 0.9 * eps, "the attack used its budget: {largest}");
+    let report = evaluate(trained(), &test_set(), &[spec("pgd:l2:0"), spec("pgd:l2:0.5:10"), spec("pgd:l2:2:10")], &EvalConfig::default(), &Device::flex(), |_| {});
+    assert_eq!(report.attacks[0].accuracy, report.clean_accuracy);
+    assert!(report.attacks[1].accuracy < report.clean_accuracy);
+    assert!(report.attacks[2].accuracy <= report.attacks[1].accuracy, "a larger ball never helps");
+}
+
+#[test]
 fn pgd_is_at_least_as_strong_as_fgsm_and_both_hurt() {
     let device = Device::flex();
     let report = evaluate(
@@ -119,7 +140,7 @@ fn attacks_leave_batchnorm_statistics_alone() {
         .unwrap();
     let before = model.to_burnpack().unwrap();
     let (x, y) = batch(32);
-    for s in ["fgsm:linf:8/255", "pgd:linf:8/255:3"] {
+    for s in ["fgsm:linf:8/255", "pgd:linf:8/255:3", "pgd:l2:0.5:3"] {
         let _ = values(attacks::build(&spec(s)).perturb(&model, x.clone(), y.clone(), 0));
     }
     assert!(model.to_burnpack().unwrap() == before, "running statistics or weights changed");

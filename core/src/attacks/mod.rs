@@ -5,6 +5,7 @@
 
 pub mod fgsm;
 pub mod gradient;
+pub mod pgd_l2;
 pub mod pgd_linf;
 pub mod spec;
 
@@ -13,6 +14,7 @@ use burn::tensor::{Int, Tensor};
 use crate::models::Classifier;
 
 pub use fgsm::Fgsm;
+pub use pgd_l2::PgdL2;
 pub use pgd_linf::PgdLinf;
 pub use spec::{AttackKind, AttackSpec, Norm};
 
@@ -32,6 +34,9 @@ pub trait Attack {
 pub fn build(spec: &AttackSpec) -> Box<dyn Attack> {
     match spec.kind {
         AttackKind::Fgsm => Box::new(Fgsm::new(spec.clone())),
-        AttackKind::Pgd => Box::new(PgdLinf::new(spec.clone())),
+        AttackKind::Pgd => match spec.norm {
+            Norm::Linf => Box::new(PgdLinf::new(spec.clone())),
+            Norm::L2 => Box::new(PgdL2::new(spec.clone())),
+        },
     }
 }

@@ -19,6 +19,8 @@ pub enum AttackKind {
 pub enum Norm {
     /// l_inf ball.
     Linf,
+    /// l_2 ball.
+    L2,
 }
 
 /// A parsed attack specification.
@@ -38,7 +40,8 @@ pub struct AttackSpec {
 }
 
 /// The attack specifications this build understands, for error messages and `--help`.
-pub const VALID_SPECS: &str = "fgsm:linf:EPS, pgd:linf:EPS[:STEPS] (EPS like 8/255 or 0.03; STEPS default 10)";
+pub const VALID_SPECS: &str =
+    "fgsm:linf:EPS, pgd:linf:EPS[:STEPS], pgd:l2:EPS[:STEPS] (EPS like 8/255 or 0.5; STEPS default 10)";
 
 fn parse_number(text: &str) -> Option<f32> {
     match text.split_once('/') {
@@ -66,8 +69,12 @@ impl std::str::FromStr for AttackSpec {
         };
         let norm = match parts[1].to_ascii_lowercase().as_str() {
             "linf" | "l_inf" | "inf" => Norm::Linf,
+            "l2" | "l_2" => Norm::L2,
             other => return Err(bad(&format!("unsupported norm '{other}'"))),
         };
+        if kind == AttackKind::Fgsm && norm != Norm::Linf {
+            return Err(bad("FGSM is an l_inf attack"));
+        }
         let eps = parse_number(parts[2]).ok_or_else(|| bad(&format!("'{}' is not a number", parts[2])))?;
         if !eps.is_finite() || eps < 0.0 {
             return Err(bad("eps must be >= 0"));
@@ -101,7 +108,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs_with_the_valid_list() {
-        for bad in ["cw:linf:1", "fgsm:l2:1", "fgsm:linf:-1/255", "pgd:linf:x", "pgd:linf:1:0", "fgsm", "fgsm:linf:1/0"] {
+        assert_eq!("pgd:l2:0.5".parse::<AttackSpec>().unwrap().norm, Norm::L2);
+        for bad in ["cw:linf:1", "fgsm:l2:1", "pgd:l1:1", "fgsm:linf:-1/255", "pgd:linf:x", "pgd:linf:1:0", "fgsm", "fgsm:linf:1/0"] {
             let err = bad.parse::<AttackSpec>().unwrap_err().to_string();
             assert!(err.contains("valid: fgsm:linf"), "{bad}: {err}");
         }

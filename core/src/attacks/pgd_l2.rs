@@ -1,0 +1,80 @@
+//! PGD in the l_2 ball (Madry et al. 2018; torchattacks `PGDL2`): random start at a uniformly
+//! random radius in a random direction, then `steps` ascent steps along the per-sample
+//! l_2-normalised gradient of size `alpha = 2.5 * eps / steps`, each followed by projection
+//! onto the l_2 ball of radius eps and onto [0, 1].
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+
+use super::gradient::input_gradient;
+use super::{Attack, AttackSpec};
+use crate::models::Classifier;
+
+/// l_2 PGD with random start.
+pub struct PgdL2 {
+    spec: AttackSpec,
+}
+
+impl PgdL2 {
+    /// PGD with the radius and steps of `spec`.
+    pub fn new(spec: AttackSpec) -> Self {
+        Self { spec }
+    }
+}
+
+/// Per-sample l_2 norms of a batch, shape `[N, 1, 1, 1]`, floored at 1e-12.
+fn l2_norms(x: Tensor<4>) -> Tensor<4> {
+    x.powi_scalar(2).sum_dims(&[1, 2, 3]).sqrt().clamp_min(1e-12)
+}
+
+/// Scales each sample of `delta` down to l_2 norm at most `eps`.
+pub(crate) fn project_l2(delta: Tensor<4>, eps: f32) -> Tensor<4> {
+    let factor = (l2_norms(delta.clone()).recip() * eps).clamp_max(1.0);
+    delta * factor
+}
+
+/// A random start: Gaussian directions (from `seed`, drawn on the host) scaled to a radius drawn
+/// uniformly in [0, eps] per sample.
+fn random_start(dims: [usize; 4], eps: f32, seed: u64, like: &Tensor<4>) -> Tensor<4> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let per = dims[1] * dims[2] * dims[3];
+    let mut values = Vec::with_capacity(dims[0] * per);
+    for _ in 0..dims[0] {
+        // Box-Muller Gaussian directions.
+        let dir: Vec<f32> = (0..per)
+            .map(|_| {
+                let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
+                (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+            })
+            .collect();
+        let norm = dir.iter().map(|d| d * d).sum::<f32>().sqrt().max(1e-12);
+        let radius = rng.random_range(0.0..=eps);
+        values.extend(dir.iter().map(|d| d / norm * radius));
+    }
+    Tensor::from_data(TensorData::new(values, dims), &like.device())
+}
+
+impl Attack for PgdL2 {
+    fn spec(&self) -> &AttackSpec {
+        &self.spec
+    }
+
+    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
+        let x = images.without_autodiff();
+        let eps = self.spec.eps;
+        if eps == 0.0 {
+            return x;
+        }
+        let model = model.valid();
+        let alpha = 2.5 * eps / self.spec.steps as f32;
+        let mut adv = (x.clone() + random_start(x.dims(), eps, seed, &x)).clamp(0.0, 1.0);
+        for _ in 0..self.spec.steps {
+            let grad = input_gradient(&model, adv.clone(), labels.clone());
+            let step = grad.clone() / l2_norms(grad) * alpha;
+            let delta = project_l2(adv + step - x.clone(), eps);
+            adv = (x.clone() + delta).clamp(0.0, 1.0);
+        }
+        adv
+    }
+}
