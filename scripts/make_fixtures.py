@@ -11,7 +11,8 @@ that drops them fails the test):
   resnet18_w8.pth           the same state dict via torch.save
   resnet18_w8_wrapped.pt    {"state_dict": {"module.<name>": tensor}} as DataParallel checkpoints
   reference.safetensors     inputs [8,3,32,32] in [0,1], labels, logits, the input gradient of
-                            the summed cross-entropy, and FGSM outputs at eps 2/255 and 8/255
+                            the summed cross-entropy, FGSM outputs at eps 2/255 and 8/255, and
+                            PGD-l2 (eps 0.5, 10 steps, no random start) as torchattacks PGDL2
 The model normalises inputs with the CIFAR-10 statistics of SupContrast inside forward(), as
 hypersphere's models do (`--normalize cifar10`).
 """
@@ -74,6 +75,22 @@ def fgsm(model, x, y, eps):
     return (x + eps * grad.sign()).clamp(0, 1).detach(), grad.detach()
 
 
+def pgd_l2(model, x, y, eps, steps):
+    """PGD-l2 without random start, as torchattacks.PGDL2(random_start=False), alpha 2.5 eps/steps."""
+    alpha = 2.5 * eps / steps
+    adv = x.clone()
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        loss = F.cross_entropy(model(adv), y, reduction="sum")
+        (g,) = torch.autograd.grad(loss, adv)
+        g_norm = g.flatten(1).norm(dim=1).view(-1, 1, 1, 1) + 1e-10
+        adv = adv.detach() + alpha * g / g_norm
+        delta = adv - x
+        factor = torch.clamp(eps / delta.flatten(1).norm(dim=1), max=1.0).view(-1, 1, 1, 1)
+        adv = (x + delta * factor).clamp(0, 1).detach()
+    return adv
+
+
 def main(out_dir):
     from safetensors.torch import save_file  # only needed to write fixtures
 
@@ -101,9 +118,10 @@ def main(out_dir):
         logits = model(x)
     adv8, grad = fgsm(model, x, y, 8 / 255)
     adv2, _ = fgsm(model, x, y, 2 / 255)
+    adv_l2 = pgd_l2(model, x, y, 0.5, 10)
     save_file({
         "inputs": x, "labels": y.to(torch.int64), "logits": logits, "input_grad": grad,
-        "fgsm_2": adv2, "fgsm_8": adv8,
+        "fgsm_2": adv2, "fgsm_8": adv8, "pgd_l2_0.5_10": adv_l2,
     }, os.path.join(out_dir, "reference.safetensors"))
     print(f"wrote fixtures to {out_dir} (torch {torch.__version__})")
 

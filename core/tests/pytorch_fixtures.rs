@@ -8,7 +8,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::{fixture, inputs, reference};
-use hypersphere_core::attacks::{self, AttackSpec};
+use hypersphere_core::attacks::{self, Attack, AttackSpec, PgdL2};
 use hypersphere_core::models::import::load_foreign;
 use hypersphere_core::models::{Arch, Classifier, ModelConfig};
 
@@ -90,4 +90,17 @@ fn fgsm_matches_pytorch() {
         }
         assert!(compared as f32 > 0.99 * got.len() as f32, "{name}: compared only {compared} of {}", got.len());
     }
+}
+
+#[test]
+fn pgd_l2_matches_pytorch_without_random_start() {
+    let device = Device::flex();
+    let model = load_foreign(config(), &fixture("resnet18_w8.safetensors"), &device).unwrap();
+    let (x, y) = inputs(&device);
+    let mut pgd = PgdL2::new("pgd:l2:0.5:10".parse().unwrap());
+    pgd.random_start = false;
+    let got = pgd.perturb(&model, x, y, 0).into_data().try_into_vec::<f32>().unwrap();
+    let (expected, _) = reference("pgd_l2_0.5_10");
+    let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-4, "max |pixel difference| to PyTorch {worst}");
 }

@@ -20,7 +20,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures").join(name).display().to_string()
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run through cargo test")).join("../core/tests/fixtures").join(name).display().to_string()
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -14,12 +14,14 @@ use crate::models::Classifier;
 /// l_2 PGD with random start.
 pub struct PgdL2 {
     spec: AttackSpec,
+    /// Start from a random point in the ball (true) or from the clean image.
+    pub random_start: bool,
 }
 
 impl PgdL2 {
-    /// PGD with the radius and steps of `spec`.
+    /// PGD with the radius and steps of `spec` and a random start.
     pub fn new(spec: AttackSpec) -> Self {
-        Self { spec }
+        Self { spec, random_start: true }
     }
 }
 
@@ -68,7 +70,11 @@ impl Attack for PgdL2 {
         }
         let model = model.valid();
         let alpha = 2.5 * eps / self.spec.steps as f32;
-        let mut adv = (x.clone() + random_start(x.dims(), eps, seed, &x)).clamp(0.0, 1.0);
+        let mut adv = if self.random_start {
+            (x.clone() + random_start(x.dims(), eps, seed, &x)).clamp(0.0, 1.0)
+        } else {
+            x.clone()
+        };
         for _ in 0..self.spec.steps {
             let grad = input_gradient(&model, adv.clone(), labels.clone());
             let step = grad.clone() / l2_norms(grad) * alpha;

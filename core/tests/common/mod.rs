@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run through cargo test")).join("tests/fixtures").join(name)
 }
 
 /// A float tensor of `reference.safetensors` as (values, shape).
