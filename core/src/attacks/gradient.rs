@@ -1,5 +1,6 @@
 //! The input gradient every gradient-based attack ascends.
 
+use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
 use crate::losses::cross_entropy_per_sample;
@@ -15,4 +16,23 @@ pub fn input_gradient(model: &Classifier, images: Tensor<4>, labels: Tensor<1, I
     let loss = cross_entropy_per_sample(model.forward(x.clone()), labels).sum();
     let grads = loss.backward();
     x.grad(&grads).expect("the input is a tracked leaf, so it has a gradient")
+}
+
+/// The loop every PGD variant shares (Madry et al. 2018): from `start`, `steps` times, take the
+/// input gradient on the eval-mode model and apply `step(adv, grad)`, the norm's ascent step
+/// followed by its projection.
+pub(crate) fn projected_ascent(
+    model: &Classifier,
+    start: Tensor<4>,
+    labels: Tensor<1, Int>,
+    steps: usize,
+    step: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
+) -> Tensor<4> {
+    let model = model.valid();
+    let mut adv = start;
+    for _ in 0..steps {
+        let grad = input_gradient(&model, adv.clone(), labels.clone());
+        adv = step(adv, grad);
+    }
+    adv
 }

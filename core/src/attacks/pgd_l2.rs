@@ -3,11 +3,10 @@
 //! l_2-normalised gradient of size `alpha = 2.5 * eps / steps`, each followed by projection
 //! onto the l_2 ball of radius eps and onto [0, 1].
 
-use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::gradient::input_gradient;
+use super::gradient::projected_ascent;
 use super::{Attack, AttackSpec};
 use crate::models::Classifier;
 
@@ -68,19 +67,15 @@ impl Attack for PgdL2 {
         if eps == 0.0 {
             return x;
         }
-        let model = model.valid();
         let alpha = 2.5 * eps / self.spec.steps as f32;
-        let mut adv = if self.random_start {
+        let start = if self.random_start {
             (x.clone() + random_start(x.dims(), eps, seed, &x)).clamp(0.0, 1.0)
         } else {
             x.clone()
         };
-        for _ in 0..self.spec.steps {
-            let grad = input_gradient(&model, adv.clone(), labels.clone());
+        projected_ascent(model, start, labels, self.spec.steps, |adv, grad| {
             let step = grad.clone() / l2_norms(grad) * alpha;
-            let delta = project_l2(adv + step - x.clone(), eps);
-            adv = (x.clone() + delta).clamp(0.0, 1.0);
-        }
-        adv
+            (x.clone() + project_l2(adv + step - x.clone(), eps)).clamp(0.0, 1.0)
+        })
     }
 }

@@ -2,11 +2,10 @@
 //! signed-gradient ascent steps of size `alpha = 2.5 * eps / steps` (Madry's rule), each
 //! followed by projection onto the ball and onto [0, 1].
 
-use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::gradient::input_gradient;
+use super::gradient::projected_ascent;
 use super::{Attack, AttackSpec};
 use crate::models::Classifier;
 
@@ -54,17 +53,14 @@ impl Attack for PgdLinf {
         if eps == 0.0 {
             return x;
         }
-        let model = model.valid();
         let alpha = self.step_size();
-        let mut adv = if self.random_start {
+        let start = if self.random_start {
             (x.clone() + uniform_noise(x.dims(), eps, seed, &x)).clamp(0.0, 1.0)
         } else {
             x.clone()
         };
-        for _ in 0..self.spec.steps {
-            let grad = input_gradient(&model, adv.clone(), labels.clone());
-            adv = project_linf(adv + grad.sign() * alpha, &x, eps);
-        }
-        adv
+        projected_ascent(model, start, labels, self.spec.steps, |adv, grad| {
+            project_linf(adv + grad.sign() * alpha, &x, eps)
+        })
     }
 }
