@@ -18,18 +18,23 @@ pub fn input_gradient(model: &Classifier, images: Tensor<4>, labels: Tensor<1, I
     x.grad(&grads).expect("the input is a tracked leaf, so it has a gradient")
 }
 
-/// The loop every PGD variant shares (Madry et al. 2018): from `start`, `steps` times, take the
-/// input gradient on the eval-mode model and apply `step(adv, grad)`, the norm's ascent step
-/// followed by its projection.
+/// The loop every PGD variant shares (Madry et al. 2018): start at `x + noise` clipped to
+/// [0, 1] (or at `x` without noise), then `steps` times take the input gradient on the
+/// eval-mode model and apply `step(adv, grad)`, the norm's ascent step followed by its
+/// projection.
 pub(crate) fn projected_ascent(
     model: &Classifier,
-    start: Tensor<4>,
+    x: &Tensor<4>,
+    noise: Option<Tensor<4>>,
     labels: Tensor<1, Int>,
     steps: usize,
     step: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
 ) -> Tensor<4> {
     let model = model.valid();
-    let mut adv = start;
+    let mut adv = match noise {
+        Some(noise) => (x.clone() + noise).clamp(0.0, 1.0),
+        None => x.clone(),
+    };
     for _ in 0..steps {
         let grad = input_gradient(&model, adv.clone(), labels.clone());
         adv = step(adv, grad);

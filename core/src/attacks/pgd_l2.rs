@@ -68,12 +68,8 @@ impl Attack for PgdL2 {
             return x;
         }
         let alpha = 2.5 * eps / self.spec.steps as f32;
-        let start = if self.random_start {
-            (x.clone() + random_start(x.dims(), eps, seed, &x)).clamp(0.0, 1.0)
-        } else {
-            x.clone()
-        };
-        projected_ascent(model, start, labels, self.spec.steps, |adv, grad| {
+        let noise = self.random_start.then(|| random_start(x.dims(), eps, seed, &x));
+        projected_ascent(model, &x, noise, labels, self.spec.steps, |adv, grad| {
             let step = grad.clone() / l2_norms(grad) * alpha;
             (x.clone() + project_l2(adv + step - x.clone(), eps)).clamp(0.0, 1.0)
         })

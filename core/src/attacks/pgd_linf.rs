@@ -54,12 +54,8 @@ impl Attack for PgdLinf {
             return x;
         }
         let alpha = self.step_size();
-        let start = if self.random_start {
-            (x.clone() + uniform_noise(x.dims(), eps, seed, &x)).clamp(0.0, 1.0)
-        } else {
-            x.clone()
-        };
-        projected_ascent(model, start, labels, self.spec.steps, |adv, grad| {
+        let noise = self.random_start.then(|| uniform_noise(x.dims(), eps, seed, &x));
+        projected_ascent(model, &x, noise, labels, self.spec.steps, |adv, grad| {
             project_linf(adv + grad.sign() * alpha, &x, eps)
         })
     }
