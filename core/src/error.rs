@@ -15,6 +15,9 @@ pub enum Error {
     /// A model configuration is invalid.
     #[error("model: {0}")]
     Model(String),
+    /// A training configuration or training input is invalid.
+    #[error("training: {0}")]
+    Train(String),
     /// A tensor could not be read back from the device.
     #[error("device: {0}")]
     Device(String),

@@ -1,5 +1,9 @@
-//! Losses. Cross-entropy here; the masked contrastive loss (NT-Xent, SupCon, FNC, A-FNC) and
-//! the attack margins (DLR, CW) join this room in later work.
+//! Training losses: cross-entropy here, and the one masked contrastive loss behind NT-Xent,
+//! SupCon, FNC and A-FNC in [`contrastive`].
+
+pub mod contrastive;
+
+pub use contrastive::{ContrastiveObjective, ContrastiveOutput, contrastive_loss, l2_normalize, nt_xent, supcon};
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
