@@ -11,6 +11,7 @@ pub mod decode;
 pub mod image_folder;
 pub mod procedural;
 pub mod source;
+pub mod views;
 
 pub use batch::{BatchOrder, to_tensor};
 pub use source::{DataSource, Split};
