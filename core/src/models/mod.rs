@@ -4,15 +4,18 @@
 #[cfg(feature = "import")]
 pub mod import;
 pub mod normalize;
+pub mod projection;
 pub mod resnet;
 pub mod small_cnn;
 
 use burn::module::Module;
+use burn::nn::Linear;
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use normalize::Normalization;
+pub use projection::ProjectionHead;
 pub use resnet::ResNet18;
 pub use small_cnn::SmallCnn;
 
@@ -159,6 +162,24 @@ impl Classifier {
             Network::ResNet18(m) => m.features(x),
             Network::SmallCnn(m) => m.features(x),
         }
+    }
+
+    /// Width of the backbone features.
+    pub fn feature_dim(&self) -> usize {
+        match self.config.arch {
+            Arch::ResNet18Cifar => 8 * self.config.width,
+            Arch::SmallCnn => 4 * self.config.width,
+        }
+    }
+
+    /// The same backbone with `head` as its classifier (linear evaluation).
+    pub fn with_head(mut self, head: Linear) -> Self {
+        self.config.num_classes = head.weight.dims()[1];
+        match &mut self.network {
+            Network::ResNet18(m) => m.fc = head,
+            Network::SmallCnn(m) => m.fc = head,
+        }
+        self
     }
 
     /// Class logits of `[N, 3, H, W]` images in [0, 1].

@@ -76,7 +76,7 @@ pub struct ResNet18 {
     layer2: Vec<BasicBlock>,
     layer3: Vec<BasicBlock>,
     layer4: Vec<BasicBlock>,
-    fc: Linear,
+    pub(crate) fc: Linear,
 }
 
 impl ResNet18 {

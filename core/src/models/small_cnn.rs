@@ -18,7 +18,7 @@ pub struct SmallCnn {
     bn2: BatchNorm,
     conv3: Conv2d,
     bn3: BatchNorm,
-    fc: Linear,
+    pub(crate) fc: Linear,
 }
 
 impl SmallCnn {

@@ -1,0 +1,287 @@
+//! Contrastive pre-training: SimCLR (NT-Xent), SupCon, and SimCLR with fixed or adaptive
+//! false-negative cancellation (FNC / the paper's A-FNC), one loop for all of them.
+//!
+//! Each step draws two views of every image of the batch ([`contrastive_views`]), embeds them
+//! with backbone + projection head, and minimises the [`contrastive_loss`] of the run's
+//! objective; the FNC threshold follows its [`FncSchedule`]. Shuffling and views are seeded
+//! per epoch, so a run resumed from the checkpoint of epoch `e` (weights, head and optimizer
+//! state) continues exactly as if it had not stopped.
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use super::fnc::FncSchedule;
+use super::knn::{KnnConfig, knn_accuracy};
+use super::lars::Lars;
+use super::{LrSchedule, StepProgress};
+use crate::data::ImageSet;
+use crate::data::batch::{BatchOrder, labels_tensor};
+use crate::data::views::{ViewConfig, contrastive_views};
+use crate::losses::contrastive::{ContrastiveObjective, Positives, contrastive_loss};
+use crate::models::{Classifier, ProjectionHead};
+
+/// The contrastive objectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContrastiveMethod {
+    /// Self-supervised: positives are the two views of an image (Chen et al. 2020).
+    SimClr,
+    /// Supervised contrastive: positives share a class (Khosla et al. 2020).
+    SupCon,
+}
+
+/// Optimisers for pre-training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD with momentum (dampening 0, weight decay on every parameter), SupContrast style.
+    Sgd,
+    /// LARS (no decay or adaptation for biases and BatchNorm), SimCLR style.
+    Lars,
+}
+
+/// Hyper-parameters of contrastive pre-training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContrastiveConfig {
+    /// Objective.
+    pub method: ContrastiveMethod,
+    /// False-negative cancellation (SimCLR only in the paper; allowed for SupCon too).
+    pub fnc: FncSchedule,
+    /// Temperature of the loss.
+    pub temperature: f32,
+    /// Output size of the projection head.
+    pub projection_dim: usize,
+    /// View distribution.
+    pub views: ViewConfig,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Images per step (each gives two views).
+    pub batch_size: usize,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Momentum.
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Epochs of linear warm-up before the cosine decay.
+    pub warmup_epochs: usize,
+    /// kNN monitor settings (run every epoch when a monitor set is given).
+    pub knn: KnnConfig,
+    /// Seed of shuffling and views.
+    pub seed: u64,
+}
+
+impl Default for ContrastiveConfig {
+    fn default() -> Self {
+        Self {
+            method: ContrastiveMethod::SimClr,
+            fnc: FncSchedule::None,
+            temperature: 0.5,
+            projection_dim: 128,
+            views: ViewConfig::simclr(),
+            epochs: 100,
+            batch_size: 256,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.5,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            warmup_epochs: 10,
+            knn: KnnConfig::default(),
+            seed: 0,
+        }
+    }
+}
+
+impl ContrastiveConfig {
+    /// The optimiser of this configuration.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        match self.optimizer {
+            OptimizerKind::Sgd => SgdConfig::new()
+                .with_momentum(Some(MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0)))
+                .with_weight_decay((self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)))
+                .init(),
+            OptimizerKind::Lars => Lars { momentum: self.momentum, weight_decay: self.weight_decay, eta: 0.001 }.init(),
+        }
+    }
+
+    /// Rejects settings that cannot train.
+    pub fn validate(&self) -> crate::Result<()> {
+        self.views.validate()?;
+        if self.batch_size < 2 || self.temperature <= 0.0 || self.projection_dim == 0 || self.lr <= 0.0 {
+            return Err(crate::Error::Train("need batch size >= 2, temperature > 0, projection size > 0 and lr > 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Backbone and projection head, trained together.
+#[derive(Module, Debug)]
+pub struct ContrastiveModel {
+    /// The backbone (its classifier head is unused until linear evaluation).
+    pub encoder: Classifier,
+    /// The projection head.
+    pub head: ProjectionHead,
+}
+
+impl ContrastiveModel {
+    /// A projection head of `projection_dim` outputs on `encoder`.
+    pub fn new(encoder: Classifier, projection_dim: usize, device: &Device) -> Self {
+        let head = ProjectionHead::new(encoder.feature_dim(), projection_dim, device);
+        Self { encoder, head }
+    }
+
+    /// Unit-norm projections of `[N, 3, H, W]` images in [0, 1].
+    pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.encoder.features(images))
+    }
+}
+
+/// One line of a contrastive run's `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContrastiveEpoch {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// FNC threshold at the end of the epoch (when cancelling by similarity).
+    pub rho: Option<f32>,
+    /// Fraction of (anchor, negative) pairs cancelled over the epoch (FNC runs).
+    pub cancelled_fraction: Option<f64>,
+    /// Fraction of cancelled pairs that share a class (the detector's precision).
+    pub cancel_precision: Option<f64>,
+    /// kNN top-1 accuracy on the monitor set after the epoch.
+    pub knn_accuracy: Option<f64>,
+    /// Wall time of the epoch (monitor included).
+    pub seconds: f64,
+    /// Seconds spent producing views.
+    pub augment_seconds: f64,
+    /// Training throughput (images, not views, per second).
+    pub images_per_second: f64,
+}
+
+/// The monitor of a run: kNN bank (training images, unaugmented) and test images.
+pub struct KnnMonitor<'a> {
+    /// Labelled images whose features vote.
+    pub bank: &'a ImageSet,
+    /// Images classified by the vote.
+    pub test: &'a ImageSet,
+}
+
+/// Trains `model` (parameters on the autodiff version of `device`) from epoch `first_epoch`
+/// (1-based; greater than 1 when resuming) to `config.epochs`. `on_epoch` receives the model
+/// and optimizer after every epoch (to checkpoint them) and may stop training with an error.
+#[allow(clippy::too_many_arguments)]
+pub fn train_contrastive<E: From<crate::Error>>(
+    mut model: ContrastiveModel,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    monitor: Option<KnnMonitor<'_>>,
+    config: &ContrastiveConfig,
+    first_epoch: usize,
+    device: &Device,
+    mut on_step: impl FnMut(StepProgress),
+    mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer) -> Result<(), E>,
+) -> Result<ContrastiveModel, E> {
+    config.validate()?;
+    if train.len() < 2 {
+        return Err(crate::Error::Train("contrastive training needs at least 2 images".into()).into());
+    }
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let schedule = LrSchedule {
+        base: config.lr,
+        warmup_steps: config.warmup_epochs * steps_per_epoch,
+        total_steps: config.epochs * steps_per_epoch,
+    };
+    let positives = match config.method {
+        ContrastiveMethod::SimClr => Positives::Instances,
+        ContrastiveMethod::SupCon => Positives::Classes,
+    };
+    let train_device = device.clone().autodiff();
+    for epoch in first_epoch.max(1)..=config.epochs {
+        let start = Instant::now();
+        let mut augment_seconds = 0.0;
+        let epoch_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        let order = BatchOrder::shuffled(train.len(), config.batch_size, epoch_seed);
+        let (mut loss_sum, mut seen, mut negatives, mut cancelled, mut same_class) = (0f64, 0usize, 0f64, 0f64, 0f64);
+        let mut pending = Vec::new();
+        let mut global_step = (epoch - 1) * steps_per_epoch;
+        let (mut lr, mut rho) = (schedule.at(global_step), None);
+        for (step, indices) in order.batches().enumerate() {
+            // A final batch of one image has no negatives: fold it into the next epoch's order.
+            if indices.len() < 2 {
+                continue;
+            }
+            lr = schedule.at(global_step);
+            rho = config.fnc.rho(global_step, config.epochs, steps_per_epoch);
+            let objective = ContrastiveObjective {
+                temperature: config.temperature,
+                views: 2,
+                positives,
+                cancellation: config.fnc.cancellation(global_step, config.epochs, steps_per_epoch),
+            };
+            let t = Instant::now();
+            let views = contrastive_views(train, indices, &config.views, 2, epoch_seed.wrapping_add((step as u64) << 32), &train_device);
+            let labels = labels_tensor(&train.select(indices).labels, &train_device);
+            augment_seconds += t.elapsed().as_secs_f64();
+            let out = contrastive_loss(model.project(views), Some(labels), &objective)?;
+            pending.push((
+                out.loss.clone().detach() * indices.len() as f32,
+                out.negatives,
+                out.cancelled,
+                out.cancelled_same_class.expect("labels were given"),
+            ));
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            global_step += 1;
+            seen += indices.len();
+            if pending.len() == 20 {
+                for (l, n, c, s) in pending.drain(..) {
+                    loss_sum += l.into_scalar::<f64>();
+                    negatives += n.into_scalar::<f64>();
+                    cancelled += c.into_scalar::<f64>();
+                    same_class += s.into_scalar::<f64>();
+                }
+                on_step(StepProgress {
+                    epoch,
+                    step: step + 1,
+                    steps: steps_per_epoch,
+                    loss: loss_sum / seen.max(1) as f64,
+                    lr,
+                    images_per_second: seen as f64 / start.elapsed().as_secs_f64().max(1e-9),
+                });
+            }
+        }
+        for (l, n, c, s) in pending.drain(..) {
+            loss_sum += l.into_scalar::<f64>();
+            negatives += n.into_scalar::<f64>();
+            cancelled += c.into_scalar::<f64>();
+            same_class += s.into_scalar::<f64>();
+        }
+        let train_seconds = start.elapsed().as_secs_f64();
+        let knn_accuracy = monitor.as_ref().map(|m| knn_accuracy(&model.encoder, m.bank, m.test, &config.knn, device));
+        let fnc = config.fnc != FncSchedule::None;
+        let report = ContrastiveEpoch {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            lr,
+            rho,
+            cancelled_fraction: fnc.then(|| cancelled / negatives.max(1.0)),
+            cancel_precision: (fnc && cancelled > 0.0).then(|| same_class / cancelled),
+            knn_accuracy,
+            seconds: start.elapsed().as_secs_f64(),
+            augment_seconds,
+            images_per_second: seen as f64 / train_seconds.max(1e-9),
+        };
+        on_epoch(&report, &model, optim)?;
+    }
+    Ok(model)
+}
