@@ -8,9 +8,10 @@ use burn::tensor::{Device, DeviceKind};
 use burn::tensor::DeviceType;
 
 /// Which device the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DeviceChoice {
     /// A real GPU when there is one (CUDA, then Vulkan/Metal/DX12 via wgpu), else Flex on the CPU.
+    #[default]
     Auto,
     /// wgpu on the default adapter (a software adapter when it is the only one).
     Wgpu,

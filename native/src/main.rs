@@ -6,6 +6,7 @@ mod cmd;
 mod device;
 mod model_files;
 mod progress;
+mod run_folder;
 
 use clap::{Parser, Subcommand};
 
@@ -21,8 +22,10 @@ struct Cli {
 enum Command {
     /// Train a small model and print its robustness table (the main job; procedural data by default).
     Quickstart(cmd::quickstart::Args),
-    /// Train a classifier with cross-entropy; writes a run folder (config, metrics, checkpoint).
+    /// Train with cross-entropy, SupCon or SimCLR (+ FNC / A-FNC); checkpointed, resumable run folder.
     Train(cmd::train::Args),
+    /// Train a linear classifier on a frozen contrastive encoder; writes the evaluable model.
+    LinearEval(cmd::linear_eval::Args),
     /// Evaluate a model clean and under attacks; prints a table and optionally writes JSON.
     Eval(cmd::eval::Args),
     /// Measure training-step and PGD throughput on a device.
@@ -34,6 +37,7 @@ fn main() {
     let result = match cli.command {
         Command::Quickstart(args) => cmd::quickstart::run(args),
         Command::Train(args) => cmd::train::run(args),
+        Command::LinearEval(args) => cmd::linear_eval::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };

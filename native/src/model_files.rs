@@ -24,6 +24,12 @@ pub struct ArchArgs {
     pub normalize: String,
 }
 
+impl Default for ArchArgs {
+    fn default() -> Self {
+        Self { arch: None, width: None, num_classes: None, normalize: "cifar10".into() }
+    }
+}
+
 impl ArchArgs {
     /// The configuration named by the flags, on top of `base` (a checkpoint's JSON) if any.
     pub fn config(&self, base: Option<ModelConfig>) -> Result<ModelConfig> {

@@ -6,6 +6,7 @@ pub mod import;
 pub mod normalize;
 pub mod projection;
 pub mod resnet;
+pub mod resnet50;
 pub mod small_cnn;
 
 use burn::module::Module;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use normalize::Normalization;
 pub use projection::ProjectionHead;
 pub use resnet::ResNet18;
+pub use resnet50::ResNet50;
 pub use small_cnn::SmallCnn;
 
 /// The architectures hypersphere builds.
@@ -25,6 +27,9 @@ pub enum Arch {
     /// ResNet-18 with the CIFAR stem ([`ResNet18`]).
     #[serde(rename = "resnet18-cifar")]
     ResNet18Cifar,
+    /// ResNet-50 with the CIFAR stem ([`ResNet50`]).
+    #[serde(rename = "resnet50-cifar")]
+    ResNet50Cifar,
     /// The three-stage [`SmallCnn`].
     #[serde(rename = "small-cnn")]
     SmallCnn,
@@ -32,8 +37,8 @@ pub enum Arch {
 
 impl Arch {
     /// Every architecture, by its command-line name.
-    pub const ALL: [(&'static str, Arch); 2] =
-        [("resnet18-cifar", Arch::ResNet18Cifar), ("small-cnn", Arch::SmallCnn)];
+    pub const ALL: [(&'static str, Arch); 3] =
+        [("resnet18-cifar", Arch::ResNet18Cifar), ("resnet50-cifar", Arch::ResNet50Cifar), ("small-cnn", Arch::SmallCnn)];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -43,7 +48,7 @@ impl Arch {
     /// The standard width (channels of the first stage).
     pub fn default_width(self) -> usize {
         match self {
-            Arch::ResNet18Cifar => 64,
+            Arch::ResNet18Cifar | Arch::ResNet50Cifar => 64,
             Arch::SmallCnn => 32,
         }
     }
@@ -124,6 +129,8 @@ impl ModelConfig {
 pub enum Network {
     /// ResNet-18, CIFAR stem.
     ResNet18(ResNet18),
+    /// ResNet-50, CIFAR stem.
+    ResNet50(ResNet50),
     /// The small CNN.
     SmallCnn(SmallCnn),
 }
@@ -142,6 +149,7 @@ impl Classifier {
         config.validate()?;
         let network = match config.arch {
             Arch::ResNet18Cifar => Network::ResNet18(ResNet18::new(config.width, config.num_classes, device)),
+            Arch::ResNet50Cifar => Network::ResNet50(ResNet50::new(config.width, config.num_classes, device)),
             Arch::SmallCnn => Network::SmallCnn(SmallCnn::new(config.width, config.num_classes, device)),
         };
         Ok(Self { network, config })
@@ -160,6 +168,7 @@ impl Classifier {
         };
         match &self.network {
             Network::ResNet18(m) => m.features(x),
+            Network::ResNet50(m) => m.features(x),
             Network::SmallCnn(m) => m.features(x),
         }
     }
@@ -168,6 +177,7 @@ impl Classifier {
     pub fn feature_dim(&self) -> usize {
         match self.config.arch {
             Arch::ResNet18Cifar => 8 * self.config.width,
+            Arch::ResNet50Cifar => ResNet50::feature_dim(self.config.width),
             Arch::SmallCnn => 4 * self.config.width,
         }
     }
@@ -177,6 +187,7 @@ impl Classifier {
         self.config.num_classes = head.weight.dims()[1];
         match &mut self.network {
             Network::ResNet18(m) => m.fc = head,
+            Network::ResNet50(m) => m.fc = head,
             Network::SmallCnn(m) => m.fc = head,
         }
         self
@@ -187,18 +198,14 @@ impl Classifier {
         let f = self.features(images);
         match &self.network {
             Network::ResNet18(m) => m.classify(f),
+            Network::ResNet50(m) => m.classify(f),
             Network::SmallCnn(m) => m.classify(f),
         }
     }
 
     /// The weights as burnpack bytes (the checkpoint format; pair it with the JSON config).
     pub fn to_burnpack(&self) -> crate::Result<Vec<u8>> {
-        let bytes = self
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| crate::Error::Weights(format!("cannot serialise weights: {e}")))?;
-        Ok(bytes.to_vec())
+        module_to_burnpack(self)
     }
 
     /// Builds the classifier described by `config` and loads burnpack `bytes` into it.
@@ -215,6 +222,23 @@ impl Classifier {
             ))
         })
     }
+}
+
+/// Any module's parameters (and their ids, which optimizer states refer to) as burnpack bytes.
+pub fn module_to_burnpack<M: Module>(module: &M) -> crate::Result<Vec<u8>> {
+    let bytes = module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| crate::Error::Weights(format!("cannot serialise weights: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads burnpack `bytes` into `module` (which must have the same structure).
+pub fn module_from_burnpack<M: Module>(module: M, bytes: Vec<u8>) -> crate::Result<M> {
+    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+    module.try_load_record(record).map_err(|e| crate::Error::Weights(shorten(&e.to_string())))
 }
 
 /// Keeps the first line of a long loader message readable.

@@ -28,6 +28,21 @@ pub struct Downsample {
     bn: BatchNorm,
 }
 
+impl Downsample {
+    /// A strided 1x1 convolution and BatchNorm from `cin` to `cout` channels.
+    pub(crate) fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([cin, cout], [1, 1]).with_stride([stride, stride]).with_bias(false).init(device),
+            bn: BatchNormConfig::new(cout).init(device),
+        }
+    }
+
+    /// The shortcut branch.
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.bn.forward(self.conv.forward(x))
+    }
+}
+
 /// Two 3x3 convolutions with a residual connection.
 #[derive(Module, Debug)]
 pub struct BasicBlock {
@@ -40,13 +55,7 @@ pub struct BasicBlock {
 
 impl BasicBlock {
     fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
-        let downsample = (stride != 1 || cin != cout).then(|| Downsample {
-            conv: Conv2dConfig::new([cin, cout], [1, 1])
-                .with_stride([stride, stride])
-                .with_bias(false)
-                .init(device),
-            bn: BatchNormConfig::new(cout).init(device),
-        });
+        let downsample = (stride != 1 || cin != cout).then(|| Downsample::new(cin, cout, stride, device));
         Self {
             conv1: conv3x3(cin, cout, stride, device),
             bn1: BatchNormConfig::new(cout).init(device),
@@ -58,7 +67,7 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
         let out = relu(self.bn1.forward(self.conv1.forward(x)));

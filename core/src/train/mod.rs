@@ -8,11 +8,13 @@ pub mod fnc;
 pub mod knn;
 pub mod lars;
 pub mod linear_eval;
+pub mod presets;
 pub mod schedule;
 pub mod supervised;
 
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
+pub use presets::{Method, PRESETS, Scale, TrainPlan};
 pub use linear_eval::{LinearEvalConfig, LinearEvalReport, linear_eval};
 pub use schedule::LrSchedule;
-pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised};
+pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised, train_supervised_from};

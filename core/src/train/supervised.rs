@@ -4,7 +4,7 @@
 
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -82,18 +82,47 @@ pub struct EpochReport {
     pub images_per_second: f64,
 }
 
-/// Trains `model` (whose parameters live on an autodiff device) on `train`, reporting after
-/// every epoch. `on_epoch` may stop training by returning an error (e.g. when a checkpoint
-/// cannot be written): the error is returned with the model trained so far lost to the caller,
-/// so callers checkpoint inside `on_epoch`.
+impl SupervisedConfig {
+    /// SGD with momentum (dampening 0) and weight decay, as `torch.optim.SGD`.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0)))
+            .with_weight_decay((self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)))
+            .init()
+    }
+}
+
+/// Trains `model` (whose parameters live on an autodiff device) on `train` for
+/// `config.epochs` epochs from scratch; [`train_supervised_from`] with a fresh optimizer.
 pub fn train_supervised<E>(
-    mut model: Classifier,
+    model: Classifier,
     train: &ImageSet,
     test: Option<&ImageSet>,
     config: &SupervisedConfig,
     device: &Device,
-    mut on_step: impl FnMut(StepProgress),
+    on_step: impl FnMut(StepProgress),
     mut on_epoch: impl FnMut(&EpochReport, &Classifier) -> Result<(), E>,
+) -> Result<Classifier, E> {
+    let mut optim = config.optimizer();
+    train_supervised_from(model, &mut optim, train, test, config, 1, device, on_step, |r, m, _| on_epoch(r, m))
+}
+
+/// Trains `model` (whose parameters live on an autodiff device) on `train` from epoch
+/// `first_epoch` (1-based; later when resuming) to `config.epochs`, reporting after every
+/// epoch. Shuffling and augmentation are seeded per epoch, so a run resumed with the model and
+/// optimizer state of its last checkpoint continues exactly. `on_epoch` receives both (to
+/// checkpoint them) and may stop training by returning an error.
+#[allow(clippy::too_many_arguments)]
+pub fn train_supervised_from<E>(
+    mut model: Classifier,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    test: Option<&ImageSet>,
+    config: &SupervisedConfig,
+    first_epoch: usize,
+    device: &Device,
+    mut on_step: impl FnMut(StepProgress),
+    mut on_epoch: impl FnMut(&EpochReport, &Classifier, &ModuleOptimizer) -> Result<(), E>,
 ) -> Result<Classifier, E> {
     let steps_per_epoch = train.len().div_ceil(config.batch_size.max(1));
     let schedule = LrSchedule {
@@ -101,15 +130,11 @@ pub fn train_supervised<E>(
         warmup_steps: config.warmup_epochs * steps_per_epoch,
         total_steps: config.epochs * steps_per_epoch,
     };
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0)))
-        .with_weight_decay((config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)))
-        .init();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let train_device = device.clone().autodiff();
-    let mut global_step = 0;
-    for epoch in 1..=config.epochs {
+    let mut global_step = (first_epoch.max(1) - 1) * steps_per_epoch;
+    for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
         let epoch_set = if config.augment { crop_flip(train, 4, &mut rng) } else { train.clone() };
         let order = BatchOrder::shuffled(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
@@ -152,7 +177,7 @@ pub fn train_supervised<E>(
             seconds: start.elapsed().as_secs_f64(),
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
-        on_epoch(&report, &model)?;
+        on_epoch(&report, &model, optim)?;
     }
     Ok(model)
 }

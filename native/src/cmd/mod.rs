@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod linear_eval;
 pub mod quickstart;
 pub mod train;
 

@@ -37,23 +37,21 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let train_args = TrainArgs {
         data: args.data.clone(),
-        arch: "small-cnn".into(),
+        arch: Some("small-cnn".into()),
         width: Some(16),
-        epochs: args.epochs,
-        batch_size: 64,
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 5e-4,
-        warmup_epochs: 0,
-        no_augment: false,
+        epochs: Some(args.epochs),
+        batch_size: Some(64),
+        lr: Some(0.05),
+        weight_decay: Some(5e-4),
         train_limit: Some(args.train_limit),
         test_limit: Some(args.test_limit),
-        init: None,
         out: Some(args.out.clone()),
         device: args.device,
         seed: args.seed,
+        scale: "small".into(),
+        ..TrainArgs::default()
     };
-    let (out, _) = train::train(&train_args)?;
+    let out = train::train(&train_args)?.dir;
     let specs: Vec<AttackSpec> = ["fgsm:linf:1/255", "fgsm:linf:2/255", "fgsm:linf:4/255", "fgsm:linf:8/255",
         "pgd:linf:1/255:10", "pgd:linf:2/255:10", "pgd:linf:4/255:10", "pgd:linf:8/255:10"]
         .iter()

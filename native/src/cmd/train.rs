@@ -1,150 +1,326 @@
-//! `hypersphere train`: supervised cross-entropy training into a run folder.
+//! `hypersphere train`: supervised cross-entropy, SupCon or SimCLR (with FNC / A-FNC) into a
+//! run folder (see [`crate::run_folder`]), checkpointed every epoch and resumable.
 //!
-//! The run folder holds `config.json` (everything needed to repeat the run), `metrics.jsonl`
-//! (one JSON object per epoch) and `model.bpk` + `model.json` (rewritten after every epoch).
+//! A run's recipe is a [`TrainPlan`]: a named preset (`--preset simclr-afnc-0.99-0.7 --scale
+//! small`) or the defaults of `--method`, with any flag given overriding it. Contrastive runs
+//! end with a linear evaluation, whose backbone + head is `model.bpk`, the model `eval` loads.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use hypersphere_core::data::Split;
-use hypersphere_core::models::{Arch, Classifier, ModelConfig};
-use hypersphere_core::train::{SupervisedConfig, train_supervised};
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use hypersphere_core::data::{ImageSet, Split};
+use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
+use hypersphere_core::train::contrastive::OptimizerKind;
+use hypersphere_core::train::{
+    ContrastiveModel, KnnMonitor, Method, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
+};
 use serde_json::json;
 
-use crate::device::{DeviceChoice, select};
-use crate::model_files::{self, ArchArgs};
+use crate::device::{DeviceChoice, Selected, select};
+use crate::model_files::{self, ArchArgs, write_atomic};
 use crate::progress::bar;
+use crate::run_folder::RunFolder;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 pub struct Args {
+    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7 (flags override it).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Preset size: small (minutes on a CPU) or paper (ResNet-50, 1000 epochs).
+    #[arg(long, default_value = "small")]
+    pub scale: String,
+    /// Training method without a preset: ce, supcon or simclr (default ce).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract].
+    #[arg(long)]
+    pub fnc: Option<String>,
     /// Dataset: a path (image folders, .tar.gz, CIFAR binary, a folder of per-split archives) or `procedural[:N]`.
     #[arg(long, default_value = "procedural")]
     pub data: String,
-    /// Architecture: resnet18-cifar or small-cnn.
-    #[arg(long, default_value = "resnet18-cifar")]
-    pub arch: String,
-    /// Channels of the first stage (default: 64 for ResNet-18, 32 for the small CNN).
+    /// Architecture: resnet18-cifar, resnet50-cifar or small-cnn.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Channels of the first stage (64 for the standard ResNets).
     #[arg(long)]
     pub width: Option<usize>,
-    /// Epochs.
-    #[arg(long, default_value_t = 15)]
-    pub epochs: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Peak learning rate (SGD).
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f64,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f64,
+    /// Epochs (of pre-training for contrastive methods).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Momentum.
+    #[arg(long)]
+    pub momentum: Option<f64>,
     /// Weight decay.
-    #[arg(long, default_value_t = 5e-4)]
-    pub weight_decay: f64,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
     /// Warm-up epochs before the cosine decay.
-    #[arg(long, default_value_t = 0)]
-    pub warmup_epochs: usize,
-    /// Disable random crop + flip.
+    #[arg(long)]
+    pub warmup_epochs: Option<usize>,
+    /// Optimiser of contrastive pre-training: sgd or lars.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Temperature of the contrastive loss.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Output size of the projection head.
+    #[arg(long)]
+    pub projection_dim: Option<usize>,
+    /// Neighbours of the kNN monitor (0 turns it off).
+    #[arg(long)]
+    pub knn_k: Option<usize>,
+    /// Epochs of the linear evaluation after contrastive pre-training.
+    #[arg(long)]
+    pub linear_epochs: Option<usize>,
+    /// Learning rate of the linear evaluation.
+    #[arg(long)]
+    pub linear_lr: Option<f64>,
+    /// Stop after contrastive pre-training (run `hypersphere linear-eval --run DIR` later).
+    #[arg(long)]
+    pub no_linear_eval: bool,
+    /// Cross-entropy only: disable random crop + flip.
     #[arg(long)]
     pub no_augment: bool,
     /// Train on a class-balanced subset of this many images.
     #[arg(long)]
     pub train_limit: Option<usize>,
-    /// Measure test accuracy on a subset of this many images (default: the whole test split).
+    /// Measure test accuracy (and kNN) on a subset of this many images.
     #[arg(long)]
     pub test_limit: Option<usize>,
     /// Start from these weights (.bpk, .safetensors, .pt, .pth).
     #[arg(long)]
     pub init: Option<PathBuf>,
-    /// Run folder (default: runs/<arch>-<unix time>).
+    /// Run folder (default: runs/<preset or method>-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint (its config.json gives every setting).
+    #[arg(long, conflicts_with_all = ["preset", "method", "out", "init"])]
+    pub resume: Option<PathBuf>,
     /// Compute device.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
-    /// Seed of weights, shuffling and augmentation.
+    /// Seed of weights, shuffling, augmentation and views.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
-/// Trains and returns the run folder and the final test accuracy.
-pub fn train(args: &Args) -> Result<(PathBuf, Option<f64>)> {
+/// The plan named by the flags: preset or method defaults, then every given flag.
+pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
+    let scale: Scale = args.scale.parse()?;
+    let mut plan = match (&args.preset, &args.method) {
+        (Some(p), None) => TrainPlan::preset(p, scale)?,
+        (Some(_), Some(_)) => bail!("--preset already sets the method; drop --method"),
+        (None, m) => TrainPlan::new(m.as_deref().unwrap_or("ce").parse()?),
+    };
+    plan = plan.with_seed(args.seed);
+    if let Some(a) = &args.arch {
+        plan.arch = a.parse()?;
+        if args.width.is_none() && args.preset.is_none() {
+            plan.width = plan.arch.default_width();
+        }
+    }
+    if let Some(w) = args.width {
+        plan.width = w;
+    }
+    if args.train_limit.is_some() {
+        plan.train_limit = args.train_limit;
+    }
+    if args.test_limit.is_some() {
+        plan.test_limit = args.test_limit;
+    }
+    let (s, c, l) = (&mut plan.supervised, &mut plan.contrastive, &mut plan.linear);
+    macro_rules! set_both {
+        ($field:ident) => {
+            if let Some(v) = args.$field {
+                s.$field = v;
+                c.$field = v;
+            }
+        };
+    }
+    set_both!(epochs);
+    set_both!(batch_size);
+    set_both!(lr);
+    set_both!(momentum);
+    set_both!(weight_decay);
+    set_both!(warmup_epochs);
+    s.augment = !args.no_augment;
+    if let Some(f) = &args.fnc {
+        c.fnc = f.parse()?;
+    }
+    if let Some(t) = args.temperature {
+        c.temperature = t;
+    }
+    if let Some(d) = args.projection_dim {
+        c.projection_dim = d;
+    }
+    if let Some(k) = args.knn_k {
+        c.knn.k = k;
+    }
+    if let Some(o) = &args.optimizer {
+        c.optimizer = match o.as_str() {
+            "sgd" => OptimizerKind::Sgd,
+            "lars" => OptimizerKind::Lars,
+            other => bail!("unknown --optimizer '{other}' (valid: sgd, lars)"),
+        };
+    }
+    if let Some(e) = args.linear_epochs {
+        l.epochs = e;
+    }
+    if let Some(v) = args.linear_lr {
+        l.lr = v;
+    }
+    if plan.method == Method::Ce && args.fnc.is_some() {
+        bail!("--fnc applies to contrastive methods (supcon, simclr), not ce");
+    }
+    if plan.method != Method::Ce {
+        plan.contrastive.validate()?;
+    }
+    Ok(plan)
+}
+
+/// What a finished run reports.
+pub struct Outcome {
+    pub dir: PathBuf,
+    /// Test accuracy of `model.bpk` (after linear evaluation for contrastive runs).
+    pub test_accuracy: Option<f64>,
+}
+
+/// Trains (or resumes) and returns the run folder and the final test accuracy.
+pub fn train(args: &Args) -> Result<Outcome> {
+    let (run, plan, data, init, start_epoch) = match &args.resume {
+        Some(dir) => {
+            let run = RunFolder::open(dir)?;
+            let config: serde_json::Value = run.read_json("config.json")?;
+            let plan: TrainPlan = serde_json::from_value(config["plan"].clone())
+                .with_context(|| format!("{} has no training plan (written by an older version?)", run.path("config.json").display()))?;
+            let data = config["data"].as_str().context("config.json has no data")?.to_string();
+            let epoch = run.checkpoint()?.map_or(0, |c| c.epoch);
+            run.truncate_metrics(epoch)?;
+            eprintln!("resuming {} after epoch {epoch} of {}", dir.display(), plan.epochs());
+            (run, plan, data, None, epoch + 1)
+        }
+        None => {
+            let plan = plan_from_args(args)?;
+            let name = plan.preset.clone().unwrap_or_else(|| format!("{:?}", plan.method).to_lowercase()).replace('@', "-");
+            let out = args.out.clone().unwrap_or_else(|| {
+                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                PathBuf::from(format!("runs/{name}-{t}"))
+            });
+            let run = RunFolder::create(&out)?;
+            run.truncate_metrics(0)?;
+            (run, plan, args.data.clone(), args.init.clone(), 1)
+        }
+    };
+    // Settings are checked before the device is probed, so mistakes fail at once.
     let selected = select(args.device)?;
     let device = selected.device.clone();
-    device.seed(args.seed);
-    let train_set = super::load_split(&args.data, Split::Train, args.train_limit, args.seed)?;
-    let test_set = super::load_split(&args.data, Split::Test, args.test_limit, args.seed)?;
-    let arch: Arch = args.arch.parse()?;
-    let mut model_config = ModelConfig::new(arch, train_set.class_names.len());
-    model_config.width = args.width.unwrap_or(arch.default_width());
+    device.seed(plan.supervised.seed);
+    let train_set = super::load_split(&data, Split::Train, plan.train_limit, plan.supervised.seed)?;
+    let test_set = super::load_split(&data, Split::Test, plan.test_limit, plan.supervised.seed)?;
+    let mut model_config = ModelConfig::new(plan.arch, train_set.class_names.len());
+    model_config.width = plan.width;
     model_config.class_names = train_set.class_names.clone();
     model_config.validate()?;
-    let ad = device.clone().autodiff();
-    let model = match &args.init {
-        Some(path) => {
-            let flags = ArchArgs {
-                arch: Some(args.arch.clone()),
-                width: Some(model_config.width),
-                num_classes: Some(model_config.num_classes),
-                normalize: "cifar10".into(),
-            };
-            model_files::load(path, &flags, &ad)?
-        }
-        None => Classifier::new(model_config.clone(), &ad)?,
-    };
-    let config = SupervisedConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        momentum: args.momentum,
-        weight_decay: args.weight_decay,
-        warmup_epochs: args.warmup_epochs,
-        augment: !args.no_augment,
-        seed: args.seed,
-    };
-    let out = args.out.clone().unwrap_or_else(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from(format!("runs/{}-{t}", arch.name()))
-    });
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let run_config = json!({
-        "command": "train",
-        "data": args.data,
-        "train_images": train_set.len(),
-        "test_images": test_set.len(),
-        "device": selected.name,
-        "model": model.config(),
-        "training": config,
-        "init": args.init,
-    });
-    model_files::write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&run_config)?.as_bytes())?;
-    let metrics_path = out.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path).with_context(|| format!("creating {}", metrics_path.display()))?;
+    if start_epoch == 1 {
+        run.write_json(
+            "config.json",
+            &json!({
+                "command": "train",
+                "data": data,
+                "train_images": train_set.len(),
+                "test_images": test_set.len(),
+                "device": selected.name,
+                "model": model_config,
+                "plan": plan,
+                "init": init,
+            }),
+        )?;
+    }
     eprintln!(
-        "training {} (width {}) on {} images ({} test) on {} -> {}",
-        arch.name(), model.config().width, train_set.len(), test_set.len(), selected.name, out.display()
+        "training {} ({} width {}) on {} images ({} test) on {} -> {}",
+        plan.preset.as_deref().unwrap_or(&format!("{:?}", plan.method).to_lowercase()),
+        plan.arch.name(),
+        plan.width,
+        train_set.len(),
+        test_set.len(),
+        selected.name,
+        run.dir.display()
     );
-    let steps = train_set.len().div_ceil(args.batch_size.max(1)) as u64;
-    let pb = bar(steps * args.epochs as u64, "steps");
+    let test_accuracy = match plan.method {
+        Method::Ce => train_ce(&run, &plan, &model_config, init.as_ref(), start_epoch, &train_set, &test_set, &selected)?,
+        _ => train_contrastive_run(&run, &plan, &model_config, init.as_ref(), start_epoch, &train_set, &test_set, &selected, args.no_linear_eval)?,
+    };
+    Ok(Outcome { dir: run.dir.clone(), test_accuracy })
+}
+
+/// The starting backbone: from the checkpoint when resuming, else `--init` or fresh weights.
+fn initial_model(run: &RunFolder, stem: &str, config: &ModelConfig, init: Option<&PathBuf>, resuming: bool, selected: &Selected) -> Result<Classifier> {
+    let ad = selected.device.clone().autodiff();
+    let flags = |c: &ModelConfig| ArchArgs {
+        arch: Some(c.arch.name().to_string()),
+        width: Some(c.width),
+        num_classes: Some(c.num_classes),
+        normalize: "cifar10".into(),
+    };
+    Ok(match (resuming, init) {
+        (true, _) => model_files::load(&run.path(&format!("{stem}.bpk")), &flags(config), &ad)?,
+        (false, Some(path)) => model_files::load(path, &flags(config), &ad)?,
+        (false, None) => Classifier::new(config.clone(), &ad)?,
+    })
+}
+
+fn bar_message(p: &StepProgress, epochs: usize, rho: Option<f32>) -> String {
+    let rho = rho.map(|r| format!(" rho {r:.3}")).unwrap_or_default();
+    format!("epoch {}/{} loss {:.3} lr {:.4}{rho} {:.0} img/s", p.epoch, epochs, p.loss, p.lr, p.images_per_second)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_ce(
+    run: &RunFolder,
+    plan: &TrainPlan,
+    model_config: &ModelConfig,
+    init: Option<&PathBuf>,
+    start_epoch: usize,
+    train_set: &ImageSet,
+    test_set: &ImageSet,
+    selected: &Selected,
+) -> Result<Option<f64>> {
+    let config = &plan.supervised;
+    let resuming = start_epoch > 1;
+    let model = initial_model(run, "model", model_config, init, resuming, selected)?;
+    let mut optim = config.optimizer();
+    if resuming {
+        optim = run.load_optimizer(optim)?;
+    }
+    let steps = train_set.len().div_ceil(config.batch_size.max(1)) as u64;
+    let pb = bar(steps * config.epochs as u64, "steps");
     pb.set_prefix("train");
+    pb.set_position((start_epoch as u64 - 1) * steps);
     let mut last_test = None;
-    train_supervised(
+    train_supervised_from(
         model,
-        &train_set,
-        Some(&test_set),
-        &config,
-        &device,
+        &mut optim,
+        train_set,
+        Some(test_set),
+        config,
+        start_epoch,
+        &selected.device,
         |p| {
             pb.set_position((p.epoch as u64 - 1) * steps + p.step as u64);
-            pb.set_message(format!("epoch {}/{} loss {:.3} lr {:.4} {:.0} img/s", p.epoch, args.epochs, p.loss, p.lr, p.images_per_second));
+            pb.set_message(bar_message(&p, config.epochs, None));
         },
-        |report, model| -> Result<()> {
-            writeln!(metrics, "{}", serde_json::to_string(report)?)?;
-            metrics.flush()?;
-            model_files::save(model, &out, "model")?;
+        |report, model, optim| -> Result<()> {
+            model_files::save(model, &run.dir, "model")?;
+            run.save_optimizer(optim)?;
+            run.append_metrics(report)?;
+            run.set_checkpoint(report.epoch)?;
             last_test = report.test_accuracy;
-            // Printed through the bar so it also reaches logs when stderr is not a terminal.
             pb.suspend(|| {
                 eprintln!(
                     "epoch {:>3}: loss {:.4}, train acc {:.2}%, test acc {:.2}%, {:.0} img/s, {:.1} s",
@@ -160,15 +336,97 @@ pub fn train(args: &Args) -> Result<(PathBuf, Option<f64>)> {
         },
     )?;
     pb.finish_and_clear();
-    Ok((out, last_test))
+    if last_test.is_none() {
+        // Resumed a finished run: report the saved model's accuracy.
+        let model = model_files::load(&run.path("model.bpk"), &ArchArgs::default(), &selected.device)?;
+        last_test = Some(hypersphere_core::evaluate::clean_accuracy(&model, test_set, 256, &selected.device));
+    }
+    Ok(last_test)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_contrastive_run(
+    run: &RunFolder,
+    plan: &TrainPlan,
+    model_config: &ModelConfig,
+    init: Option<&PathBuf>,
+    start_epoch: usize,
+    train_set: &ImageSet,
+    test_set: &ImageSet,
+    selected: &Selected,
+    no_linear_eval: bool,
+) -> Result<Option<f64>> {
+    let config = &plan.contrastive;
+    let resuming = start_epoch > 1;
+    let ad = selected.device.clone().autodiff();
+    let encoder = initial_model(run, "encoder", model_config, init, resuming, selected)?;
+    let mut head = ProjectionHead::new(encoder.feature_dim(), config.projection_dim, &ad);
+    let mut optim = config.optimizer();
+    if resuming {
+        let path = run.path("projection.bpk");
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        head = module_from_burnpack(head, bytes).with_context(|| format!("loading {}", path.display()))?;
+        optim = run.load_optimizer(optim)?;
+    }
+    let model = ContrastiveModel { encoder, head };
+    let steps = train_set.len().div_ceil(config.batch_size) as u64;
+    let pb = bar(steps * config.epochs as u64, "steps");
+    pb.set_prefix(format!("{:?}", config.method).to_lowercase());
+    pb.set_position((start_epoch as u64 - 1) * steps);
+    let monitor = (config.knn.k > 0).then_some(KnnMonitor { bank: train_set, test: test_set });
+    let model = train_contrastive(
+        model,
+        &mut optim,
+        train_set,
+        monitor,
+        config,
+        start_epoch,
+        &selected.device,
+        |p| {
+            let global = (p.epoch - 1) * steps as usize + p.step.saturating_sub(1);
+            pb.set_position(global as u64 + 1);
+            pb.set_message(bar_message(&p, config.epochs, config.fnc.rho(global, config.epochs, steps as usize)));
+        },
+        |report, model, optim| -> Result<()> {
+            model_files::save(&model.encoder, &run.dir, "encoder")?;
+            write_atomic(&run.path("projection.bpk"), &module_to_burnpack(&model.head)?)?;
+            run.save_optimizer(optim)?;
+            run.append_metrics(report)?;
+            run.set_checkpoint(report.epoch)?;
+            let percent = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into());
+            let fnc = match (report.rho, report.cancelled_fraction) {
+                (Some(rho), Some(f)) => format!(", rho {rho:.3} cancelled {} (precision {})", percent(Some(f)), percent(report.cancel_precision)),
+                (None, Some(f)) => format!(", cancelled {} (precision {})", percent(Some(f)), percent(report.cancel_precision)),
+                _ => String::new(),
+            };
+            pb.suspend(|| {
+                eprintln!(
+                    "epoch {:>3}: loss {:.4}, kNN {}{fnc}, {:.0} img/s ({:.0}% in views), {:.1} s",
+                    report.epoch,
+                    report.train_loss,
+                    percent(report.knn_accuracy),
+                    report.images_per_second,
+                    100.0 * report.augment_seconds / report.seconds.max(1e-9),
+                    report.seconds
+                )
+            });
+            Ok(())
+        },
+    )?;
+    pb.finish_and_clear();
+    if no_linear_eval {
+        eprintln!("pre-training done; run `hypersphere linear-eval --run {}` for the classifier", run.dir.display());
+        return Ok(None);
+    }
+    let report = super::linear_eval::evaluate_encoder(&model.encoder.valid(), train_set, test_set, &plan.linear, run, &selected.device)?;
+    Ok(Some(report.test_accuracy))
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (out, test) = train(&args)?;
-    println!(
-        "done: test accuracy {:.2}%, checkpoint {}",
-        100.0 * test.unwrap_or(f64::NAN),
-        out.join("model.bpk").display()
-    );
+    let outcome = train(&args)?;
+    match outcome.test_accuracy {
+        Some(acc) => println!("done: test accuracy {:.2}%, model {}", 100.0 * acc, outcome.dir.join("model.bpk").display()),
+        None => println!("done: encoder {}", outcome.dir.join("encoder.bpk").display()),
+    }
     Ok(())
 }

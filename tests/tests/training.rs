@@ -1,0 +1,164 @@
+//! End-to-end tests of contrastive training: methods and FNC settings from the command line,
+//! checkpoints that survive a kill (the resumed run ends with the same numbers), linear
+//! evaluation into a model `eval` can attack, and one-line errors for bad settings.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_success, assert_user_error, binary, run, scratch};
+use serde_json::Value;
+
+fn metrics(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn checkpoint_epoch(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join("checkpoint.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["epoch"].as_u64())
+        .unwrap_or(0)
+}
+
+/// The numbers that must not depend on an interruption (not the timings).
+fn deterministic(line: &Value) -> Vec<String> {
+    ["epoch", "train_loss", "train_accuracy", "test_accuracy", "lr", "rho", "cancelled_fraction", "cancel_precision", "knn_accuracy"]
+        .iter()
+        .map(|k| line[*k].to_string())
+        .collect()
+}
+
+/// Trains `args` twice: once straight through, once killed after its second checkpoint and
+/// resumed with `--resume`; both must report identical numbers for every epoch.
+fn kill_and_resume(name: &str, args: &[&str]) {
+    let dir = scratch(name);
+    let (straight, killed) = (dir.join("straight"), dir.join("killed"));
+    let mut full: Vec<&str> = vec!["train"];
+    full.extend_from_slice(args);
+    let out = run(&[full.as_slice(), &["--out", straight.to_str().unwrap()]].concat());
+    assert_success(&out);
+
+    let mut child = Command::new(binary())
+        .args(&full)
+        .args(["--out", killed.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while checkpoint_epoch(&killed) < 2 && start.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stopped_at = checkpoint_epoch(&killed);
+    assert!(stopped_at >= 2, "the run never reached its second checkpoint");
+    let out = run(&["train", "--resume", killed.to_str().unwrap(), "--device", "flex"]);
+    assert_success(&out);
+    let (a, b) = (metrics(&straight), metrics(&killed));
+    assert_eq!(a.len(), 5, "five epochs");
+    assert_eq!(b.len(), 5, "no epoch lost or repeated after a kill at epoch {stopped_at}");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(deterministic(x), deterministic(y), "epoch {} differs after resuming", x["epoch"]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_killed_cross_entropy_run_resumes_to_the_same_numbers() {
+    kill_and_resume(
+        "resume-ce",
+        &["--data", "procedural:300", "--arch", "small-cnn", "--width", "8", "--epochs", "5", "--batch-size", "50", "--lr", "0.05", "--device", "flex"],
+    );
+}
+
+#[test]
+fn a_killed_adaptive_fnc_run_resumes_to_the_same_numbers() {
+    kill_and_resume(
+        "resume-afnc",
+        &[
+            "--method", "simclr", "--fnc", "adaptive:0.9:0.5", "--optimizer", "lars", "--data", "procedural:200", "--arch", "small-cnn",
+            "--width", "8", "--epochs", "5", "--batch-size", "50", "--lr", "0.5", "--warmup-epochs", "1", "--linear-epochs", "5", "--device", "flex",
+        ],
+    );
+}
+
+#[test]
+fn contrastive_runs_log_fnc_and_linear_eval_gives_an_evaluable_model() {
+    let dir = scratch("contrastive");
+    let run_dir = dir.join("run");
+    let out = run(&[
+        "train", "--method", "simclr", "--fnc", "fixed:0.5", "--data", "procedural:200", "--arch", "small-cnn", "--width", "8",
+        "--epochs", "2", "--batch-size", "50", "--lr", "0.3", "--warmup-epochs", "0", "--no-linear-eval", "--device", "flex",
+        "--out", run_dir.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let lines = metrics(&run_dir);
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["rho"].as_f64().unwrap() as f32, 0.5);
+        let fraction = line["cancelled_fraction"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&fraction), "{line}");
+        assert!(line["knn_accuracy"].as_f64().is_some());
+    }
+    assert!(run_dir.join("encoder.bpk").exists() && run_dir.join("projection.bpk").exists());
+    assert!(!run_dir.join("model.bpk").exists(), "--no-linear-eval stops after pre-training");
+
+    let out = run(&["linear-eval", "--run", run_dir.to_str().unwrap(), "--epochs", "5", "--device", "flex"]);
+    assert_success(&out);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("linear_eval.json")).unwrap()).unwrap();
+    let accuracy = report["report"]["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy));
+    let json = dir.join("eval.json");
+    let out = run(&[
+        "eval", "--weights", run_dir.join("model.bpk").to_str().unwrap(), "--data", "procedural:200", "--device", "flex",
+        "--attack", "fgsm:linf:8/255", "--json", json.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let eval: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // the evaluated model is the linear-evaluated one: same clean accuracy on the same images
+    assert!((eval["clean_accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-9, "{eval} vs {accuracy}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn supcon_learns_class_structure_that_a_linear_head_reads() {
+    let dir = scratch("supcon");
+    let run_dir = dir.join("run");
+    let out = run(&[
+        "train", "--method", "supcon", "--data", "procedural:300", "--arch", "small-cnn", "--width", "8", "--epochs", "6",
+        "--batch-size", "100", "--lr", "0.5", "--temperature", "0.5", "--warmup-epochs", "0", "--linear-epochs", "60",
+        "--knn-k", "20", "--device", "flex", "--out", run_dir.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let lines = metrics(&run_dir);
+    let (first, last) = (lines[0]["train_loss"].as_f64().unwrap(), lines[5]["train_loss"].as_f64().unwrap());
+    assert!(last < first, "the SupCon loss falls: {first} -> {last}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("linear_eval.json")).unwrap()).unwrap();
+    let accuracy = report["report"]["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.2, "10 classes, chance is 0.1: {accuracy}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_training_settings_get_one_line_errors() {
+    let dir = scratch("bad-train");
+    let out = dir.join("x");
+    let o = out.to_str().unwrap();
+    let base = ["train", "--data", "procedural:50", "--arch", "small-cnn", "--width", "4", "--epochs", "1", "--device", "flex", "--out", o];
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "fixed:2"]].concat()), "valid:");
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "sometimes"]].concat()), "adaptive:");
+    assert_user_error(&run(&[&base[..], &["--fnc", "fixed:0.9"]].concat()), "contrastive");
+    assert_user_error(&run(&[&base[..], &["--method", "byol"]].concat()), "simclr");
+    assert_user_error(&run(&[&base[..], &["--preset", "moco"]].concat()), "simclr-afnc-0.99-0.7");
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--optimizer", "adam"]].concat()), "lars");
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--temperature", "0"]].concat()), "temperature");
+    assert_user_error(&run(&["train", "--resume", dir.join("nothing").to_str().unwrap()]), "not a run folder");
+    // a cross-entropy run has no encoder to linear-evaluate
+    assert_success(&run(&base));
+    assert_user_error(&run(&["linear-eval", "--run", o, "--device", "flex"]), "encoder.bpk");
+    let _ = std::fs::remove_dir_all(&dir);
+}
