@@ -30,6 +30,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Measure training-step and PGD throughput on a device.
     Bench(cmd::bench::Args),
+    /// Measure contrastive training steps: SimCLR, SimCLR + A-FNC and SupCon, and the A-FNC overhead.
+    BenchContrastive(cmd::bench_contrastive::Args),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         Command::LinearEval(args) => cmd::linear_eval::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {}", format!("{err:#}").replace('\n', " "));

@@ -22,7 +22,7 @@ use super::{LrSchedule, StepProgress};
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, labels_tensor};
 use crate::data::views::{ViewConfig, contrastive_views};
-use crate::losses::contrastive::{ContrastiveObjective, Positives, contrastive_loss};
+use crate::losses::contrastive::{ContrastiveObjective, ContrastiveOutput, Positives, contrastive_loss};
 use crate::models::{Classifier, ProjectionHead};
 
 /// The contrastive objectives.
@@ -168,6 +168,42 @@ pub struct ContrastiveEpoch {
     pub images_per_second: f64,
 }
 
+/// What one optimisation step returns.
+pub struct StepOutput {
+    /// The updated model.
+    pub model: ContrastiveModel,
+    /// Loss (detached) and cancellation counts of the step.
+    pub output: ContrastiveOutput,
+    /// Seconds spent producing the views.
+    pub augment_seconds: f64,
+}
+
+/// One optimisation step on the images at `indices`: two views each (drawn from `seed`),
+/// projections, the loss of `objective`, backward, `optim` at learning rate `lr`. Tensors are
+/// created on `train_device` (the autodiff device). Shared by training and `bench`.
+#[allow(clippy::too_many_arguments)]
+pub fn contrastive_step(
+    model: ContrastiveModel,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    indices: &[usize],
+    objective: &ContrastiveObjective,
+    views: &ViewConfig,
+    seed: u64,
+    lr: f64,
+    train_device: &Device,
+) -> crate::Result<StepOutput> {
+    let t = Instant::now();
+    let images = contrastive_views(train, indices, views, objective.views, seed, train_device);
+    let labels = labels_tensor(&train.select(indices).labels, train_device);
+    let augment_seconds = t.elapsed().as_secs_f64();
+    let out = contrastive_loss(model.project(images), Some(labels), objective)?;
+    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    let model = optim.step(lr, model, grads);
+    let output = ContrastiveOutput { loss: out.loss.detach(), ..out };
+    Ok(StepOutput { model, output, augment_seconds })
+}
+
 /// The monitor of a run: kNN bank (training images, unaugmented) and test images.
 pub struct KnnMonitor<'a> {
     /// Labelled images whose features vote.
@@ -228,19 +264,16 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 positives,
                 cancellation: config.fnc.cancellation(global_step, config.epochs, steps_per_epoch),
             };
-            let t = Instant::now();
-            let views = contrastive_views(train, indices, &config.views, 2, epoch_seed.wrapping_add((step as u64) << 32), &train_device);
-            let labels = labels_tensor(&train.select(indices).labels, &train_device);
-            augment_seconds += t.elapsed().as_secs_f64();
-            let out = contrastive_loss(model.project(views), Some(labels), &objective)?;
+            let step_out = contrastive_step(model, optim, train, indices, &objective, &config.views, epoch_seed.wrapping_add((step as u64) << 32), lr, &train_device)?;
+            model = step_out.model;
+            augment_seconds += step_out.augment_seconds;
+            let out = step_out.output;
             pending.push((
-                out.loss.clone().detach() * indices.len() as f32,
+                out.loss * indices.len() as f32,
                 out.negatives,
                 out.cancelled,
                 out.cancelled_same_class.expect("labels were given"),
             ));
-            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-            model = optim.step(lr, model, grads);
             global_step += 1;
             seen += indices.len();
             if pending.len() == 20 {

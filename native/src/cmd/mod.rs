@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod bench;
+pub mod bench_contrastive;
 pub mod eval;
 pub mod linear_eval;
 pub mod quickstart;

@@ -1,0 +1,133 @@
+//! `hypersphere bench-contrastive`: training-step throughput of SimCLR, SimCLR + A-FNC and
+//! SupCon at the same batch, the A-FNC overhead as a ratio to plain SimCLR (the paper: "minimal
+//! overhead"), and the share of a step spent producing the views.
+//!
+//! The three methods are timed in interleaved rounds (SimCLR, A-FNC, SupCon, SimCLR, ...) and
+//! each reports its median step, so a machine whose load drifts during the run biases none.
+
+use anyhow::Result;
+use hypersphere_core::data::procedural::{ProceduralConfig, generate};
+use hypersphere_core::data::views::ViewConfig;
+use hypersphere_core::losses::contrastive::ContrastiveObjective;
+use hypersphere_core::models::{Arch, Classifier, ModelConfig};
+use hypersphere_core::train::contrastive::{ContrastiveModel, contrastive_step};
+use hypersphere_core::train::{ContrastiveConfig, FncSchedule};
+use std::time::Instant;
+
+use crate::device::{DeviceChoice, select};
+use crate::progress::bar;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Architecture: resnet18-cifar, resnet50-cifar or small-cnn.
+    #[arg(long, default_value = "resnet18-cifar")]
+    pub arch: String,
+    /// Channels of the first stage (default: the architecture's standard width).
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Images per step (each gives two views).
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Timed rounds (one step of each method per round).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Untimed steps of each method first (kernel compilation, autotuning, allocator).
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Compute device.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+struct Contender {
+    name: &'static str,
+    objective: ContrastiveObjective,
+    views: ViewConfig,
+    model: Option<ContrastiveModel>,
+    optim: burn::optim::ModuleOptimizer,
+    step_seconds: Vec<f64>,
+    view_seconds: Vec<f64>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let selected = select(args.device)?;
+    let device = selected.device.clone();
+    let ad = device.clone().autodiff();
+    let arch: Arch = args.arch.parse()?;
+    let mut model_config = ModelConfig::new(arch, 10);
+    model_config.width = args.width.unwrap_or(arch.default_width());
+    model_config.validate()?;
+    let data = generate(&ProceduralConfig { images: args.batch_size.max(2), seed: 1, ..Default::default() });
+    let indices: Vec<usize> = (0..data.len()).collect();
+    // A-FNC at the middle of a 0.99 -> 0.7 schedule: the mask is built and applied every step.
+    let afnc: FncSchedule = "adaptive:0.99:0.7".parse()?;
+    let mut contenders: Vec<Contender> = [
+        ("SimCLR", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr()),
+        ("SimCLR + A-FNC", ContrastiveObjective { cancellation: afnc.cancellation(1, 3, 1), ..ContrastiveObjective::nt_xent(0.5, 2) }, ViewConfig::simclr()),
+        ("SupCon", ContrastiveObjective::supcon(0.1, 2), ViewConfig::supcon()),
+    ]
+    .into_iter()
+    .map(|(name, objective, views)| -> Result<Contender> {
+        device.seed(0);
+        let encoder = Classifier::new(model_config.clone(), &ad)?;
+        Ok(Contender {
+            name,
+            objective,
+            views,
+            model: Some(ContrastiveModel::new(encoder, 128, &ad)),
+            optim: ContrastiveConfig::default().optimizer(),
+            step_seconds: Vec::new(),
+            view_seconds: Vec::new(),
+        })
+    })
+    .collect::<Result<_>>()?;
+    let total = (args.warmup + args.rounds) * contenders.len();
+    let pb = bar(total as u64, "steps");
+    pb.set_prefix("bench");
+    for round in 0..args.warmup + args.rounds {
+        for c in contenders.iter_mut() {
+            let start = Instant::now();
+            let out = contrastive_step(c.model.take().expect("model"), &mut c.optim, &data, &indices, &c.objective, &c.views, round as u64, 0.01, &ad)?;
+            // Reading the loss waits for the device to finish the step.
+            let _ = out.output.loss.into_scalar::<f32>();
+            c.model = Some(out.model);
+            if round >= args.warmup {
+                c.step_seconds.push(start.elapsed().as_secs_f64());
+                c.view_seconds.push(out.augment_seconds);
+            }
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "Contrastive training step on {} ({}, width {}, batch {} images = {} views, {} warm-up + {} timed rounds, median)",
+        selected.name,
+        arch.name(),
+        model_config.width,
+        args.batch_size,
+        2 * args.batch_size,
+        args.warmup,
+        args.rounds
+    );
+    println!("| method | seconds/step | images/s | relative to SimCLR | of which views |");
+    println!("|---|---|---|---|---|");
+    let base = median(&contenders[0].step_seconds);
+    for c in &contenders {
+        let s = median(&c.step_seconds);
+        println!(
+            "| {} | {s:.4} | {:.1} | {:.3}x | {:.1}% |",
+            c.name,
+            args.batch_size as f64 / s,
+            s / base,
+            100.0 * median(&c.view_seconds) / s
+        );
+    }
+    let overhead = median(&contenders[1].step_seconds) / base - 1.0;
+    println!("\nA-FNC overhead over SimCLR: {:+.1}% of a step (paper: negligible; target <= 3%)", 100.0 * overhead);
+    Ok(())
+}
