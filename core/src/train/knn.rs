@@ -4,7 +4,7 @@
 
 use burn::tensor::{Device, Int, Tensor};
 
-use super::features::extract_features;
+use crate::geometry::extract_features;
 use crate::data::ImageSet;
 use crate::data::batch::labels_tensor;
 use crate::losses::l2_normalize;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::LrSchedule;
-use super::features::extract_features;
+use crate::geometry::extract_features;
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, labels_tensor};
 use crate::evaluate::clean_accuracy;

@@ -3,7 +3,6 @@
 //! A-FNC threshold schedule and LARS, the kNN monitor, and linear evaluation.
 
 pub mod contrastive;
-pub mod features;
 pub mod fnc;
 pub mod knn;
 pub mod lars;
