@@ -28,6 +28,8 @@ enum Command {
     LinearEval(cmd::linear_eval::Args),
     /// Evaluate a model clean and under attacks; prints a table and optionally writes JSON.
     Eval(cmd::eval::Args),
+    /// Class separation, alignment and uniformity of models' features (the paper's Figure 2).
+    Geometry(cmd::geometry::Args),
     /// Measure training-step and PGD throughput on a device.
     Bench(cmd::bench::Args),
     /// Measure contrastive training steps: SimCLR, SimCLR + A-FNC and SupCon, and the A-FNC overhead.
@@ -41,6 +43,7 @@ fn main() {
         Command::Train(args) => cmd::train::run(args),
         Command::LinearEval(args) => cmd::linear_eval::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Geometry(args) => cmd::geometry::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),
     };

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_contrastive;
 pub mod eval;
+pub mod geometry;
 pub mod linear_eval;
 pub mod quickstart;
 pub mod train;

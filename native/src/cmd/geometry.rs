@@ -1,0 +1,104 @@
+//! `hypersphere geometry`: class separation (inter/intra-class cosine distance ratio, the
+//! paper's Figure 2), alignment and uniformity of the backbone features of one or more models
+//! on the same test images.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use hypersphere_core::data::Split;
+use hypersphere_core::data::batch::BatchOrder;
+use hypersphere_core::data::views::{ViewConfig, contrastive_views};
+use hypersphere_core::geometry::{ClassSeparation, alignment, class_separation, extract_features, uniformity};
+use burn::module::Module;
+use burn::tensor::Tensor;
+use serde::Serialize;
+
+use crate::device::{DeviceChoice, select};
+use crate::model_files::{self, ArchArgs, write_atomic};
+use crate::progress::bar;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Models, comma-separated: model.bpk files (with their .json) or PyTorch state dicts (--arch, --width).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub models: Vec<PathBuf>,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    /// Dataset (its test split): a path or `procedural[:N]`.
+    #[arg(long)]
+    pub data: String,
+    /// Use a class-balanced subset of this many test images (the same for every model).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Write the results (with the per-class distance matrices) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Seed of the subset and of the views used for alignment.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The geometry of one model's features.
+#[derive(Debug, Serialize)]
+pub struct Geometry {
+    pub model: String,
+    pub images: usize,
+    pub separation: ClassSeparation,
+    /// Alignment of two SimCLR views of every image (alpha = 2).
+    pub alignment: f64,
+    /// Uniformity of the clean images' features (t = 2).
+    pub uniformity: f64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    for m in &args.models {
+        if !m.exists() {
+            bail!("model {} does not exist", m.display());
+        }
+    }
+    let selected = select(args.device)?;
+    let device = selected.device.clone();
+    let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
+    let classes = set.class_names.len();
+    let pb = bar(args.models.len() as u64, "models");
+    pb.set_prefix("geometry");
+    let mut results = Vec::new();
+    for path in &args.models {
+        let model = model_files::load(path, &args.arch, &device)?.valid();
+        pb.set_message(path.display().to_string());
+        let features = extract_features(&model, &set, 256, &device);
+        let separation = class_separation(features.clone(), &set.labels, classes, &device)?;
+        let uniformity = uniformity(features, 2.0);
+        // Positive pairs: two random views of every image, embedded by the same backbone.
+        let order = BatchOrder::sequential(set.len(), 256);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, indices) in order.batches().enumerate() {
+            let views = contrastive_views(&set, indices, &ViewConfig::simclr(), 2, args.seed.wrapping_add(i as u64), &device);
+            let f = model.features(views);
+            let n = indices.len();
+            a.push(f.clone().slice([0..n]));
+            b.push(f.slice([n..2 * n]));
+        }
+        let alignment = alignment(Tensor::cat(a, 0), Tensor::cat(b, 0), 2.0);
+        results.push(Geometry { model: path.display().to_string(), images: set.len(), separation, alignment, uniformity });
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    println!("Representation geometry on {} test images of {} ({} classes)", set.len(), args.data, classes);
+    println!("| model | inter-class distance | intra-class distance | ratio (inter/intra) | alignment | uniformity |");
+    println!("|---|---|---|---|---|---|");
+    for g in &results {
+        println!(
+            "| {} | {:.4} | {:.4} | {:.3}x | {:.4} | {:.4} |",
+            g.model, g.separation.inter, g.separation.intra, g.separation.ratio, g.alignment, g.uniformity
+        );
+    }
+    if let Some(path) = &args.json {
+        write_atomic(path, serde_json::to_string_pretty(&results)?.as_bytes())?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
