@@ -2,11 +2,13 @@
 //!
 //! - `config.json`: the data, device and the complete [`TrainPlan`] (what `--resume` reads).
 //! - `metrics.jsonl`: one JSON object per finished epoch.
-//! - `model.bpk` + `model.json` (cross-entropy; after linear evaluation for contrastive runs),
-//!   `encoder.bpk` + `encoder.json` and `projection.bpk` (contrastive pre-training),
-//!   `optimizer.bpk` (momentum buffers).
-//! - `checkpoint.json`: the last epoch whose files above are complete. Written last, after
-//!   the weights, optimizer state and metrics line of that epoch, each through a rename.
+//! - `checkpoints/epoch-N/`: everything needed to continue after epoch N: the weights
+//!   (`model.*`, or `encoder.*` + `projection.bpk` while pre-training) and `optimizer.bpk`.
+//! - `checkpoint.json`: the epoch whose folder is complete. Written (through a rename) after
+//!   the folder and the epoch's metrics line; only then is the previous folder deleted, so a
+//!   kill at any moment leaves one consistent checkpoint.
+//! - `model.bpk` + `model.json` (cross-entropy; after linear evaluation for contrastive runs)
+//!   and `encoder.bpk` + `encoder.json` (contrastive): copies of the latest weights for users.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -66,9 +68,25 @@ impl RunFolder {
         self.read_json("checkpoint.json").map(Some)
     }
 
-    /// Marks `epoch` complete.
+    /// The folder holding the state after `epoch` (created if needed).
+    pub fn checkpoint_dir(&self, epoch: usize) -> Result<PathBuf> {
+        let dir = self.dir.join("checkpoints").join(format!("epoch-{epoch}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// Marks `epoch` complete (its checkpoint folder is written), then removes older folders.
     pub fn set_checkpoint(&self, epoch: usize) -> Result<()> {
-        self.write_json("checkpoint.json", &Checkpoint { epoch })
+        self.write_json("checkpoint.json", &Checkpoint { epoch })?;
+        let keep = format!("epoch-{epoch}");
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("checkpoints")) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy() != keep {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Appends one epoch's metrics.
@@ -105,13 +123,15 @@ impl RunFolder {
         write_atomic(&path, out.as_bytes())
     }
 
-    pub fn save_optimizer(&self, optim: &ModuleOptimizer) -> Result<()> {
+    /// Writes the optimizer state into `dir` (a checkpoint folder).
+    pub fn save_optimizer(dir: &Path, optim: &ModuleOptimizer) -> Result<()> {
         let bytes = optim.to_record().into_bytes().map_err(|e| anyhow::anyhow!("cannot serialise the optimizer state: {e:?}"))?;
-        write_atomic(&self.path("optimizer.bpk"), &bytes)
+        write_atomic(&dir.join("optimizer.bpk"), &bytes)
     }
 
-    pub fn load_optimizer(&self, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
-        let path = self.path("optimizer.bpk");
+    /// Loads the optimizer state saved in `dir` into `optim`.
+    pub fn load_optimizer(dir: &Path, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
+        let path = dir.join("optimizer.bpk");
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let record = OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
             .map_err(|e| anyhow::anyhow!("{} is damaged: {e:?}", path.display()))?;

@@ -104,7 +104,10 @@ fn contrastive_runs_log_fnc_and_linear_eval_gives_an_evaluable_model() {
         assert!((0.0..=1.0).contains(&fraction), "{line}");
         assert!(line["knn_accuracy"].as_f64().is_some());
     }
-    assert!(run_dir.join("encoder.bpk").exists() && run_dir.join("projection.bpk").exists());
+    assert!(run_dir.join("encoder.bpk").exists());
+    let checkpoints: Vec<_> = std::fs::read_dir(run_dir.join("checkpoints")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(checkpoints, vec![std::ffi::OsString::from("epoch-2")], "only the last checkpoint is kept");
+    assert!(run_dir.join("checkpoints/epoch-2/projection.bpk").exists() && run_dir.join("checkpoints/epoch-2/optimizer.bpk").exists());
     assert!(!run_dir.join("model.bpk").exists(), "--no-linear-eval stops after pre-training");
 
     let out = run(&["linear-eval", "--run", run_dir.to_str().unwrap(), "--epochs", "5", "--device", "flex"]);

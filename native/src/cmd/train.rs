@@ -5,7 +5,7 @@
 //! small`) or the defaults of `--method`, with any flag given overriding it. Contrastive runs
 //! end with a linear evaluation, whose backbone + head is `model.bpk`, the model `eval` loads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
@@ -149,6 +149,11 @@ pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
     set_both!(momentum);
     set_both!(weight_decay);
     set_both!(warmup_epochs);
+    if args.warmup_epochs.is_none() {
+        // A default warm-up never takes more than a tenth of a short run.
+        s.warmup_epochs = s.warmup_epochs.min(s.epochs / 10);
+        c.warmup_epochs = c.warmup_epochs.min(c.epochs / 10);
+    }
     s.augment = !args.no_augment;
     if let Some(f) = &args.fnc {
         c.fnc = f.parse()?;
@@ -259,8 +264,9 @@ pub fn train(args: &Args) -> Result<Outcome> {
     Ok(Outcome { dir: run.dir.clone(), test_accuracy })
 }
 
-/// The starting backbone: from the checkpoint when resuming, else `--init` or fresh weights.
-fn initial_model(run: &RunFolder, stem: &str, config: &ModelConfig, init: Option<&PathBuf>, resuming: bool, selected: &Selected) -> Result<Classifier> {
+/// The starting backbone: from the checkpoint folder `resume` when resuming, else `--init` or
+/// fresh weights.
+fn initial_model(resume: Option<&Path>, stem: &str, config: &ModelConfig, init: Option<&PathBuf>, selected: &Selected) -> Result<Classifier> {
     let ad = selected.device.clone().autodiff();
     let flags = |c: &ModelConfig| ArchArgs {
         arch: Some(c.arch.name().to_string()),
@@ -268,10 +274,10 @@ fn initial_model(run: &RunFolder, stem: &str, config: &ModelConfig, init: Option
         num_classes: Some(c.num_classes),
         normalize: "cifar10".into(),
     };
-    Ok(match (resuming, init) {
-        (true, _) => model_files::load(&run.path(&format!("{stem}.bpk")), &flags(config), &ad)?,
-        (false, Some(path)) => model_files::load(path, &flags(config), &ad)?,
-        (false, None) => Classifier::new(config.clone(), &ad)?,
+    Ok(match (resume, init) {
+        (Some(dir), _) => model_files::load(&dir.join(format!("{stem}.bpk")), &flags(config), &ad)?,
+        (None, Some(path)) => model_files::load(path, &flags(config), &ad)?,
+        (None, None) => Classifier::new(config.clone(), &ad)?,
     })
 }
 
@@ -292,11 +298,11 @@ fn train_ce(
     selected: &Selected,
 ) -> Result<Option<f64>> {
     let config = &plan.supervised;
-    let resuming = start_epoch > 1;
-    let model = initial_model(run, "model", model_config, init, resuming, selected)?;
+    let resume = (start_epoch > 1).then(|| run.checkpoint_dir(start_epoch - 1)).transpose()?;
+    let model = initial_model(resume.as_deref(), "model", model_config, init, selected)?;
     let mut optim = config.optimizer();
-    if resuming {
-        optim = run.load_optimizer(optim)?;
+    if let Some(dir) = &resume {
+        optim = RunFolder::load_optimizer(dir, optim)?;
     }
     let steps = train_set.len().div_ceil(config.batch_size.max(1)) as u64;
     let pb = bar(steps * config.epochs as u64, "steps");
@@ -316,8 +322,10 @@ fn train_ce(
             pb.set_message(bar_message(&p, config.epochs, None));
         },
         |report, model, optim| -> Result<()> {
+            let dir = run.checkpoint_dir(report.epoch)?;
+            model_files::save(model, &dir, "model")?;
+            RunFolder::save_optimizer(&dir, optim)?;
             model_files::save(model, &run.dir, "model")?;
-            run.save_optimizer(optim)?;
             run.append_metrics(report)?;
             run.set_checkpoint(report.epoch)?;
             last_test = report.test_accuracy;
@@ -357,16 +365,16 @@ fn train_contrastive_run(
     no_linear_eval: bool,
 ) -> Result<Option<f64>> {
     let config = &plan.contrastive;
-    let resuming = start_epoch > 1;
+    let resume = (start_epoch > 1).then(|| run.checkpoint_dir(start_epoch - 1)).transpose()?;
     let ad = selected.device.clone().autodiff();
-    let encoder = initial_model(run, "encoder", model_config, init, resuming, selected)?;
+    let encoder = initial_model(resume.as_deref(), "encoder", model_config, init, selected)?;
     let mut head = ProjectionHead::new(encoder.feature_dim(), config.projection_dim, &ad);
     let mut optim = config.optimizer();
-    if resuming {
-        let path = run.path("projection.bpk");
+    if let Some(dir) = &resume {
+        let path = dir.join("projection.bpk");
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         head = module_from_burnpack(head, bytes).with_context(|| format!("loading {}", path.display()))?;
-        optim = run.load_optimizer(optim)?;
+        optim = RunFolder::load_optimizer(dir, optim)?;
     }
     let model = ContrastiveModel { encoder, head };
     let steps = train_set.len().div_ceil(config.batch_size) as u64;
@@ -388,9 +396,11 @@ fn train_contrastive_run(
             pb.set_message(bar_message(&p, config.epochs, config.fnc.rho(global, config.epochs, steps as usize)));
         },
         |report, model, optim| -> Result<()> {
+            let dir = run.checkpoint_dir(report.epoch)?;
+            model_files::save(&model.encoder, &dir, "encoder")?;
+            write_atomic(&dir.join("projection.bpk"), &module_to_burnpack(&model.head)?)?;
+            RunFolder::save_optimizer(&dir, optim)?;
             model_files::save(&model.encoder, &run.dir, "encoder")?;
-            write_atomic(&run.path("projection.bpk"), &module_to_burnpack(&model.head)?)?;
-            run.save_optimizer(optim)?;
             run.append_metrics(report)?;
             run.set_checkpoint(report.epoch)?;
             let percent = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into());
