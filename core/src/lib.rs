@@ -14,6 +14,8 @@ pub mod geometry;
 pub mod losses;
 pub mod metrics;
 pub mod models;
+#[cfg(feature = "report")]
+pub mod report;
 #[cfg(feature = "train")]
 pub mod train;
 

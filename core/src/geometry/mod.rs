@@ -6,7 +6,9 @@
 pub mod alignment;
 pub mod features;
 pub mod separation;
+pub mod tsne;
 
 pub use alignment::{alignment, uniformity};
 pub use features::extract_features;
 pub use separation::{ClassSeparation, class_separation};
+pub use tsne::{TsneConfig, tsne_2d};
