@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use hypersphere_core::data::Split;
 use hypersphere_core::data::batch::BatchOrder;
 use hypersphere_core::data::views::{ViewConfig, contrastive_views};
-use hypersphere_core::geometry::{ClassSeparation, alignment, class_separation, extract_features, uniformity};
+use hypersphere_core::geometry::{ClassSeparation, TsneConfig, alignment, class_separation, extract_features, tsne_2d, uniformity};
 use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::Serialize;
@@ -30,6 +30,10 @@ pub struct Args {
     /// Use a class-balanced subset of this many test images (the same for every model).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Points in the t-SNE picture of each model (a class-balanced subsample, the same for
+    /// every model; 0 turns it off).
+    #[arg(long, default_value_t = 1000)]
+    pub tsne: usize,
     /// Write the results (with the per-class distance matrices) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -51,6 +55,16 @@ pub struct Geometry {
     pub alignment: f64,
     /// Uniformity of the clean images' features (t = 2).
     pub uniformity: f64,
+    /// The t-SNE picture, when asked for.
+    pub tsne: Option<TsnePicture>,
+}
+
+/// 2-D t-SNE coordinates of a subsample with its labels.
+#[derive(Debug, Serialize)]
+pub struct TsnePicture {
+    pub points: Vec<[f32; 2]>,
+    pub labels: Vec<usize>,
+    pub class_names: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -63,6 +77,8 @@ pub fn run(args: Args) -> Result<()> {
     let device = selected.device.clone();
     let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
     let classes = set.class_names.len();
+    // The t-SNE subsample: the same images for every model.
+    let picture_set = (args.tsne > 0).then(|| if args.tsne < set.len() { set.subset(args.tsne, args.seed) } else { set.clone() });
     let pb = bar(args.models.len() as u64, "models");
     pb.set_prefix("geometry");
     let mut results = Vec::new();
@@ -83,7 +99,18 @@ pub fn run(args: Args) -> Result<()> {
             b.push(f.slice([n..2 * n]));
         }
         let alignment = alignment(Tensor::cat(a, 0), Tensor::cat(b, 0), 2.0);
-        results.push(Geometry { model: path.display().to_string(), images: set.len(), separation, alignment, uniformity });
+        let tsne = match &picture_set {
+            Some(p) => {
+                let f = extract_features(&model, p, 256, &device);
+                let dim = f.dims()[1];
+                let rows = f.into_data().iter::<f32>().collect::<Vec<_>>();
+                let config = TsneConfig { seed: args.seed, ..TsneConfig::default() };
+                let points = tsne_2d(&rows, dim, &config)?;
+                Some(TsnePicture { points, labels: p.labels.clone(), class_names: p.class_names.clone() })
+            }
+            None => None,
+        };
+        results.push(Geometry { model: path.display().to_string(), images: set.len(), separation, alignment, uniformity, tsne });
         pb.inc(1);
     }
     pb.finish_and_clear();

@@ -6,6 +6,7 @@ pub mod eval;
 pub mod geometry;
 pub mod linear_eval;
 pub mod quickstart;
+pub mod report;
 pub mod train;
 
 use anyhow::Result;

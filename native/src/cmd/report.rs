@@ -1,0 +1,93 @@
+//! `hypersphere report`: gathers a study folder (one sub-folder per training run, each with
+//! `config.json`, `metrics.jsonl` and optionally `linear_eval.json` and `eval.json`; and at the
+//! top `geometry.json` from `hypersphere geometry --json`) into `report.md` + `plots/*.svg`
+//! and one self-contained `report.html`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use hypersphere_core::report::{RunRecord, StudyRecord, render};
+use serde_json::Value;
+
+use crate::model_files::write_atomic;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Study folder: run folders inside, optional geometry.json beside them.
+    #[arg(long)]
+    pub study: PathBuf,
+    /// Output folder (default: <study>/report).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Heading of the report.
+    #[arg(long, default_value = "hypersphere study")]
+    pub title: String,
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?))
+}
+
+fn load_run(dir: &Path) -> Result<Option<RunRecord>> {
+    let Some(config) = read_json(&dir.join("config.json"))? else { return Ok(None) };
+    let metrics_path = dir.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&metrics_path).unwrap_or_default();
+    let metrics = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("{} has a damaged line", metrics_path.display())))
+        .collect::<Result<Vec<Value>>>()?;
+    // `scripts/train_presets.sh` records the wall time of a run in `done` ("<seconds> s").
+    let seconds = std::fs::read_to_string(dir.join("done")).ok().and_then(|t| t.split_whitespace().next()?.parse().ok());
+    Ok(Some(RunRecord {
+        name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        config,
+        metrics,
+        linear_eval: read_json(&dir.join("linear_eval.json"))?,
+        eval: read_json(&dir.join("eval.json"))?,
+        seconds,
+    }))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if !args.study.is_dir() {
+        bail!("{} is not a folder", args.study.display());
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&args.study)
+        .with_context(|| format!("reading {}", args.study.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut runs = Vec::new();
+    for dir in &dirs {
+        if let Some(run) = load_run(dir)? {
+            runs.push(run);
+        }
+    }
+    let geometry = read_json(&args.study.join("geometry.json"))?;
+    if runs.is_empty() && geometry.is_none() {
+        bail!("{} holds no run folders (with config.json) and no geometry.json", args.study.display());
+    }
+    let report = render(&StudyRecord { title: args.title.clone(), runs, geometry })?;
+    let out = args.out.clone().unwrap_or_else(|| args.study.join("report"));
+    let plots = out.join("plots");
+    std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
+    for f in &report.figures {
+        write_atomic(&plots.join(&f.file), f.svg.as_bytes())?;
+    }
+    write_atomic(&out.join("report.md"), report.markdown.as_bytes())?;
+    write_atomic(&out.join("report.html"), report.html.as_bytes())?;
+    println!(
+        "wrote {} and {} ({} figures)",
+        out.join("report.html").display(),
+        out.join("report.md").display(),
+        report.figures.len()
+    );
+    Ok(())
+}
