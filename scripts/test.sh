@@ -23,4 +23,4 @@ if ! wait "$wasm_pid"; then
 fi
 tail -n 1 "$HYPERSPHERE_WASM_TARGET_DIR.log"
 echo "== browser tests"
-(cd tests/browser && npm test)
+(cd tests/browser && HYPERSPHERE_BIN="$CARGO_TARGET_DIR/release/hypersphere" npm test)
