@@ -145,3 +145,82 @@ pub fn l1_norms(d: Tensor<4>) -> Tensor<1> {
     d.abs().sum_dims(&[1, 2, 3]).reshape([n])
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+    use rand::Rng;
+
+    /// Reference projection by a different method: enumerate the breakpoints of
+    /// `g(lambda) = sum_i min(max(|v_i| - lambda, 0), u_i)` on the host, find the linear piece that
+    /// contains `eps` and solve it.
+    fn reference(v: &[f32], x: &[f32], eps: f32) -> Vec<f32> {
+        let a: Vec<f64> = v.iter().map(|t| t.abs() as f64).collect();
+        let u: Vec<f64> = v.iter().zip(x).map(|(t, xi)| if *t > 0.0 { 1.0 - *xi as f64 } else { *xi as f64 }).collect();
+        let g = |l: f64| a.iter().zip(&u).map(|(ai, ui)| (ai - l).max(0.0).min(*ui)).sum::<f64>();
+        let lambda = if g(0.0) <= eps as f64 {
+            0.0
+        } else {
+            let mut bps: Vec<f64> = a.iter().zip(&u).flat_map(|(ai, ui)| [*ai, (ai - ui).max(0.0)]).collect();
+            bps.push(0.0);
+            bps.sort_by(|p, q| p.partial_cmp(q).unwrap());
+            // g is non-increasing: the root lies between consecutive breakpoints lo < hi with
+            // g(lo) >= eps >= g(hi), where g is linear.
+            let mut root = 0.0;
+            for w in bps.windows(2) {
+                let (lo, hi) = (w[0], w[1]);
+                if g(lo) >= eps as f64 && g(hi) <= eps as f64 && hi > lo {
+                    root = lo + (g(lo) - eps as f64) / (g(lo) - g(hi)) * (hi - lo);
+                    break;
+                }
+            }
+            root
+        };
+        v.iter().zip(a.iter().zip(&u)).map(|(t, (ai, ui))| (t.signum() as f64 * (ai - lambda).max(0.0).min(*ui)) as f32).collect()
+    }
+
+    #[test]
+    fn l1_box_projection_matches_a_breakpoint_reference() {
+        let device = Device::flex();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for trial in 0..40 {
+            let k = 1 + trial % 7;
+            let x: Vec<f32> = (0..k).map(|_| if rng.random::<f32>() < 0.2 { 0.0 } else { rng.random() }).collect();
+            let v: Vec<f32> = (0..k).map(|_| rng.random_range(-1.5f32..1.5)).collect();
+            let eps = rng.random_range(0.01f32..2.0);
+            let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 1, 1, k]), &device);
+            let vt = Tensor::<4>::from_data(TensorData::new(v.clone(), [1, 1, 1, k]), &device);
+            let got = project_l1_box(vt, &xt, eps).into_data().try_into_vec::<f32>().unwrap();
+            let want = reference(&v, &x, eps);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "trial {trial}: {got:?} vs {want:?} (v {v:?}, x {x:?}, eps {eps})");
+            }
+            let l1: f32 = got.iter().map(|d| d.abs()).sum();
+            assert!(l1 <= eps + 1e-5, "l1 {l1} > eps {eps}");
+            assert!(got.iter().zip(&x).all(|(d, xi)| (-1e-6..=1.0 + 1e-6).contains(&(xi + d))), "box");
+        }
+    }
+
+    #[test]
+    fn projection_is_optimal_among_random_feasible_points() {
+        // No feasible point (in the l1 ball and the box) is closer to the target than the projection.
+        let device = Device::flex();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let (k, eps) = (4usize, 0.7f32);
+        let x: Vec<f32> = (0..k).map(|_| rng.random()).collect();
+        let v: Vec<f32> = (0..k).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 1, 1, k]), &device);
+        let vt = Tensor::<4>::from_data(TensorData::new(v.clone(), [1, 1, 1, k]), &device);
+        let p = project_l1_box(vt, &xt, eps).into_data().try_into_vec::<f32>().unwrap();
+        let dist = |d: &[f32]| d.iter().zip(&v).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+        let best = dist(&p);
+        for _ in 0..20000 {
+            let d: Vec<f32> = x.iter().map(|xi| rng.random_range(-xi..=1.0 - xi)).collect();
+            let l1: f32 = d.iter().map(|t| t.abs()).sum();
+            if l1 <= eps {
+                assert!(dist(&d) >= best - 1e-6, "{d:?} is closer than the projection {p:?}");
+            }
+        }
+    }
+}
