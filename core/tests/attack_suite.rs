@@ -79,7 +79,7 @@ fn every_attack(linf: &str, l2: &str, l1: &str) -> Vec<String> {
         format!("apgd-ce:l2:{l2}:20"),
         format!("square:linf:{linf}:150"),
         format!("square:l2:{l2}:150"),
-        format!("autoattack:linf:{linf}:apgd-ce+square"),
+        format!("autoattack:linf:{linf}:apgd-ce@10+square@100"),
     ]
 }
 
@@ -136,8 +136,8 @@ fn more_iterations_never_help_the_model() {
         ("pgd:l1:4:5", "pgd:l1:4:40"),
         ("apgd-ce:linf:4/255:10", "apgd-ce:linf:4/255:50"),
         ("apgd-t:l2:0.3:5", "apgd-t:l2:0.3:20"),
-        ("square:linf:4/255:50", "square:linf:4/255:400"),
-        ("square:l2:0.3:50", "square:l2:0.3:400"),
+        ("square:linf:4/255:50", "square:linf:4/255:250"),
+        ("square:l2:0.3:50", "square:l2:0.3:250"),
     ] {
         let (a, b) = (correct(few, 2), correct(many, 2));
         assert!(b <= a, "{many} leaves {b} correct, {few} only {a}");
@@ -156,14 +156,14 @@ fn unbounded_attacks_drive_accuracy_to_zero() {
 fn autoattack_is_at_least_as_strong_as_each_component() {
     let (x, y) = batch();
     let seed = 4;
-    let aa = AutoAttack::new(spec("autoattack:linf:4/255:apgd-ce+apgd-t+square"));
+    let aa = AutoAttack::new(spec("autoattack:linf:4/255:apgd-ce@10+apgd-t@5+square@100"));
     let adv = aa.perturb(trained(), x.clone(), y.clone(), seed);
     let pred_aa = trained().forward(adv).argmax(1).flatten::<1>(0, 1);
-    let robust_aa = pred_aa.equal(y.clone()).int().into_data().try_into_vec::<i64>().unwrap();
+    let robust_aa = pred_aa.equal(y.clone()).int().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
     let mut some_component_fools = vec![false; N];
     for (i, component) in aa.components().enumerate() {
         let adv = component.perturb(trained(), x.clone(), y.clone(), AutoAttack::component_seed(seed, i));
-        let ok = trained().forward(adv).argmax(1).flatten::<1>(0, 1).equal(y.clone()).int().into_data().try_into_vec::<i64>().unwrap();
+        let ok = trained().forward(adv).argmax(1).flatten::<1>(0, 1).equal(y.clone()).int().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
         let component_correct: i64 = ok.iter().sum();
         assert!(robust_aa.iter().sum::<i64>() <= component_correct, "{}: AA above a component", component.spec().spec);
         for (j, &o) in ok.iter().enumerate() {
@@ -214,7 +214,7 @@ fn evaluate_reports_every_new_attack_with_its_loss() {
     let report = evaluate(
         trained(),
         &test_set(40),
-        &[spec("pgd:linf:0"), spec("pgd:linf:8/255:5:cw"), spec("autoattack:linf:8/255:apgd-ce+square")],
+        &[spec("pgd:linf:0"), spec("pgd:linf:8/255:5:cw"), spec("autoattack:linf:8/255:apgd-ce@5+square@50")],
         &EvalConfig { batch_size: 20, seed: 0 },
         &Device::flex(),
         |_| {},

@@ -97,12 +97,16 @@ pub struct AttackSpec {
     /// AutoAttack's components, in the order they run (empty for the other attacks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<AttackKind>,
+    /// AutoAttack: each component's iterations (queries for Square); the published defaults
+    /// (APGD 100, Square 5000) unless a custom list says `name@N`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub component_steps: Vec<usize>,
 }
 
 /// The attack specifications this build understands, for error messages and `--help`.
 pub const VALID_SPECS: &str = "fgsm:linf:EPS, pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]] (LOSS ce|dlr|cw, STEPS default 10), \
 apgd-ce|apgd-dlr|apgd-t:{linf,l2}:EPS[:STEPS] (default 100), square:{linf,l2}:EPS[:QUERIES] (default 5000), \
-autoattack:{linf,l2}:EPS[:standard|rand|A+B+...] (EPS like 8/255 or 0.5; fab-t is not implemented)";
+autoattack:{linf,l2}:EPS[:standard|rand|A[@N]+B[@N]+...] (EPS like 8/255 or 0.5; fab-t is not implemented)";
 
 /// The attacks AutoAttack "standard" runs in this build, in order. The published list is
 /// APGD-CE, APGD-T, FAB-T, Square; FAB-T is not implemented here, so it is left out (and the
@@ -159,6 +163,7 @@ impl std::str::FromStr for AttackSpec {
         };
         let mut loss = Objective::Ce;
         let mut components = Vec::new();
+        let mut component_steps = Vec::new();
         let steps = match kind {
             AttackKind::Fgsm => {
                 if parts.len() > 3 {
@@ -195,20 +200,36 @@ impl std::str::FromStr for AttackSpec {
                     None => STANDARD_COMPONENTS.to_vec(),
                     Some(v) if v == "standard" => STANDARD_COMPONENTS.to_vec(),
                     Some(v) if v == "rand" => RAND_COMPONENTS.to_vec(),
-                    Some(list) => list
-                        .split('+')
-                        .map(|name| match AttackKind::parse(name) {
-                            Some(AttackKind::FabT) => Err(bad("FAB-T is not implemented in this build")),
-                            Some(k @ (AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Square)) => Ok(k),
-                            _ => Err(bad(&format!("'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, square)"))),
-                        })
-                        .collect::<crate::Result<Vec<_>>>()?,
+                    Some(list) => {
+                        let mut kinds = Vec::new();
+                        for item in list.split('+') {
+                            let (name, budget) = match item.split_once('@') {
+                                Some((name, n)) => (name, Some(positive(n)?)),
+                                None => (item, None),
+                            };
+                            let kind = match AttackKind::parse(name) {
+                                Some(AttackKind::FabT) => return Err(bad("FAB-T is not implemented in this build")),
+                                Some(k @ (AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Square)) => k,
+                                _ => {
+                                    return Err(bad(&format!(
+                                        "'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, square)"
+                                    )));
+                                }
+                            };
+                            kinds.push(kind);
+                            component_steps.push(budget.unwrap_or(default_budget(kind)));
+                        }
+                        kinds
+                    }
                 };
+                if component_steps.is_empty() {
+                    component_steps = components.iter().map(|&k| default_budget(k)).collect();
+                }
                 100
             }
             AttackKind::FabT => unreachable!(),
         };
-        Ok(Self { spec: text.to_string(), kind, norm, eps, steps, loss, components })
+        Ok(Self { spec: text.to_string(), kind, norm, eps, steps, loss, components, component_steps })
     }
 }
 
@@ -216,12 +237,16 @@ impl AttackSpec {
     /// The same threat model (norm, eps) for another attack with its default settings, e.g. an
     /// AutoAttack component.
     pub fn component(&self, kind: AttackKind) -> AttackSpec {
-        let mut text = format!("{}:{}:{}", kind.name(), norm_name(self.norm), self.eps);
-        if matches!(kind, AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT) && self.kind == AttackKind::AutoAttack {
-            text += &format!(":{}", self.steps);
-        }
-        text.parse().expect("a component spec built from a valid spec parses")
+        let steps = self.components.iter().position(|&k| k == kind).map_or(default_budget(kind), |i| self.component_steps[i]);
+        format!("{}:{}:{}:{steps}", kind.name(), norm_name(self.norm), self.eps)
+            .parse()
+            .expect("a component spec built from a valid spec parses")
     }
+}
+
+/// The published budget of an AutoAttack component: 100 APGD iterations, 5000 Square queries.
+pub fn default_budget(kind: AttackKind) -> usize {
+    if kind == AttackKind::Square { 5000 } else { 100 }
 }
 
 /// The spec name of a norm.
@@ -263,6 +288,11 @@ mod tests {
         assert_eq!(r.components, RAND_COMPONENTS.to_vec());
         let c: AttackSpec = "aa:linf:8/255:apgd-ce+square".parse().unwrap();
         assert_eq!(c.components, vec![AttackKind::ApgdCe, AttackKind::Square]);
+        assert_eq!(c.component_steps, vec![100, 5000]);
+        let b: AttackSpec = "aa:l2:0.5:apgd-t@20+square@300".parse().unwrap();
+        assert_eq!(b.component_steps, vec![20, 300]);
+        assert_eq!(b.component(AttackKind::Square).steps, 300);
+        assert_eq!(aa.component(AttackKind::Square).steps, 5000);
         let comp = aa.component(AttackKind::ApgdT);
         assert_eq!((comp.kind, comp.norm, comp.eps, comp.steps), (AttackKind::ApgdT, Norm::Linf, aa.eps, 100));
     }
@@ -285,6 +315,7 @@ mod tests {
             "fab-t:linf:1",
             "autoattack:linf:1:apgd-ce+fab-t",
             "autoattack:linf:1:pgd",
+            "autoattack:linf:1:square@0",
         ] {
             let err = bad.parse::<AttackSpec>().unwrap_err().to_string();
             assert!(err.contains("valid: fgsm:linf"), "{bad}: {err}");
