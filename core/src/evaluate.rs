@@ -460,6 +460,16 @@ mod tests {
     }
 
     #[test]
+    fn inputs_outside_the_unit_range_are_an_error() {
+        let device = Device::flex();
+        let ok = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 0.5, 1.0, 0.2], [1, 1, 2, 2]), &device);
+        assert!(check_unit_range(&ok).is_ok());
+        let normalised = Tensor::<4>::from_data(TensorData::new(vec![-1.9f32, 0.5, 2.1, 0.2], [1, 1, 2, 2]), &device);
+        let err = check_unit_range(&normalised).unwrap_err().to_string();
+        assert!(err.contains("must lie in [0, 1]") && err.contains("-1.9"), "{err}");
+    }
+
+    #[test]
     fn comparison_table_gap_closed_markdown_and_csv() {
         let rows = vec![
             ("simclr".to_string(), report(0.8, &[0.1])),

@@ -234,6 +234,23 @@ impl std::str::FromStr for AttackSpec {
 }
 
 impl AttackSpec {
+    /// Parses a spec whose EPS field may list several radii separated by commas
+    /// (`pgd:linf:2/255,4/255,8/255:40`), giving one spec per radius, in order.
+    pub fn parse_list(text: &str) -> crate::Result<Vec<AttackSpec>> {
+        let parts: Vec<&str> = text.split(':').collect();
+        match parts.get(2) {
+            Some(eps) if eps.contains(',') => eps
+                .split(',')
+                .map(|e| {
+                    let mut p = parts.clone();
+                    p[2] = e.trim();
+                    p.join(":").parse()
+                })
+                .collect(),
+            _ => Ok(vec![text.parse()?]),
+        }
+    }
+
     /// The same threat model (norm, eps) for another attack with its default settings, e.g. an
     /// AutoAttack component.
     pub fn component(&self, kind: AttackKind) -> AttackSpec {
@@ -293,6 +310,10 @@ mod tests {
         assert_eq!(b.component_steps, vec![20, 300]);
         assert_eq!(b.component(AttackKind::Square).steps, 300);
         assert_eq!(aa.component(AttackKind::Square).steps, 5000);
+        let many = AttackSpec::parse_list("pgd:l2:0.25,0.5:20:dlr").unwrap();
+        assert_eq!(many.iter().map(|s| s.spec.as_str()).collect::<Vec<_>>(), ["pgd:l2:0.25:20:dlr", "pgd:l2:0.5:20:dlr"]);
+        assert!(AttackSpec::parse_list("pgd:l2:0.25,x:20").is_err());
+        assert_eq!(AttackSpec::parse_list("fgsm:linf:1/255").unwrap().len(), 1);
         let comp = aa.component(AttackKind::ApgdT);
         assert_eq!((comp.kind, comp.norm, comp.eps, comp.steps), (AttackKind::ApgdT, Norm::Linf, aa.eps, 100));
     }
