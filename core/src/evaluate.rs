@@ -1,15 +1,22 @@
 //! Robustness evaluation: clean accuracy and accuracy under each attack over a dataset, in the
 //! layout of the paper's Table 1 (accuracy and relative drop per attack and epsilon).
+//!
+//! Work is done per (batch, attack) cell; a [`CellCache`] lets a caller skip cells finished in an
+//! earlier, interrupted run (the CLI keeps them in a results file). AutoAttack runs each component
+//! only on the samples still robust after the previous ones (gathered on the host between
+//! components), and reports the robust accuracy after each component.
+
+use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::tensor::Device;
-use serde::Serialize;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::attacks::{self, AttackSpec};
+use crate::attacks::{self, Attack, AttackKind, AttackSpec, AutoAttack, Objective};
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, gather};
-use crate::metrics::{count_correct, relative_drop};
+use crate::metrics::{count_correct, predictions, relative_drop};
 use crate::models::Classifier;
 
 /// Accuracy under one attack.
@@ -17,20 +24,28 @@ use crate::models::Classifier;
 pub struct AttackResult {
     /// The specification as given.
     pub spec: String,
-    /// Attack family (`fgsm`, `pgd`).
+    /// Attack family (`fgsm`, `pgd`, `apgd-ce`, `apgd-t`, `square`, `autoattack`, ...).
     pub attack: attacks::AttackKind,
-    /// Norm (`linf`).
+    /// Norm (`linf`, `l2`, `l1`).
     pub norm: attacks::Norm,
     /// Radius.
     pub eps: f32,
-    /// Iterations.
+    /// Iterations (queries for Square).
     pub steps: usize,
+    /// Objective the attack ascends (`ce`, `dlr`, `dlr-t`, `cw`).
+    pub loss: Objective,
     /// Top-1 accuracy on the adversarial images, in [0, 1].
     pub accuracy: f64,
     /// `(clean - accuracy) / clean`.
     pub p_drop: f64,
     /// Wall time spent in this attack (including its forward passes).
     pub seconds: f64,
+    /// AutoAttack only: the components run, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<AttackKind>,
+    /// AutoAttack only: robust accuracy after each component (the last equals `accuracy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accuracy_after: Vec<f64>,
 }
 
 /// The result of `hypersphere eval` (its JSON is part of the CLI contract).
@@ -60,7 +75,7 @@ impl Default for EvalConfig {
 }
 
 /// What the evaluation is doing, for progress bars.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EvalProgress {
     /// Batches finished.
     pub batches_done: usize,
@@ -68,6 +83,40 @@ pub struct EvalProgress {
     pub batches: usize,
     /// Images finished.
     pub images_done: usize,
+    /// The attack about to run on the current batch (`None` at the end of a batch).
+    pub attack: Option<String>,
+    /// Whether the current cell came from the cache.
+    pub cached: bool,
+}
+
+/// The outcome of one attack (or the clean pass) on one batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Correctly classified images of the batch.
+    pub correct: usize,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// AutoAttack: correct images after each component.
+    #[serde(default)]
+    pub after: Vec<usize>,
+}
+
+/// Finished (batch, column) cells; `column` is `"clean"` or `"{index}:{spec}"`.
+pub trait CellCache {
+    /// A finished cell, if any.
+    fn get(&self, batch: usize, column: &str) -> Option<Cell>;
+    /// Records a finished cell.
+    fn put(&mut self, batch: usize, column: &str, cell: &Cell);
+}
+
+/// An in-memory cache (also the no-op cache of [`evaluate`] when empty).
+impl CellCache for BTreeMap<(usize, String), Cell> {
+    fn get(&self, batch: usize, column: &str) -> Option<Cell> {
+        BTreeMap::get(self, &(batch, column.to_string())).cloned()
+    }
+    fn put(&mut self, batch: usize, column: &str, cell: &Cell) {
+        self.insert((batch, column.to_string()), cell.clone());
+    }
 }
 
 /// Evaluates `model` on every image of `set`, clean and under every attack in `specs`.
@@ -77,27 +126,147 @@ pub fn evaluate(
     specs: &[AttackSpec],
     config: &EvalConfig,
     device: &Device,
-    mut progress: impl FnMut(EvalProgress),
+    progress: impl FnMut(EvalProgress),
 ) -> EvalReport {
+    evaluate_resumable(model, set, specs, config, device, &mut BTreeMap::new(), progress)
+        .expect("images decoded from bytes are always in [0, 1]")
+}
+
+/// The seed of attack `index` on batch `batch`.
+pub fn cell_seed(seed: u64, batch: usize, index: usize) -> u64 {
+    seed ^ ((batch as u64) << 32) ^ (index as u64).wrapping_mul(0x9E37_79B9)
+}
+
+/// The column name of attack `index` in a [`CellCache`].
+pub fn column(index: usize, spec: &AttackSpec) -> String {
+    format!("{index}:{}", spec.spec)
+}
+
+/// Fails when a batch has pixels outside [0, 1] (attacks and models assume that range; a
+/// normalised input would make every epsilon meaningless).
+pub fn check_unit_range(x: &Tensor<4>) -> crate::Result<()> {
+    let lo = x.clone().min().into_scalar::<f32>();
+    let hi = x.clone().max().into_scalar::<f32>();
+    if !(lo >= 0.0 && hi <= 1.0) {
+        return Err(crate::Error::Attack(format!(
+            "inputs must lie in [0, 1] (normalisation belongs inside the model), got values in [{lo}, {hi}]"
+        )));
+    }
+    Ok(())
+}
+
+/// Robust samples (`true`) of a batch under `adv`, read back to the host.
+fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
+    let ok = predictions(model.forward(x)).equal(y.clone()).int();
+    ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
+}
+
+/// AutoAttack on one batch, each component only on the samples still robust.
+fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
+    let start = Instant::now();
+    let mut robust = correct_mask(model, x.clone(), y);
+    let mut after = Vec::new();
+    for (i, component) in aa.components().enumerate() {
+        let idx: Vec<i64> = robust.iter().enumerate().filter(|(_, r)| **r).map(|(j, _)| j as i64).collect();
+        if !idx.is_empty() {
+            let k = idx.len();
+            let sel = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [k]), &x.device());
+            let (xs, ys) = (x.clone().select(0, sel.clone()), y.clone().select(0, sel));
+            let adv = component.perturb(model, xs, ys.clone(), AutoAttack::component_seed(seed, i));
+            for (j, ok) in idx.iter().zip(correct_mask(model, adv, &ys)) {
+                robust[*j as usize] = ok;
+            }
+        }
+        after.push(robust.iter().filter(|r| **r).count());
+    }
+    Cell { correct: robust.iter().filter(|r| **r).count(), seconds: start.elapsed().as_secs_f64(), after }
+}
+
+/// [`evaluate`] that skips the cells `cache` already holds and records each new one in it, and
+/// checks every batch is in [0, 1].
+pub fn evaluate_resumable(
+    model: &Classifier,
+    set: &ImageSet,
+    specs: &[AttackSpec],
+    config: &EvalConfig,
+    device: &Device,
+    cache: &mut dyn CellCache,
+    mut progress: impl FnMut(EvalProgress),
+) -> crate::Result<EvalReport> {
+    enum Runner {
+        Plain(Box<dyn Attack>),
+        Auto(AutoAttack),
+    }
     let model = model.valid();
-    let attacks: Vec<_> = specs.iter().map(attacks::build).collect();
+    let runners: Vec<Runner> = specs
+        .iter()
+        .map(|s| match s.kind {
+            AttackKind::AutoAttack => Runner::Auto(AutoAttack::new(s.clone())),
+            _ => Runner::Plain(attacks::build(s)),
+        })
+        .collect();
     let order = BatchOrder::sequential(set.len(), config.batch_size);
     let mut clean_correct = 0;
-    let mut correct = vec![0usize; attacks.len()];
-    let mut seconds = vec![0f64; attacks.len()];
+    let mut correct = vec![0usize; specs.len()];
+    let mut after: Vec<Vec<usize>> = specs.iter().map(|s| vec![0; s.components.len()]).collect();
+    let mut seconds = vec![0f64; specs.len()];
     let mut images_done = 0;
     for (b, indices) in order.batches().enumerate() {
-        let (x, y) = gather(set, indices, device);
-        clean_correct += count_correct(model.forward(x.clone()), y.clone());
-        for (a, attack) in attacks.iter().enumerate() {
-            let start = Instant::now();
-            let seed = config.seed ^ ((b as u64) << 32) ^ (a as u64).wrapping_mul(0x9E37_79B9);
-            let adv = attack.perturb(&model, x.clone(), y.clone(), seed);
-            correct[a] += count_correct(model.forward(adv), y.clone());
-            seconds[a] += start.elapsed().as_secs_f64();
+        let mut batch: Option<(Tensor<4>, Tensor<1, Int>)> = None;
+        let load = |batch: &mut Option<(Tensor<4>, Tensor<1, Int>)>| -> crate::Result<(Tensor<4>, Tensor<1, Int>)> {
+            if batch.is_none() {
+                let (x, y) = gather(set, indices, device);
+                check_unit_range(&x)?;
+                *batch = Some((x, y));
+            }
+            Ok(batch.clone().unwrap())
+        };
+        let clean = match cache.get(b, "clean") {
+            Some(cell) => cell,
+            None => {
+                let (x, y) = load(&mut batch)?;
+                let cell = Cell { correct: count_correct(model.forward(x), y), seconds: 0.0, after: vec![] };
+                cache.put(b, "clean", &cell);
+                cell
+            }
+        };
+        clean_correct += clean.correct;
+        for (a, runner) in runners.iter().enumerate() {
+            let col = column(a, &specs[a]);
+            let cached = cache.get(b, &col);
+            progress(EvalProgress {
+                batches_done: b,
+                batches: order.len(),
+                images_done,
+                attack: Some(specs[a].spec.clone()),
+                cached: cached.is_some(),
+            });
+            let cell = match cached {
+                Some(cell) => cell,
+                None => {
+                    let (x, y) = load(&mut batch)?;
+                    let seed = cell_seed(config.seed, b, a);
+                    let cell = match runner {
+                        Runner::Auto(aa) => autoattack_cell(&model, aa, &x, &y, seed),
+                        Runner::Plain(attack) => {
+                            let start = Instant::now();
+                            let adv = attack.perturb(&model, x, y.clone(), seed);
+                            let correct = count_correct(model.forward(adv), y);
+                            Cell { correct, seconds: start.elapsed().as_secs_f64(), after: vec![] }
+                        }
+                    };
+                    cache.put(b, &col, &cell);
+                    cell
+                }
+            };
+            correct[a] += cell.correct;
+            seconds[a] += cell.seconds;
+            for (t, c) in after[a].iter_mut().zip(&cell.after) {
+                *t += c;
+            }
         }
         images_done += indices.len();
-        progress(EvalProgress { batches_done: b + 1, batches: order.len(), images_done });
+        progress(EvalProgress { batches_done: b + 1, batches: order.len(), images_done, attack: None, cached: false });
     }
     let n = set.len().max(1) as f64;
     let clean_accuracy = clean_correct as f64 / n;
@@ -112,13 +281,16 @@ pub fn evaluate(
                 norm: s.norm,
                 eps: s.eps,
                 steps: s.steps,
+                loss: s.loss,
                 accuracy,
                 p_drop: relative_drop(clean_accuracy, accuracy),
                 seconds: seconds[a],
+                components: s.components.clone(),
+                accuracy_after: after[a].iter().map(|&c| c as f64 / n).collect(),
             }
         })
         .collect();
-    EvalReport { images: set.len(), clean_accuracy, attacks }
+    Ok(EvalReport { images: set.len(), clean_accuracy, attacks })
 }
 
 impl EvalReport {
@@ -144,6 +316,107 @@ impl EvalReport {
     }
 }
 
+/// One model's row of a [`ComparisonTable`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRow {
+    /// The model's name (as given on the command line).
+    pub model: String,
+    /// Its evaluation.
+    pub report: EvalReport,
+    /// `(acc - acc_low) / (acc_high - acc_low)` per attack (the paper's Table 4 "gap closed",
+    /// low = SimCLR, high = SupCon); absent without reference rows or where the gap is zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_closed: Option<Vec<Option<f64>>>,
+}
+
+/// Several models on the same images and seeds, in the paper's layout: rows = models, columns =
+/// clean and each attack, cells = accuracy with the relative drop.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonTable {
+    /// The attack columns, in order.
+    pub attacks: Vec<String>,
+    /// The reference rows of the "gap closed" columns (low, high), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_reference: Option<(String, String)>,
+    /// One row per model.
+    pub rows: Vec<ModelRow>,
+}
+
+impl ComparisonTable {
+    /// Builds the table; with `reference = Some((low, high))` (model names present in `rows`)
+    /// every row gets its gap closed per attack.
+    pub fn new(rows: Vec<(String, EvalReport)>, reference: Option<(String, String)>) -> crate::Result<Self> {
+        let attacks = rows.first().map(|(_, r)| r.attacks.iter().map(|a| a.spec.clone()).collect()).unwrap_or_default();
+        let find = |name: &str| {
+            rows.iter()
+                .find(|(m, _)| m == name)
+                .map(|(_, r)| r.clone())
+                .ok_or_else(|| crate::Error::Attack(format!("gap reference '{name}' is not one of the models")))
+        };
+        let refs = match &reference {
+            Some((low, high)) => Some((find(low)?, find(high)?)),
+            None => None,
+        };
+        let rows = rows
+            .iter()
+            .map(|(model, report)| ModelRow {
+                model: model.clone(),
+                report: report.clone(),
+                gap_closed: refs.as_ref().map(|(low, high)| {
+                    report
+                        .attacks
+                        .iter()
+                        .zip(low.attacks.iter().zip(&high.attacks))
+                        .map(|(r, (l, h))| gap_closed(r.accuracy, l.accuracy, h.accuracy))
+                        .collect()
+                }),
+            })
+            .collect();
+        Ok(Self { attacks, gap_reference: reference, rows })
+    }
+
+    /// Markdown: `| model | clean | attack... |` with cells `acc (-drop%)`, plus `gap closed`
+    /// columns when reference rows were given.
+    pub fn to_markdown(&self) -> String {
+        let gap = self.gap_reference.is_some();
+        let mut head = vec!["model".to_string(), "clean".to_string()];
+        head.extend(self.attacks.iter().cloned());
+        if gap {
+            head.extend(self.attacks.iter().map(|a| format!("gap closed {a}")));
+        }
+        let mut out = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+        for row in &self.rows {
+            let mut cells = vec![row.model.clone(), format!("{:.2}", 100.0 * row.report.clean_accuracy)];
+            cells.extend(row.report.attacks.iter().map(|a| format!("{:.2} (-{:.1}%)", 100.0 * a.accuracy, 100.0 * a.p_drop)));
+            if let Some(g) = &row.gap_closed {
+                cells.extend(g.iter().map(|v| v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))));
+            }
+            out += &format!("| {} |\n", cells.join(" | "));
+        }
+        out
+    }
+
+    /// CSV, one line per (model, column): `model,attack,accuracy,p_drop,gap_closed` (accuracies as
+    /// fractions; `clean` lines have an empty drop).
+    pub fn to_csv(&self) -> String {
+        let quote = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+        let mut out = String::from("model,attack,images,accuracy,p_drop,gap_closed\n");
+        for row in &self.rows {
+            out += &format!("{},clean,{},{:.6},,\n", quote(&row.model), row.report.images, row.report.clean_accuracy);
+            for (i, a) in row.report.attacks.iter().enumerate() {
+                let g = row.gap_closed.as_ref().and_then(|g| g[i]).map_or(String::new(), |v| format!("{v:.6}"));
+                out += &format!("{},{},{},{:.6},{:.6},{}\n", quote(&row.model), quote(&a.spec), row.report.images, a.accuracy, a.p_drop, g);
+            }
+        }
+        out
+    }
+}
+
+/// The paper's "gap closed" (Table 4): `(acc - low) / (high - low)`; `None` when `high == low`.
+pub fn gap_closed(acc: f64, low: f64, high: f64) -> Option<f64> {
+    ((high - low).abs() > 1e-12).then(|| (acc - low) / (high - low))
+}
+
 /// Clean top-1 accuracy of `model` (in eval mode) on `set`.
 pub fn clean_accuracy(model: &Classifier, set: &ImageSet, batch_size: usize, device: &Device) -> f64 {
     let model = model.valid();
@@ -156,4 +429,62 @@ pub fn clean_accuracy(model: &Classifier, set: &ImageSet, batch_size: usize, dev
         })
         .sum();
     correct as f64 / set.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(clean: f64, accs: &[f64]) -> EvalReport {
+        let spec: AttackSpec = "pgd:linf:8/255".parse().unwrap();
+        EvalReport {
+            images: 10,
+            clean_accuracy: clean,
+            attacks: accs
+                .iter()
+                .map(|&a| AttackResult {
+                    spec: spec.spec.clone(),
+                    attack: spec.kind,
+                    norm: spec.norm,
+                    eps: spec.eps,
+                    steps: spec.steps,
+                    loss: spec.loss,
+                    accuracy: a,
+                    p_drop: relative_drop(clean, a),
+                    seconds: 0.0,
+                    components: vec![],
+                    accuracy_after: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn inputs_outside_the_unit_range_are_an_error() {
+        let device = Device::flex();
+        let ok = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 0.5, 1.0, 0.2], [1, 1, 2, 2]), &device);
+        assert!(check_unit_range(&ok).is_ok());
+        let normalised = Tensor::<4>::from_data(TensorData::new(vec![-1.9f32, 0.5, 2.1, 0.2], [1, 1, 2, 2]), &device);
+        let err = check_unit_range(&normalised).unwrap_err().to_string();
+        assert!(err.contains("must lie in [0, 1]") && err.contains("-1.9"), "{err}");
+    }
+
+    #[test]
+    fn comparison_table_gap_closed_markdown_and_csv() {
+        let rows = vec![
+            ("simclr".to_string(), report(0.8, &[0.1])),
+            ("supcon".to_string(), report(0.9, &[0.5])),
+            ("afnc".to_string(), report(0.85, &[0.2])),
+        ];
+        let t = ComparisonTable::new(rows.clone(), Some(("simclr".into(), "supcon".into()))).unwrap();
+        let g: Vec<f64> = t.rows.iter().map(|r| r.gap_closed.as_ref().unwrap()[0].unwrap()).collect();
+        assert!((g[0] - 0.0).abs() < 1e-12 && (g[1] - 1.0).abs() < 1e-12 && (g[2] - 0.25).abs() < 1e-12, "{g:?}");
+        let md = t.to_markdown();
+        assert!(md.contains("| afnc | 85.00 | 20.00 (-76.5%) | 25.0% |"), "{md}");
+        let csv = t.to_csv();
+        assert!(csv.lines().any(|l| l == "afnc,pgd:linf:8/255,10,0.200000,0.764706,0.250000"), "{csv}");
+        assert_eq!(csv.lines().count(), 1 + 3 * 2);
+        assert!(ComparisonTable::new(rows, Some(("x".into(), "supcon".into()))).is_err());
+        assert_eq!(gap_closed(0.3, 0.5, 0.5), None);
+    }
 }

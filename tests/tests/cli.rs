@@ -183,3 +183,78 @@ fn train_can_start_from_given_weights() {
     assert!(d.join("model.bpk").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn eval_compares_several_models_writes_tables_and_resumes() {
+    let dir = scratch("models");
+    let (json, md, csv, results) = (dir.join("t.json"), dir.join("t.md"), dir.join("t.csv"), dir.join("results.jsonl"));
+    let models = format!("st={},pth={}", fixture("resnet18_w8.safetensors"), fixture("resnet18_w8.pth"));
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "eval", "--arch", "resnet18-cifar", "--width", "8", "--models", &models, "--data", "procedural:24",
+            "--batch-size", "10", "--device", "flex", "--attack", "pgd:linf:0,2/255,16/255:3",
+            "--attack", "autoattack:linf:16/255:apgd-ce@3+square@20", "--json", json.to_str().unwrap(),
+            "--markdown", md.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--resume", results.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let out = args(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(table["attacks"].as_array().unwrap().len(), 4, "three radii and AutoAttack");
+    // The same weights in two file formats, on the same images with the same seeds: same numbers.
+    for i in 0..4 {
+        assert_eq!(rows[0]["report"]["attacks"][i]["accuracy"], rows[1]["report"]["attacks"][i]["accuracy"], "column {i}");
+    }
+    let r = &rows[0]["report"];
+    assert_eq!(r["attacks"][0]["accuracy"], r["clean_accuracy"], "eps 0");
+    let accs: Vec<f64> = (0..3).map(|i| r["attacks"][i]["accuracy"].as_f64().unwrap()).collect();
+    assert!(accs[2] <= accs[1] && accs[1] <= accs[0], "non-increasing in eps: {accs:?}");
+    assert_eq!(r["attacks"][3]["components"], serde_json::json!(["apgd-ce", "square"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| model | clean | pgd:linf:0:3 | pgd:linf:2/255:3 |"), "{stdout}");
+    assert!(std::fs::read_to_string(&md).unwrap().contains("| st |"));
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(csv_text.lines().count(), 1 + 2 * 5, "{csv_text}");
+    assert!(csv_text.starts_with("model,attack,images,accuracy,p_drop,gap_closed\n"));
+
+    // Rerun: every cell comes from the results file and the numbers are the same.
+    let first = std::fs::read_to_string(&json).unwrap();
+    let out = args(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("results reused"), "{}", String::from_utf8_lossy(&out.stderr));
+    let strip = |v: &str| -> Value {
+        let mut v: Value = serde_json::from_str(v).unwrap();
+        for row in v["rows"].as_array_mut().unwrap() {
+            for a in row["report"]["attacks"].as_array_mut().unwrap() {
+                a["seconds"] = Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&first), strip(&std::fs::read_to_string(&json).unwrap()));
+    // An interrupted run (results file cut mid-way, last line truncated) resumes to the same table.
+    let lines: Vec<String> = std::fs::read_to_string(&results).unwrap().lines().map(String::from).collect();
+    let mut cut = lines[..lines.len() / 2].join("\n");
+    cut += "\n{\"model\":\"pth\",\"wei";
+    std::fs::write(&results, cut).unwrap();
+    let out = args(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(strip(&first), strip(&std::fs::read_to_string(&json).unwrap()));
+    // Another evaluation refuses the same results file.
+    let out = run(&[
+        "eval", "--arch", "resnet18-cifar", "--width", "8", "--models", &models, "--data", "procedural:24", "--seed", "3",
+        "--device", "flex", "--attack", "fgsm:linf:1/255", "--resume", results.to_str().unwrap(),
+    ]);
+    assert_user_error(&out, "another evaluation");
+    // Gap-closed references must be model names.
+    let out = run(&[
+        "eval", "--arch", "resnet18-cifar", "--width", "8", "--models", &models, "--data", "procedural:4",
+        "--device", "flex", "--attack", "fgsm:linf:1/255", "--gap-reference", "st,nope",
+    ]);
+    assert_user_error(&out, "not one of the models");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,21 +2,43 @@
 //! style of torchattacks. Every attack takes a classifier (used in eval mode via `valid()`, so
 //! BatchNorm uses and keeps its running statistics), a batch in [0, 1] and its labels, and
 //! returns an adversarial batch in [0, 1] within the attack's norm ball.
+//!
+//! | spec | attack | file |
+//! |---|---|---|
+//! | `fgsm:linf:EPS` | FGSM | [`fgsm`] |
+//! | `pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]]` | PGD with CE, DLR or CW loss | [`pgd_linf`], [`pgd_l2`], [`pgd_l1`] |
+//! | `apgd-ce`, `apgd-dlr`, `apgd-t` `:{linf,l2}:EPS[:STEPS]` | Auto-PGD | [`apgd`] |
+//! | `square:{linf,l2}:EPS[:QUERIES]` | Square | [`square`] |
+//! | `autoattack:{linf,l2}:EPS[:VERSION]` | AutoAttack (no FAB-T) | [`autoattack`] |
+//!
+//! Code in this module also runs in the browser: it never reads tensors back to the host
+//! (no `into_data`, `into_scalar`, `sort`, `argsort`, `one_hot`); per-sample decisions are
+//! tensor masks and random numbers are drawn on the host from the seed.
 
+pub mod apgd;
+pub mod autoattack;
 pub mod fgsm;
 pub mod gradient;
+pub mod objective;
+pub mod pgd_l1;
 pub mod pgd_l2;
 pub mod pgd_linf;
 pub mod spec;
+pub mod square;
 
 use burn::tensor::{Int, Tensor};
 
 use crate::models::Classifier;
 
+pub use apgd::Apgd;
+pub use autoattack::AutoAttack;
 pub use fgsm::Fgsm;
+pub use objective::Objective;
+pub use pgd_l1::PgdL1;
 pub use pgd_l2::PgdL2;
 pub use pgd_linf::PgdLinf;
 pub use spec::{AttackKind, AttackSpec, Norm};
+pub use square::Square;
 
 /// An evasion attack on a classifier.
 pub trait Attack {
@@ -37,6 +59,11 @@ pub fn build(spec: &AttackSpec) -> Box<dyn Attack> {
         AttackKind::Pgd => match spec.norm {
             Norm::Linf => Box::new(PgdLinf::new(spec.clone())),
             Norm::L2 => Box::new(PgdL2::new(spec.clone())),
+            Norm::L1 => Box::new(PgdL1::new(spec.clone())),
         },
+        AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT => Box::new(Apgd::new(spec.clone())),
+        AttackKind::Square => Box::new(Square::new(spec.clone())),
+        AttackKind::AutoAttack => Box::new(AutoAttack::new(spec.clone())),
+        AttackKind::FabT => panic!("FAB-T is not implemented in this build (the spec parser rejects it)"),
     }
 }

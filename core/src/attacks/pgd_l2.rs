@@ -1,12 +1,12 @@
 //! PGD in the l_2 ball (Madry et al. 2018; torchattacks `PGDL2`): random start at a uniformly
 //! random radius in a random direction, then `steps` ascent steps along the per-sample
 //! l_2-normalised gradient of size `alpha = 2.5 * eps / steps`, each followed by projection
-//! onto the l_2 ball of radius eps and onto [0, 1].
+//! onto the l_2 ball of radius eps and onto [0, 1]. The ascended objective is the spec's LOSS.
 
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::gradient::projected_ascent;
+use super::gradient::{l2_norms, projected_ascent};
 use super::{Attack, AttackSpec};
 use crate::models::Classifier;
 
@@ -24,10 +24,6 @@ impl PgdL2 {
     }
 }
 
-/// Per-sample l_2 norms of a batch, shape `[N, 1, 1, 1]`, floored at 1e-12.
-fn l2_norms(x: Tensor<4>) -> Tensor<4> {
-    x.powi_scalar(2).sum_dims(&[1, 2, 3]).sqrt().clamp_min(1e-12)
-}
 
 /// Scales each sample of `delta` down to l_2 norm at most `eps`.
 pub(crate) fn project_l2(delta: Tensor<4>, eps: f32) -> Tensor<4> {
@@ -69,7 +65,7 @@ impl Attack for PgdL2 {
         }
         let alpha = 2.5 * eps / self.spec.steps as f32;
         let noise = self.random_start.then(|| random_start(x.dims(), eps, seed, &x));
-        projected_ascent(model, &x, noise, labels, self.spec.steps, |adv, grad| {
+        projected_ascent(model, &x, noise, labels, self.spec.steps, self.spec.loss, |adv, grad| {
             let step = grad.clone() / l2_norms(grad) * alpha;
             (x.clone() + project_l2(adv + step - x.clone(), eps)).clamp(0.0, 1.0)
         })

@@ -1,6 +1,7 @@
 //! PGD in the l_inf ball (Madry et al. 2018): uniform random start in the ball, then `steps`
 //! signed-gradient ascent steps of size `alpha = 2.5 * eps / steps` (Madry's rule), each
-//! followed by projection onto the ball and onto [0, 1].
+//! followed by projection onto the ball and onto [0, 1]. The ascended objective is the spec's
+//! LOSS (cross-entropy unless `pgd:linf:EPS:STEPS:dlr` or `:cw`).
 
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -55,7 +56,7 @@ impl Attack for PgdLinf {
         }
         let alpha = self.step_size();
         let noise = self.random_start.then(|| uniform_noise(x.dims(), eps, seed, &x));
-        projected_ascent(model, &x, noise, labels, self.spec.steps, |adv, grad| {
+        projected_ascent(model, &x, noise, labels, self.spec.steps, self.spec.loss, |adv, grad| {
             project_linf(adv + grad.sign() * alpha, &x, eps)
         })
     }

@@ -1,16 +1,69 @@
-//! Attack specifications: `NAME:NORM:EPS[:STEPS]`, e.g. `fgsm:linf:8/255` or
-//! `pgd:linf:8/255:10`. EPS accepts decimals and fractions.
+//! Attack specifications: `NAME:NORM:EPS[:STEPS[:LOSS]]`, e.g. `fgsm:linf:8/255`,
+//! `pgd:linf:8/255:40`, `pgd:linf:8/255:40:dlr`, `apgd-t:l2:0.5`, `square:linf:8/255:5000`,
+//! `autoattack:linf:8/255` or `autoattack:linf:8/255:apgd-ce+square`. EPS accepts decimals and
+//! fractions. The older three- and four-field forms parse exactly as before.
 
 use serde::Serialize;
 
+use super::objective::Objective;
+
 /// Attack families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum AttackKind {
     /// Fast gradient sign method (Goodfellow et al. 2015).
+    #[serde(rename = "fgsm")]
     Fgsm,
     /// Projected gradient descent (Madry et al. 2018).
+    #[serde(rename = "pgd")]
     Pgd,
+    /// Auto-PGD on the cross-entropy (Croce & Hein 2020).
+    #[serde(rename = "apgd-ce")]
+    ApgdCe,
+    /// Auto-PGD on the untargeted DLR loss (AutoAttack "plus"/"rand").
+    #[serde(rename = "apgd-dlr")]
+    ApgdDlr,
+    /// Auto-PGD on the targeted DLR loss, one run per target class.
+    #[serde(rename = "apgd-t")]
+    ApgdT,
+    /// Targeted FAB (Croce & Hein 2020b). Not implemented in this build: parsing it is an error.
+    #[serde(rename = "fab-t")]
+    FabT,
+    /// Square attack (Andriushchenko et al. 2020), score-based random search.
+    #[serde(rename = "square")]
+    Square,
+    /// AutoAttack: a list of attacks, each on the points still robust.
+    #[serde(rename = "autoattack")]
+    AutoAttack,
+}
+
+impl AttackKind {
+    /// The name used in specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fgsm => "fgsm",
+            Self::Pgd => "pgd",
+            Self::ApgdCe => "apgd-ce",
+            Self::ApgdDlr => "apgd-dlr",
+            Self::ApgdT => "apgd-t",
+            Self::FabT => "fab-t",
+            Self::Square => "square",
+            Self::AutoAttack => "autoattack",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "fgsm" => Self::Fgsm,
+            "pgd" => Self::Pgd,
+            "apgd-ce" | "apgd" => Self::ApgdCe,
+            "apgd-dlr" => Self::ApgdDlr,
+            "apgd-t" | "apgdt" => Self::ApgdT,
+            "fab-t" | "fab" => Self::FabT,
+            "square" => Self::Square,
+            "autoattack" | "aa" => Self::AutoAttack,
+            _ => return None,
+        })
+    }
 }
 
 /// Threat-model norms.
@@ -21,6 +74,8 @@ pub enum Norm {
     Linf,
     /// l_2 ball.
     L2,
+    /// l_1 ball.
+    L1,
 }
 
 /// A parsed attack specification.
@@ -35,13 +90,33 @@ pub struct AttackSpec {
     pub norm: Norm,
     /// Radius of the ball, in [0, 1] pixel units.
     pub eps: f32,
-    /// Iterations (1 for FGSM).
+    /// Iterations (1 for FGSM; queries for Square; APGD iterations for AutoAttack).
     pub steps: usize,
+    /// The objective gradient attacks ascend (`ce` unless a PGD spec names another).
+    pub loss: Objective,
+    /// AutoAttack's components, in the order they run (empty for the other attacks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<AttackKind>,
+    /// AutoAttack: each component's iterations (queries for Square); the published defaults
+    /// (APGD 100, Square 5000) unless a custom list says `name@N`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub component_steps: Vec<usize>,
 }
 
 /// The attack specifications this build understands, for error messages and `--help`.
-pub const VALID_SPECS: &str =
-    "fgsm:linf:EPS, pgd:linf:EPS[:STEPS], pgd:l2:EPS[:STEPS] (EPS like 8/255 or 0.5; STEPS default 10)";
+pub const VALID_SPECS: &str = "fgsm:linf:EPS, pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]] (LOSS ce|dlr|cw, STEPS default 10), \
+apgd-ce|apgd-dlr|apgd-t:{linf,l2}:EPS[:STEPS] (default 100), square:{linf,l2}:EPS[:QUERIES] (default 5000), \
+autoattack:{linf,l2}:EPS[:standard|rand|A[@N]+B[@N]+...] (EPS like 8/255 or 0.5; fab-t is not implemented)";
+
+/// The attacks AutoAttack "standard" runs in this build, in order. The published list is
+/// APGD-CE, APGD-T, FAB-T, Square; FAB-T is not implemented here, so it is left out (and the
+/// report's `components` says so).
+pub const STANDARD_COMPONENTS: [AttackKind; 3] = [AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::Square];
+
+/// AutoAttack "rand" (for randomised defences): APGD-CE and APGD-DLR. The published version
+/// averages 20 gradients per step (EoT); every model here is deterministic in eval mode, where
+/// the 20 gradients are identical, so one is used.
+pub const RAND_COMPONENTS: [AttackKind; 2] = [AttackKind::ApgdCe, AttackKind::ApgdDlr];
 
 fn parse_number(text: &str) -> Option<f32> {
     match text.split_once('/') {
@@ -59,36 +134,144 @@ impl std::str::FromStr for AttackSpec {
     fn from_str(text: &str) -> crate::Result<Self> {
         let bad = |why: &str| crate::Error::Attack(format!("'{text}': {why} (valid: {VALID_SPECS})"));
         let parts: Vec<&str> = text.split(':').collect();
-        if parts.len() < 3 || parts.len() > 4 {
-            return Err(bad("expected NAME:NORM:EPS[:STEPS]"));
+        if parts.len() < 3 || parts.len() > 5 {
+            return Err(bad("expected NAME:NORM:EPS[:STEPS[:LOSS]]"));
         }
-        let kind = match parts[0].to_ascii_lowercase().as_str() {
-            "fgsm" => AttackKind::Fgsm,
-            "pgd" => AttackKind::Pgd,
-            other => return Err(bad(&format!("unknown attack '{other}'"))),
-        };
+        let kind = AttackKind::parse(parts[0]).ok_or_else(|| bad(&format!("unknown attack '{}'", parts[0])))?;
+        if kind == AttackKind::FabT {
+            return Err(bad("FAB-T is not implemented in this build"));
+        }
         let norm = match parts[1].to_ascii_lowercase().as_str() {
             "linf" | "l_inf" | "inf" => Norm::Linf,
             "l2" | "l_2" => Norm::L2,
+            "l1" | "l_1" => Norm::L1,
             other => return Err(bad(&format!("unsupported norm '{other}'"))),
         };
-        if kind == AttackKind::Fgsm && norm != Norm::Linf {
-            return Err(bad("FGSM is an l_inf attack"));
+        match (kind, norm) {
+            (AttackKind::Fgsm, Norm::Linf) | (AttackKind::Pgd, _) => {}
+            (AttackKind::Fgsm, _) => return Err(bad("FGSM is an l_inf attack")),
+            (_, Norm::L1) => return Err(bad(&format!("{} supports linf and l2 only", kind.name()))),
+            _ => {}
         }
         let eps = parse_number(parts[2]).ok_or_else(|| bad(&format!("'{}' is not a number", parts[2])))?;
         if !eps.is_finite() || eps < 0.0 {
             return Err(bad("eps must be >= 0"));
         }
-        let steps = match (kind, parts.get(3)) {
-            (AttackKind::Fgsm, None) => 1,
-            (AttackKind::Fgsm, Some(_)) => return Err(bad("FGSM takes no STEPS")),
-            (AttackKind::Pgd, None) => 10,
-            (AttackKind::Pgd, Some(s)) => match s.parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => return Err(bad(&format!("STEPS must be a positive integer, got '{s}'"))),
-            },
+        let positive = |s: &str| match s.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad(&format!("STEPS must be a positive integer, got '{s}'"))),
         };
-        Ok(Self { spec: text.to_string(), kind, norm, eps, steps })
+        let mut loss = Objective::Ce;
+        let mut components = Vec::new();
+        let mut component_steps = Vec::new();
+        let steps = match kind {
+            AttackKind::Fgsm => {
+                if parts.len() > 3 {
+                    return Err(bad("FGSM takes no STEPS"));
+                }
+                1
+            }
+            AttackKind::Pgd => {
+                if let Some(name) = parts.get(4) {
+                    loss = Objective::parse(name)
+                        .filter(|o| *o != Objective::DlrTargeted)
+                        .ok_or_else(|| bad(&format!("unknown PGD loss '{name}' (ce, dlr or cw)")))?;
+                }
+                parts.get(3).map_or(Ok(10), |s| positive(s))?
+            }
+            AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Square => {
+                if parts.len() > 4 {
+                    return Err(bad(&format!("{} takes no LOSS", kind.name())));
+                }
+                loss = match kind {
+                    AttackKind::ApgdDlr => Objective::Dlr,
+                    AttackKind::ApgdT => Objective::DlrTargeted,
+                    AttackKind::Square => Objective::Cw,
+                    _ => Objective::Ce,
+                };
+                let default = if kind == AttackKind::Square { 5000 } else { 100 };
+                parts.get(3).map_or(Ok(default), |s| positive(s))?
+            }
+            AttackKind::AutoAttack => {
+                if parts.len() > 4 {
+                    return Err(bad("autoattack takes NORM:EPS[:VERSION]"));
+                }
+                components = match parts.get(3).map(|s| s.to_ascii_lowercase()) {
+                    None => STANDARD_COMPONENTS.to_vec(),
+                    Some(v) if v == "standard" => STANDARD_COMPONENTS.to_vec(),
+                    Some(v) if v == "rand" => RAND_COMPONENTS.to_vec(),
+                    Some(list) => {
+                        let mut kinds = Vec::new();
+                        for item in list.split('+') {
+                            let (name, budget) = match item.split_once('@') {
+                                Some((name, n)) => (name, Some(positive(n)?)),
+                                None => (item, None),
+                            };
+                            let kind = match AttackKind::parse(name) {
+                                Some(AttackKind::FabT) => return Err(bad("FAB-T is not implemented in this build")),
+                                Some(k @ (AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Square)) => k,
+                                _ => {
+                                    return Err(bad(&format!(
+                                        "'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, square)"
+                                    )));
+                                }
+                            };
+                            kinds.push(kind);
+                            component_steps.push(budget.unwrap_or(default_budget(kind)));
+                        }
+                        kinds
+                    }
+                };
+                if component_steps.is_empty() {
+                    component_steps = components.iter().map(|&k| default_budget(k)).collect();
+                }
+                100
+            }
+            AttackKind::FabT => unreachable!(),
+        };
+        Ok(Self { spec: text.to_string(), kind, norm, eps, steps, loss, components, component_steps })
+    }
+}
+
+impl AttackSpec {
+    /// Parses a spec whose EPS field may list several radii separated by commas
+    /// (`pgd:linf:2/255,4/255,8/255:40`), giving one spec per radius, in order.
+    pub fn parse_list(text: &str) -> crate::Result<Vec<AttackSpec>> {
+        let parts: Vec<&str> = text.split(':').collect();
+        match parts.get(2) {
+            Some(eps) if eps.contains(',') => eps
+                .split(',')
+                .map(|e| {
+                    let mut p = parts.clone();
+                    p[2] = e.trim();
+                    p.join(":").parse()
+                })
+                .collect(),
+            _ => Ok(vec![text.parse()?]),
+        }
+    }
+
+    /// The same threat model (norm, eps) for another attack with its default settings, e.g. an
+    /// AutoAttack component.
+    pub fn component(&self, kind: AttackKind) -> AttackSpec {
+        let steps = self.components.iter().position(|&k| k == kind).map_or(default_budget(kind), |i| self.component_steps[i]);
+        format!("{}:{}:{}:{steps}", kind.name(), norm_name(self.norm), self.eps)
+            .parse()
+            .expect("a component spec built from a valid spec parses")
+    }
+}
+
+/// The published budget of an AutoAttack component: 100 APGD iterations, 5000 Square queries.
+pub fn default_budget(kind: AttackKind) -> usize {
+    if kind == AttackKind::Square { 5000 } else { 100 }
+}
+
+/// The spec name of a norm.
+pub fn norm_name(norm: Norm) -> &'static str {
+    match norm {
+        Norm::Linf => "linf",
+        Norm::L2 => "l2",
+        Norm::L1 => "l1",
     }
 }
 
@@ -99,7 +282,7 @@ mod tests {
     #[test]
     fn parses_fractions_and_defaults() {
         let s: AttackSpec = "pgd:linf:8/255:40".parse().unwrap();
-        assert_eq!((s.kind, s.norm, s.steps), (AttackKind::Pgd, Norm::Linf, 40));
+        assert_eq!((s.kind, s.norm, s.steps, s.loss), (AttackKind::Pgd, Norm::Linf, 40, Objective::Ce));
         assert!((s.eps - 8.0 / 255.0).abs() < 1e-9);
         let f: AttackSpec = "fgsm:linf:0.5".parse().unwrap();
         assert_eq!((f.eps, f.steps), (0.5, 1));
@@ -107,11 +290,58 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_new_attacks_losses_and_lists() {
+        let s: AttackSpec = "pgd:linf:8/255:40:dlr".parse().unwrap();
+        assert_eq!((s.steps, s.loss), (40, Objective::Dlr));
+        assert_eq!("pgd:l2:0.5:20:cw".parse::<AttackSpec>().unwrap().loss, Objective::Cw);
+        assert_eq!("pgd:l1:10".parse::<AttackSpec>().unwrap().norm, Norm::L1);
+        let a: AttackSpec = "apgd-t:l2:0.5".parse().unwrap();
+        assert_eq!((a.kind, a.steps, a.loss), (AttackKind::ApgdT, 100, Objective::DlrTargeted));
+        let q: AttackSpec = "square:linf:8/255".parse().unwrap();
+        assert_eq!((q.kind, q.steps), (AttackKind::Square, 5000));
+        let aa: AttackSpec = "autoattack:linf:8/255".parse().unwrap();
+        assert_eq!(aa.components, STANDARD_COMPONENTS.to_vec());
+        let r: AttackSpec = "autoattack:l2:0.5:rand".parse().unwrap();
+        assert_eq!(r.components, RAND_COMPONENTS.to_vec());
+        let c: AttackSpec = "aa:linf:8/255:apgd-ce+square".parse().unwrap();
+        assert_eq!(c.components, vec![AttackKind::ApgdCe, AttackKind::Square]);
+        assert_eq!(c.component_steps, vec![100, 5000]);
+        let b: AttackSpec = "aa:l2:0.5:apgd-t@20+square@300".parse().unwrap();
+        assert_eq!(b.component_steps, vec![20, 300]);
+        assert_eq!(b.component(AttackKind::Square).steps, 300);
+        assert_eq!(aa.component(AttackKind::Square).steps, 5000);
+        let many = AttackSpec::parse_list("pgd:l2:0.25,0.5:20:dlr").unwrap();
+        assert_eq!(many.iter().map(|s| s.spec.as_str()).collect::<Vec<_>>(), ["pgd:l2:0.25:20:dlr", "pgd:l2:0.5:20:dlr"]);
+        assert!(AttackSpec::parse_list("pgd:l2:0.25,x:20").is_err());
+        assert_eq!(AttackSpec::parse_list("fgsm:linf:1/255").unwrap().len(), 1);
+        let comp = aa.component(AttackKind::ApgdT);
+        assert_eq!((comp.kind, comp.norm, comp.eps, comp.steps), (AttackKind::ApgdT, Norm::Linf, aa.eps, 100));
+    }
+
+    #[test]
     fn rejects_bad_specs_with_the_valid_list() {
         assert_eq!("pgd:l2:0.5".parse::<AttackSpec>().unwrap().norm, Norm::L2);
-        for bad in ["cw:linf:1", "fgsm:l2:1", "pgd:l1:1", "fgsm:linf:-1/255", "pgd:linf:x", "pgd:linf:1:0", "fgsm", "fgsm:linf:1/0"] {
+        for bad in [
+            "cw:linf:1",
+            "fgsm:l2:1",
+            "fgsm:linf:-1/255",
+            "pgd:linf:x",
+            "pgd:linf:1:0",
+            "fgsm",
+            "fgsm:linf:1/0",
+            "pgd:linf:1:10:nope",
+            "pgd:linf:1:10:dlr-t",
+            "apgd-ce:l1:1",
+            "square:linf:1:10:ce",
+            "fab-t:linf:1",
+            "autoattack:linf:1:apgd-ce+fab-t",
+            "autoattack:linf:1:pgd",
+            "autoattack:linf:1:square@0",
+        ] {
             let err = bad.parse::<AttackSpec>().unwrap_err().to_string();
             assert!(err.contains("valid: fgsm:linf"), "{bad}: {err}");
         }
+        let err = "autoattack:linf:1:fab-t".parse::<AttackSpec>().unwrap_err().to_string();
+        assert!(err.contains("FAB-T is not implemented"), "{err}");
     }
 }

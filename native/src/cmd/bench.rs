@@ -34,6 +34,16 @@ pub struct Args {
     /// Compute device.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Also time AutoAttack's components on this many images (0: skip) and extrapolate to
+    /// 1,000 images at the published budgets (APGD 100 steps, APGD-T 9 x 100, Square 5000).
+    #[arg(long, default_value_t = 0)]
+    pub autoattack_images: usize,
+    /// APGD steps actually run for the AutoAttack extrapolation.
+    #[arg(long, default_value_t = 5)]
+    pub aa_steps: usize,
+    /// Square queries actually run for the AutoAttack extrapolation.
+    #[arg(long, default_value_t = 50)]
+    pub aa_queries: usize,
 }
 
 fn sync(t: Tensor<1>) -> f32 {
@@ -84,6 +94,10 @@ pub fn run(args: Args) -> Result<()> {
     let pgd_time = time(&mut || {
         sync(pgd.perturb(&model, x.clone(), y.clone(), 0).sum());
     });
+    let pgd40 = PgdLinf::new("pgd:linf:8/255:40".parse()?);
+    let pgd40_time = time(&mut || {
+        sync(pgd40.perturb(&model, x.clone(), y.clone(), 0).sum());
+    });
 
     println!(
         "device: {}  arch: {} (width {})  batch: {n}  warm-up: {}  timed iterations: {}",
@@ -91,8 +105,49 @@ pub fn run(args: Args) -> Result<()> {
     );
     println!("| measurement | seconds/batch | images/s | relative to inference |");
     println!("|---|---|---|---|");
-    for (name, secs) in [("inference (forward)", infer), ("training step (fwd+bwd+SGD)", train), ("PGD-10 attack (10 grad steps)", pgd_time)] {
+    for (name, secs) in [
+        ("inference (forward)", infer),
+        ("training step (fwd+bwd+SGD)", train),
+        ("PGD-10 attack (10 grad steps)", pgd_time),
+        ("PGD-40 attack (40 grad steps)", pgd40_time),
+    ] {
         println!("| {name} | {secs:.4} | {:.1} | {:.3}x |", n as f64 / secs, infer / secs);
     }
+    if args.autoattack_images > 0 {
+        autoattack_extrapolation(&model, &x, &y, &args)?;
+    }
+    Ok(())
+}
+
+/// Times APGD-CE, APGD-T (9 targets) and Square at small budgets on the first
+/// `--autoattack-images` images, every image attacked by every component (AutoAttack's worst
+/// case: no image is fooled early), and scales each linearly to the published budgets and to
+/// 1,000 images.
+fn autoattack_extrapolation(model: &Classifier, x: &Tensor<4>, y: &Tensor<1, Int>, args: &Args) -> Result<()> {
+    let k = args.autoattack_images.min(x.dims()[0]);
+    let xs = x.clone().slice([0..k]);
+    // Labelled with the model's own predictions, so every image starts correctly classified.
+    let ys = hypersphere_core::metrics::predictions(model.forward(xs.clone()));
+    let _ = y;
+    let (s, q) = (args.aa_steps.max(1), args.aa_queries.max(1));
+    let mut total = 0.0;
+    println!();
+    println!("AutoAttack (l_inf, eps 8/255), {k} images, every component on every image, extrapolated:");
+    println!("| component | budget run | seconds | published budget | seconds per 1,000 images (extrapolated) |");
+    println!("|---|---|---|---|---|");
+    for (spec, full, per) in [
+        (format!("apgd-ce:linf:8/255:{s}"), 100.0, s as f64),
+        (format!("apgd-t:linf:8/255:{s}"), 100.0, s as f64),
+        (format!("square:linf:8/255:{q}"), 5000.0, q as f64),
+    ] {
+        let attack = hypersphere_core::attacks::build(&spec.parse()?);
+        let start = Instant::now();
+        sync(attack.perturb(model, xs.clone(), ys.clone(), 0).sum());
+        let secs = start.elapsed().as_secs_f64();
+        let per_1000 = secs * (full / per) * (1000.0 / k as f64);
+        total += per_1000;
+        println!("| {spec} | {per} | {secs:.2} | {full} | {per_1000:.0} |");
+    }
+    println!("| AutoAttack (APGD-CE, APGD-T, Square; no FAB-T) | | | | {total:.0} ({:.1} h) |", total / 3600.0);
     Ok(())
 }

@@ -1,0 +1,228 @@
+//! The sanity suite of Carlini et al. (2019, "On Evaluating Adversarial Robustness", Sec. 5) for
+//! every attack hypersphere has, on a small CNN trained here on procedural data: eps = 0 changes
+//! nothing; every output lies in [0, 1] and in the norm ball; a larger ball never helps the model;
+//! more iterations never help; an unbounded attack drives accuracy to ~0; AutoAttack is at least as
+//! strong as each of its components. Plus the per-sample bookkeeping of APGD and AutoAttack.
+
+#![cfg(feature = "train")]
+
+use std::sync::OnceLock;
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor};
+use hypersphere_core::attacks::{self, Attack, AttackKind, AttackSpec, AutoAttack, Norm};
+use hypersphere_core::data::ImageSet;
+use hypersphere_core::data::batch::gather;
+use hypersphere_core::data::procedural::{ProceduralConfig, generate};
+use hypersphere_core::evaluate::{EvalConfig, evaluate};
+use hypersphere_core::metrics::count_correct;
+use hypersphere_core::models::{Arch, Classifier, ModelConfig};
+use hypersphere_core::train::{SupervisedConfig, train_supervised};
+
+fn test_set(n: usize) -> ImageSet {
+    generate(&ProceduralConfig { images: n, seed: 99, ..Default::default() })
+}
+
+fn trained() -> &'static Classifier {
+    static MODEL: OnceLock<Classifier> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let device = Device::flex();
+        device.seed(0);
+        let train = generate(&ProceduralConfig { images: 1000, seed: 7, ..Default::default() });
+        let config = ModelConfig { width: 8, ..ModelConfig::new(Arch::SmallCnn, 10) };
+        let model = Classifier::new(config, &device.clone().autodiff()).unwrap();
+        let cfg = SupervisedConfig { epochs: 6, batch_size: 50, lr: 0.05, ..Default::default() };
+        let model = train_supervised(model, &train, None, &cfg, &device, |_| {}, |_, _| Ok::<(), ()>(())).unwrap();
+        model.valid()
+    })
+}
+
+const N: usize = 48;
+
+fn batch() -> (Tensor<4>, Tensor<1, Int>) {
+    gather(&test_set(N), &(0..N).collect::<Vec<_>>(), &Device::flex())
+}
+
+fn spec(text: &str) -> AttackSpec {
+    text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
+}
+
+/// Correct predictions on the attack's output for the shared batch.
+fn correct(text: &str, seed: u64) -> usize {
+    let (x, y) = batch();
+    let adv = attacks::build(&spec(text)).perturb(trained(), x, y.clone(), seed);
+    count_correct(trained().forward(adv), y)
+}
+
+fn clean_correct() -> usize {
+    let (x, y) = batch();
+    count_correct(trained().forward(x), y)
+}
+
+/// Every attack family and norm, at a given radius per norm, with few iterations (fast tests).
+fn every_attack(linf: &str, l2: &str, l1: &str) -> Vec<String> {
+    vec![
+        format!("fgsm:linf:{linf}"),
+        format!("pgd:linf:{linf}:10"),
+        format!("pgd:linf:{linf}:10:dlr"),
+        format!("pgd:linf:{linf}:10:cw"),
+        format!("pgd:l2:{l2}:10"),
+        format!("pgd:l2:{l2}:10:dlr"),
+        format!("pgd:l1:{l1}:10"),
+        format!("apgd-ce:linf:{linf}:20"),
+        format!("apgd-dlr:l2:{l2}:20"),
+        format!("apgd-t:linf:{linf}:10"),
+        format!("apgd-ce:l2:{l2}:20"),
+        format!("square:linf:{linf}:150"),
+        format!("square:l2:{l2}:150"),
+        format!("autoattack:linf:{linf}:apgd-ce@10+square@100"),
+    ]
+}
+
+#[test]
+fn eps_zero_returns_the_input_for_every_attack() {
+    let (x, y) = batch();
+    for s in every_attack("0", "0", "0") {
+        let adv = attacks::build(&spec(&s)).perturb(trained(), x.clone(), y.clone(), 3);
+        assert_eq!(values(adv), values(x.clone()), "{s}");
+    }
+}
+
+#[test]
+fn every_output_is_in_the_box_and_the_ball() {
+    let (x, y) = batch();
+    let clean = values(x.clone());
+    let per = clean.len() / N;
+    for s in every_attack("8/255", "0.5", "8") {
+        let sp = spec(&s);
+        let adv = values(attacks::build(&sp).perturb(trained(), x.clone(), y.clone(), 5));
+        let mut largest = 0f32;
+        for (a, c) in adv.chunks(per).zip(clean.chunks(per)) {
+            assert!(a.iter().all(|v| (0.0..=1.0).contains(v)), "{s}: outside [0, 1]");
+            let d: Vec<f32> = a.iter().zip(c).map(|(p, q)| p - q).collect();
+            let norm = match sp.norm {
+                Norm::Linf => d.iter().fold(0f32, |m, v| m.max(v.abs())),
+                Norm::L2 => d.iter().map(|v| v * v).sum::<f32>().sqrt(),
+                Norm::L1 => d.iter().map(|v| v.abs()).sum::<f32>(),
+            };
+            assert!(norm <= sp.eps * 1.0001 + 1e-6, "{s}: distance {norm} > eps {}", sp.eps);
+            largest = largest.max(norm);
+        }
+        assert!(largest > 0.5 * sp.eps, "{s}: the attack barely moved ({largest})");
+    }
+}
+
+#[test]
+fn every_attack_hurts_and_a_larger_ball_never_helps() {
+    let clean = clean_correct();
+    let small = every_attack("2/255", "0.15", "2");
+    let large = every_attack("8/255", "0.6", "10");
+    for (s, l) in small.iter().zip(&large) {
+        let (a, b) = (correct(s, 1), correct(l, 1));
+        assert!(b <= a, "{l} leaves {b} correct but the smaller {s} only {a}");
+        assert!(b < clean, "{l} did not hurt: {b} of {clean} still correct");
+    }
+}
+
+#[test]
+fn more_iterations_never_help_the_model() {
+    for (few, many) in [
+        ("pgd:linf:4/255:5", "pgd:linf:4/255:40"),
+        ("pgd:l2:0.3:5", "pgd:l2:0.3:40"),
+        ("pgd:l1:4:5", "pgd:l1:4:40"),
+        ("apgd-ce:linf:4/255:10", "apgd-ce:linf:4/255:50"),
+        ("apgd-t:l2:0.3:5", "apgd-t:l2:0.3:20"),
+        ("square:linf:4/255:50", "square:linf:4/255:250"),
+        ("square:l2:0.3:50", "square:l2:0.3:250"),
+    ] {
+        let (a, b) = (correct(few, 2), correct(many, 2));
+        assert!(b <= a, "{many} leaves {b} correct, {few} only {a}");
+    }
+}
+
+#[test]
+fn unbounded_attacks_drive_accuracy_to_zero() {
+    for s in ["pgd:linf:1:20:dlr", "pgd:l2:60:20", "pgd:l1:3072:20", "apgd-ce:linf:1:20", "apgd-t:l2:60:10", "square:linf:1:200", "square:l2:60:200"] {
+        let c = correct(s, 0);
+        assert!(c <= N / 20, "{s}: {c} of {N} still correct");
+    }
+}
+
+#[test]
+fn autoattack_is_at_least_as_strong_as_each_component() {
+    let (x, y) = batch();
+    let seed = 4;
+    let aa = AutoAttack::new(spec("autoattack:linf:4/255:apgd-ce@10+apgd-t@5+square@100"));
+    let adv = aa.perturb(trained(), x.clone(), y.clone(), seed);
+    let pred_aa = trained().forward(adv).argmax(1).flatten::<1>(0, 1);
+    let robust_aa = pred_aa.equal(y.clone()).int().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+    let mut some_component_fools = vec![false; N];
+    for (i, component) in aa.components().enumerate() {
+        let adv = component.perturb(trained(), x.clone(), y.clone(), AutoAttack::component_seed(seed, i));
+        let ok = trained().forward(adv).argmax(1).flatten::<1>(0, 1).equal(y.clone()).int().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+        let component_correct: i64 = ok.iter().sum();
+        assert!(robust_aa.iter().sum::<i64>() <= component_correct, "{}: AA above a component", component.spec().spec);
+        for (j, &o) in ok.iter().enumerate() {
+            // Per-sample worst case: a point any component fools is not robust under AutoAttack.
+            assert!(o == 1 || robust_aa[j] == 0, "{}: sample {j} fooled by the component, robust under AA", component.spec().spec);
+            some_component_fools[j] |= o == 0;
+        }
+    }
+    for (j, &r) in robust_aa.iter().enumerate() {
+        assert!(r == 0 || !some_component_fools[j], "sample {j}");
+    }
+    // The standard version runs APGD-CE, APGD-T and Square (no FAB-T in this build), in order.
+    let standard = spec("autoattack:linf:8/255");
+    assert_eq!(standard.components, vec![AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::Square]);
+}
+
+#[test]
+fn apgd_beats_pgd_with_the_same_budget_and_targets_help() {
+    // Croce & Hein's motivating claim, on 48 images: APGD-CE at least as strong as PGD-CE with
+    // the same number of gradient steps, and APGD-T (several targets) at least as strong as APGD-CE.
+    let pgd = correct("pgd:linf:3/255:20", 6);
+    let apgd = correct("apgd-ce:linf:3/255:20", 6);
+    let apgdt = correct("apgd-t:linf:3/255:20", 6);
+    assert!(apgd <= pgd + 1, "APGD-CE {apgd} vs PGD {pgd}");
+    assert!(apgdt <= apgd + 1, "APGD-T {apgdt} vs APGD-CE {apgd}");
+}
+
+#[test]
+fn random_attacks_are_reproducible_from_the_seed() {
+    let (x, y) = batch();
+    for s in ["apgd-ce:l2:0.5:5", "square:linf:8/255:20", "square:l2:0.5:20", "pgd:l1:8:3"] {
+        let mut a = attacks::build(&spec(s));
+        if s.starts_with("pgd:l1") {
+            let mut l1 = attacks::PgdL1::new(spec(s));
+            l1.random_start = true;
+            a = Box::new(l1);
+        }
+        let p = values(a.perturb(trained(), x.clone(), y.clone(), 11));
+        let q = values(a.perturb(trained(), x.clone(), y.clone(), 11));
+        let r = values(a.perturb(trained(), x.clone(), y.clone(), 12));
+        assert_eq!(p, q, "{s}");
+        assert_ne!(p, r, "{s}");
+    }
+}
+
+#[test]
+fn evaluate_reports_every_new_attack_with_its_loss() {
+    let report = evaluate(
+        trained(),
+        &test_set(40),
+        &[spec("pgd:linf:0"), spec("pgd:linf:8/255:5:cw"), spec("autoattack:linf:8/255:apgd-ce@5+square@50")],
+        &EvalConfig { batch_size: 20, seed: 0 },
+        &Device::flex(),
+        |_| {},
+    );
+    assert_eq!(report.attacks[0].accuracy, report.clean_accuracy);
+    assert!(report.attacks[1].accuracy < report.clean_accuracy);
+    assert!(report.attacks[2].accuracy < report.clean_accuracy);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["attacks"][1]["loss"], "cw");
+    assert_eq!(json["attacks"][2]["components"], serde_json::json!(["apgd-ce", "square"]));
+}
