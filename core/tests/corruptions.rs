@@ -285,3 +285,51 @@ fn corruptions_cifar10c_loader_reads_one_severity_block() {
     assert!(err.contains("[4, 4, 2, 3]"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The deterministic corruptions against the reference libraries
+/// (`scripts/make_corruption_fixtures.py`: NumPy, scikit-image, Pillow, OpenCV, SciPy).
+#[test]
+fn corruptions_match_the_reference_libraries() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corruptions.npy");
+    let bytes = std::fs::read(&path).unwrap();
+    let header = cifar10c::parse_npy_header(&bytes).unwrap();
+    assert_eq!(header.shape, vec![31, 2, H, W, 3]);
+    let data = &bytes[header.data_offset..];
+    let block = |k: usize, i: usize| &data[(k * 2 + i) * H * W * 3..(k * 2 + i + 1) * H * W * 3];
+    // (corruption, largest byte difference allowed, share of bytes that must be identical):
+    // all five are bit-exact on this fixture.
+    let ops = [
+        (Corruption::Contrast, 0u8, 1.0f64),
+        (Corruption::Brightness, 0, 1.0),
+        (Corruption::Pixelate, 0, 1.0),
+        (Corruption::DefocusBlur, 0, 1.0),
+        (Corruption::ZoomBlur, 0, 1.0),
+    ];
+    for (k, &(c, max_diff, same)) in ops.iter().enumerate() {
+        for s in 0..5 {
+            let (mut worst, mut equal) = (0u8, 0usize);
+            for i in 0..2 {
+                let ours = c.apply(block(0, i), H, W, s as u8 + 1, 0);
+                for (&a, &b) in ours.iter().zip(block(1 + 5 * k + s, i)) {
+                    worst = worst.max(a.abs_diff(b));
+                    equal += (a == b) as usize;
+                }
+            }
+            let share = equal as f64 / (2 * H * W * 3) as f64;
+            println!("{c} severity {}: max diff {worst}, identical {:.4}", s + 1, share);
+            assert!(worst <= max_diff && share >= same, "{c} severity {}: max diff {worst}, identical {share}", s + 1);
+        }
+    }
+    // JPEG: libjpeg (4:2:0) vs the image crate (4:4:4) differ, but both lose detail as quality
+    // falls; our error stays within a factor of the reference's.
+    for s in 0..5 {
+        let (mut ours_err, mut ref_err) = (0.0, 0.0);
+        for i in 0..2 {
+            let clean = block(0, i);
+            ours_err += mean_abs_diff(clean, &Corruption::JpegCompression.apply(clean, H, W, s as u8 + 1, 0));
+            ref_err += mean_abs_diff(clean, block(1 + 5 * 5 + s, i));
+        }
+        println!("jpeg severity {}: mean |jpeg - clean| ours {:.2}, Pillow {:.2}", s + 1, ours_err / 2.0, ref_err / 2.0);
+        assert!(ours_err > 0.4 * ref_err && ours_err < 1.6 * ref_err, "jpeg severity {}: ours {ours_err} vs Pillow {ref_err}", s + 1);
+    }
+}

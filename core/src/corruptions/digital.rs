@@ -3,7 +3,6 @@
 use rand::rngs::StdRng;
 
 use super::{Border, gaussian_2d, to_bytes_trunc, to_unit, uniform};
-use crate::data::views::{hsv_to_rgb, rgb_to_hsv};
 
 /// Added to HSV value per severity.
 pub const BRIGHTNESS: [f64; 5] = [0.05, 0.1, 0.15, 0.2, 0.3];
@@ -16,16 +15,50 @@ pub const PIXELATE: [f64; 5] = [0.95, 0.9, 0.85, 0.75, 0.65];
 /// JPEG quality per severity.
 pub const JPEG_QUALITY: [u8; 5] = [80, 65, 58, 50, 40];
 
-/// `brightness`: HSV value `+ c` (c = .05 .1 .15 .2 .3), clipped to 1, back to RGB
-/// (scikit-image's `rgb2hsv`/`hsv2rgb` formulas, here through [`rgb_to_hsv`]/[`hsv_to_rgb`] in
-/// f32, so a value can land one byte level lower than the reference's f64 after truncation).
+/// scikit-image's `rgb2hsv` of one pixel in f64 (the f32 [`crate::data::views::rgb_to_hsv`]
+/// of the augmentations gives one-level differences on ~5% of bytes after truncation).
+fn rgb_to_hsv64(r: f64, g: f64, b: f64) -> (f64, f64, f64) {
+    let v = r.max(g).max(b);
+    let delta = v - r.min(g).min(b);
+    if delta == 0.0 {
+        return (0.0, 0.0, v);
+    }
+    // scikit-image assigns red, then green, then blue: the last channel equal to the max wins.
+    let h = if b == v {
+        4.0 + (r - g) / delta
+    } else if g == v {
+        2.0 + (b - r) / delta
+    } else {
+        (g - b) / delta
+    };
+    ((h / 6.0).rem_euclid(1.0), delta / v, v)
+}
+
+/// scikit-image's `hsv2rgb` of one pixel in f64 (the formulas of [`crate::data::views::hsv_to_rgb`]).
+fn hsv_to_rgb64(h: f64, s: f64, v: f64) -> (f64, f64, f64) {
+    let h6 = h * 6.0;
+    let sector = h6.floor();
+    let f = h6 - sector;
+    let (p, q, t) = (v * (1.0 - s), v * (1.0 - f * s), v * (1.0 - (1.0 - f) * s));
+    match (sector as i64).rem_euclid(6) {
+        0 => (v, t, p),
+        1 => (q, v, p),
+        2 => (p, v, t),
+        3 => (p, q, v),
+        4 => (t, p, v),
+        _ => (v, p, q),
+    }
+}
+
+/// `brightness`: HSV value `+ c` (c = .05 .1 .15 .2 .3), clipped to 1, back to RGB with
+/// scikit-image's `rgb2hsv`/`hsv2rgb` formulas in f64. Exact.
 pub fn brightness(image: &[u8], s: usize) -> Vec<u8> {
-    let c = BRIGHTNESS[s] as f32;
+    let c = BRIGHTNESS[s];
     let mut out = Vec::with_capacity(image.len());
     for p in image.chunks_exact(3) {
-        let (h, sat, v) = rgb_to_hsv(p[0] as f32 / 255.0, p[1] as f32 / 255.0, p[2] as f32 / 255.0);
-        let (r, g, b) = hsv_to_rgb(h, sat, (v + c).clamp(0.0, 1.0));
-        out.extend([r as f64, g as f64, b as f64]);
+        let (h, sat, v) = rgb_to_hsv64(p[0] as f64 / 255.0, p[1] as f64 / 255.0, p[2] as f64 / 255.0);
+        let (r, g, b) = hsv_to_rgb64(h, sat, (v + c).clamp(0.0, 1.0));
+        out.extend([r, g, b]);
     }
     to_bytes_trunc(&out)
 }
