@@ -320,16 +320,18 @@ fn corruptions_match_the_reference_libraries() {
             assert!(worst <= max_diff && share >= same, "{c} severity {}: max diff {worst}, identical {share}", s + 1);
         }
     }
-    // JPEG: libjpeg (4:2:0) vs the image crate (4:4:4) differ, but both lose detail as quality
-    // falls; our error stays within a factor of the reference's.
+    // JPEG: libjpeg (4:2:0) vs the image crate (4:4:4 after emulated 4:2:0 chroma) are not
+    // bit-exact; measured: our error to the clean image is 78-83% of Pillow's at every quality.
     for s in 0..5 {
-        let (mut ours_err, mut ref_err) = (0.0, 0.0);
+        let (mut ours_err, mut ref_err, mut between) = (0.0, 0.0, 0.0);
         for i in 0..2 {
             let clean = block(0, i);
-            ours_err += mean_abs_diff(clean, &Corruption::JpegCompression.apply(clean, H, W, s as u8 + 1, 0));
+            let ours = Corruption::JpegCompression.apply(clean, H, W, s as u8 + 1, 0);
+            ours_err += mean_abs_diff(clean, &ours);
             ref_err += mean_abs_diff(clean, block(1 + 5 * 5 + s, i));
+            between += mean_abs_diff(&ours, block(1 + 5 * 5 + s, i));
         }
-        println!("jpeg severity {}: mean |jpeg - clean| ours {:.2}, Pillow {:.2}", s + 1, ours_err / 2.0, ref_err / 2.0);
-        assert!(ours_err > 0.4 * ref_err && ours_err < 1.6 * ref_err, "jpeg severity {}: ours {ours_err} vs Pillow {ref_err}", s + 1);
+        println!("jpeg severity {}: mean |jpeg - clean| ours {:.2}, Pillow {:.2}; |ours - Pillow| {:.2}", s + 1, ours_err / 2.0, ref_err / 2.0, between / 2.0);
+        assert!(ours_err > 0.7 * ref_err && ours_err < 1.3 * ref_err, "jpeg severity {}: ours {ours_err} vs Pillow {ref_err}", s + 1);
     }
 }

@@ -158,16 +158,67 @@ pub fn pixelate(image: &[u8], h: usize, w: usize, s: usize) -> Vec<u8> {
     pil_box_resize(&small, sh, sw, h, w)
 }
 
+/// Pillow/libjpeg's default 4:2:0 chroma handling, emulated on RGB bytes: JFIF YCbCr, chroma
+/// averaged over 2 x 2 blocks and brought back with libjpeg's "fancy" (triangle) upsampling
+/// (3/4 of the nearer chroma sample, 1/4 of the farther, per axis), luma untouched.
+fn chroma_420(image: &[u8], h: usize, w: usize) -> Vec<u8> {
+    let (ch, cw) = (h.div_ceil(2), w.div_ceil(2));
+    let mut ycc = vec![[0.0f64; 3]; h * w];
+    for (p, px) in image.chunks_exact(3).enumerate() {
+        let (r, g, b) = (px[0] as f64, px[1] as f64, px[2] as f64);
+        ycc[p] = [
+            0.299 * r + 0.587 * g + 0.114 * b,
+            -0.168_735_892 * r - 0.331_264_108 * g + 0.5 * b,
+            0.5 * r - 0.418_687_589 * g - 0.081_312_411 * b,
+        ];
+    }
+    let mut small = vec![[0.0f64; 2]; ch * cw];
+    for y in 0..ch {
+        for x in 0..cw {
+            let mut acc = [0.0; 2];
+            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                let p = (2 * y + dy).min(h - 1) * w + (2 * x + dx).min(w - 1);
+                acc[0] += ycc[p][1];
+                acc[1] += ycc[p][2];
+            }
+            small[y * cw + x] = [acc[0] / 4.0, acc[1] / 4.0];
+        }
+    }
+    // Full-resolution pixel i sits at chroma coordinate (i - 0.5) / 2.
+    let taps = |i: usize, n: usize| -> (usize, usize, f64) {
+        let near = i / 2;
+        let far = if i % 2 == 0 { near.saturating_sub(1) } else { (near + 1).min(n - 1) };
+        (near, far, 0.25)
+    };
+    let mut out = Vec::with_capacity(image.len());
+    for y in 0..h {
+        let (y0, y1, fy) = taps(y, ch);
+        for x in 0..w {
+            let (x0, x1, fx) = taps(x, cw);
+            let c = |k: usize| {
+                let s = |yy: usize, xx: usize| small[yy * cw + xx][k];
+                (1.0 - fy) * ((1.0 - fx) * s(y0, x0) + fx * s(y0, x1)) + fy * ((1.0 - fx) * s(y1, x0) + fx * s(y1, x1))
+            };
+            let (yl, cb, cr) = (ycc[y * w + x][0], c(0), c(1));
+            let rgb = [yl + 1.402 * cr, yl - 0.344_136_286 * cb - 0.714_136_286 * cr, yl + 1.772 * cb];
+            out.extend(rgb.map(|v| v.round().clamp(0.0, 255.0) as u8));
+        }
+    }
+    out
+}
+
 /// `jpeg_compression` at quality 80 65 58 50 40. **Approximate**: the reference saves with
-/// Pillow (libjpeg, 4:2:0 chroma subsampling by default); we encode with the `image` crate's
-/// baseline encoder (the same IJG quality scaling of the same standard quantisation tables, but
-/// no chroma subsampling and its own DCT) and decode with its decoder, so colour is blurred less
-/// than in CIFAR-10-C at the same quality.
+/// Pillow (libjpeg, 4:2:0 chroma subsampling by default); the `image` crate's baseline encoder
+/// has the same IJG quality scaling of the same standard quantisation tables but no chroma
+/// subsampling and its own DCT, so we first apply libjpeg's chroma subsampling and upsampling
+/// ([`chroma_420`]) and then encode and decode at full chroma resolution. The error to the clean
+/// image is close to Pillow's (see `core/tests/corruptions.rs`), not bit-exact.
 pub fn jpeg_compression(image: &[u8], h: usize, w: usize, s: usize) -> Vec<u8> {
     use image::ImageEncoder;
+    let subsampled = chroma_420(image, h, w);
     let mut buf = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, JPEG_QUALITY[s])
-        .write_image(image, w as u32, h as u32, image::ExtendedColorType::Rgb8)
+        .write_image(&subsampled, w as u32, h as u32, image::ExtendedColorType::Rgb8)
         .expect("JPEG encoding of an in-memory RGB image");
     let decoded = image::load_from_memory_with_format(&buf, image::ImageFormat::Jpeg).expect("decoding our own JPEG");
     decoded.to_rgb8().into_raw()
