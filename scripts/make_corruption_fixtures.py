@@ -8,11 +8,15 @@ SciPy, with the CIFAR parameters of that file, and `np.uint8` of the float resul
 
     /root/.venvs/torch/bin/python -m pip install scipy scikit-image opencv-python-headless pillow
     /root/.venvs/torch/bin/python scripts/make_corruption_fixtures.py
-The committed fixture: NumPy 2.4.6, SciPy 1.17.1, scikit-image 0.26.0, opencv-python-headless
+With ImageMagick 6 installed it also writes core/tests/fixtures/motion_blur.npy (see
+motion_blur_fixture). The committed fixtures: ImageMagick 6.9.11-60 Q16, NumPy 2.4.6, SciPy 1.17.1, scikit-image 0.26.0, opencv-python-headless
 5.0.0, Pillow 13.0.0.
 """
 import io
 import os
+import shutil
+import subprocess
+import tempfile
 
 import cv2
 import numpy as np
@@ -101,8 +105,37 @@ def main():
     arr = np.stack(out).astype(np.uint8)
     path = os.path.join(os.path.dirname(__file__), '..', 'core', 'tests', 'fixtures', 'corruptions.npy')
     np.save(path, arr)
+    motion_blur_fixture(clean)
     print('wrote', path, arr.shape, 'numpy', np.__version__, 'scipy', scipy.__version__, 'skimage', skimage.__version__,
           'opencv', cv2.__version__, 'pillow', PIL.__version__)
+
+
+MOTION = [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)]
+MOTION_ANGLES = [-40.0, -12.5, 0.0, 20.0, 45.0]
+
+
+def motion_blur_fixture(clean):
+    """ImageMagick's MotionBlurImage (`convert -motion-blur RxS+A`, as Wand's motion_blur) at the
+    CIFAR (radius, sigma) of each severity and the fixed angle MOTION_ANGLES[severity - 1]:
+    core/tests/fixtures/motion_blur.npy, uint8 [5, 2, 32, 32, 3]."""
+    exe = shutil.which('convert-im6.q16') or shutil.which('magick')
+    if exe is None:
+        print('ImageMagick not found (apt-get install imagemagick-6.q16): motion_blur.npy not written')
+        return
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for (radius, sigma), angle in zip(MOTION, MOTION_ANGLES):
+            imgs = []
+            for k, img in enumerate(clean):
+                src, dst = os.path.join(tmp, f'{k}.png'), os.path.join(tmp, f'{k}-out.png')
+                Image.fromarray(img).save(src)
+                subprocess.run([exe, src, '-motion-blur', f'{radius}x{sigma}{angle:+}', dst], check=True)
+                imgs.append(np.asarray(Image.open(dst).convert('RGB')))
+            out.append(np.stack(imgs))
+    version = subprocess.run([exe, '-version'], capture_output=True, text=True).stdout.splitlines()[0]
+    path = os.path.join(os.path.dirname(__file__), '..', 'core', 'tests', 'fixtures', 'motion_blur.npy')
+    np.save(path, np.stack(out).astype(np.uint8))
+    print('wrote', path, version)
 
 
 if __name__ == '__main__':

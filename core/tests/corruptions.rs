@@ -335,3 +335,35 @@ fn corruptions_match_the_reference_libraries() {
         assert!(ours_err > 0.7 * ref_err && ours_err < 1.3 * ref_err, "jpeg severity {}: ours {ours_err} vs Pillow {ref_err}", s + 1);
     }
 }
+
+/// Our re-implementation of ImageMagick's `MotionBlurImage` against ImageMagick 6 itself
+/// (`convert -motion-blur RxS+A`, `scripts/make_corruption_fixtures.py`), at the CIFAR radius
+/// and sigma of each severity and a fixed angle per severity.
+#[test]
+fn corruptions_motion_blur_matches_imagemagick() {
+    use hypersphere_core::corruptions::blur::{MOTION, magick_motion_blur_bytes};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let clean_bytes = std::fs::read(dir.join("corruptions.npy")).unwrap();
+    let clean_off = cifar10c::parse_npy_header(&clean_bytes).unwrap().data_offset;
+    let bytes = std::fs::read(dir.join("motion_blur.npy")).unwrap();
+    let header = cifar10c::parse_npy_header(&bytes).unwrap();
+    assert_eq!(header.shape, vec![5, 2, H, W, 3]);
+    let n = H * W * 3;
+    let angles = [-40.0, -12.5, 0.0, 20.0, 45.0];
+    for s in 0..5 {
+        let (mut worst, mut equal) = (0u8, 0usize);
+        for i in 0..2 {
+            let clean = &clean_bytes[clean_off + i * n..clean_off + (i + 1) * n];
+            let (radius, sigma) = MOTION[s];
+            let ours = magick_motion_blur_bytes(clean, H, W, 3, radius, sigma, angles[s]);
+            let magick = &bytes[header.data_offset + (s * 2 + i) * n..header.data_offset + (s * 2 + i + 1) * n];
+            for (&a, &b) in ours.iter().zip(magick) {
+                worst = worst.max(a.abs_diff(b));
+                equal += (a == b) as usize;
+            }
+        }
+        let share = equal as f64 / (2 * n) as f64;
+        println!("motion blur severity {} (angle {}): max diff {worst}, identical {share:.4}", s + 1, angles[s]);
+        assert!(worst == 0 && share == 1.0, "motion blur severity {}: max diff {worst}, identical {share}", s + 1);
+    }
+}

@@ -143,16 +143,22 @@ pub fn magick_motion_blur(x: &[f64], h: usize, w: usize, c: usize, radius: f64, 
     out
 }
 
+/// ImageMagick 6 (Q16) blur of 8-bit values as the reference's PNG round trip sees it: the bytes
+/// become 16-bit quanta (`v * 257`), the blurred quanta are rounded, and the PNG writer keeps
+/// `q / 257` (integer division). Bit-exact against `convert -motion-blur` (ImageMagick
+/// 6.9.11-60 Q16) at fixed angles: test `corruptions_motion_blur_matches_imagemagick`.
+pub fn magick_motion_blur_bytes(image: &[u8], h: usize, w: usize, c: usize, radius: f64, sigma: f64, angle_deg: f64) -> Vec<u8> {
+    let q: Vec<f64> = image.iter().map(|&v| v as f64 * 257.0).collect();
+    magick_motion_blur(&q, h, w, c, radius, sigma, angle_deg).into_iter().map(|v| (v.round().clamp(0.0, 65535.0) as u32 / 257) as u8).collect()
+}
+
 /// `motion_blur` with ImageMagick (radius, sigma) = (6,1) (6,1.5) (6,2) (8,2) (9,2.5) and an
-/// angle uniform in [-45, 45): [`magick_motion_blur`] on the bytes, rounded to bytes as the
-/// reference's PNG round trip does. Differences from the reference: ImageMagick computes in
-/// 16-bit quanta (a rounding of at most one byte level), and the random angle comes from our
-/// generator.
+/// angle uniform in [-45, 45): [`magick_motion_blur_bytes`], bit-exact with ImageMagick 6 for a
+/// given angle; the random angle comes from our generator.
 pub fn motion_blur(image: &[u8], h: usize, w: usize, s: usize, rng: &mut StdRng) -> Vec<u8> {
     let (radius, sigma) = MOTION[s];
     let angle = uniform(rng, -45.0, 45.0);
-    let x: Vec<f64> = image.iter().map(|&v| v as f64).collect();
-    magick_motion_blur(&x, h, w, 3, radius, sigma, angle).into_iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()
+    magick_motion_blur_bytes(image, h, w, 3, radius, sigma, angle)
 }
 
 /// The reference's `clipped_zoom` on a `[h, w, c]` buffer: crop the central

@@ -5,19 +5,19 @@
 //! CIFAR-10-C `.npy` files ([`cifar10c`]).
 //!
 //! Everything works on `[H, W, 3]` RGB bytes and returns bytes, like the published files
-//! (`np.uint8(...)` of the float result, i.e. truncation, except where the original goes
-//! through a PNG or JPEG file, which rounds). Plain Rust on buffers: it also runs in the browser.
+//! (`np.uint8(...)` of the float result, i.e. truncation; ImageMagick's output truncates too). Plain Rust on buffers: it also runs in the browser.
 //! A corruption is deterministic given (image, severity, seed); the random ones draw from
 //! `StdRng::seed_from_u64(seed)`, so they match the reference in distribution, not pixel for
 //! pixel (the reference uses NumPy's global generator).
 //!
-//! Fidelity (see each function): *exact* (the same arithmetic as the reference, up to float
-//! rounding of the last bit before truncation to bytes): contrast, brightness, defocus_blur,
-//! zoom_blur, pixelate (Pillow's fixed-point BOX resampling), fog, gaussian/shot/impulse noise,
-//! glass_blur, elastic_transform (given their random draws); *re-implemented from the
-//! ImageMagick source*: motion_blur and the blur in snow; *approximate*: frost (procedural
-//! texture instead of the six photographs) and jpeg_compression (the `image` crate's baseline
-//! encoder instead of libjpeg through Pillow).
+//! Fidelity (see each function): *bit-exact* against the reference libraries on a committed
+//! fixture (`scripts/make_corruption_fixtures.py`): contrast, brightness, defocus_blur,
+//! zoom_blur, pixelate; *the same operation with our random draws*: gaussian/shot/impulse noise,
+//! glass_blur, fog, elastic_transform; *ImageMagick re-implemented* (bit-exact with
+//! `convert -motion-blur` of ImageMagick 6.9.11 Q16 for a given angle): motion_blur and the
+//! blur in snow; *approximate*: frost (procedural texture instead of the frost photographs) and
+//! jpeg_compression (the `image` crate's encoder after emulated 4:2:0 chroma subsampling
+//! instead of libjpeg through Pillow).
 
 pub mod blur;
 pub mod cifar10c;
@@ -59,7 +59,8 @@ pub enum Corruption {
 pub enum Fidelity {
     /// Same operation and parameters (random ones: same distribution, different generator).
     Exact,
-    /// The reference's external library (ImageMagick) re-implemented from its algorithm.
+    /// The reference's external program (ImageMagick) re-implemented from its algorithm:
+    /// bit-exact with ImageMagick 6.9.11 Q16 for the same random angle.
     Reimplemented,
     /// A stand-in for something that cannot be reproduced (image files, libjpeg).
     Approximate,

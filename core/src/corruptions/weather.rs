@@ -3,7 +3,7 @@
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::blur::{clipped_zoom, magick_motion_blur};
+use super::blur::{clipped_zoom, magick_motion_blur_bytes};
 use super::{normal, to_bytes_trunc, to_unit, uniform};
 
 /// Snow `(mean, std, zoom, threshold, blur radius, blur sigma, blend)` per severity.
@@ -103,18 +103,17 @@ pub fn fog(image: &[u8], h: usize, w: usize, s: usize, rng: &mut StdRng) -> Vec<
 /// `snow` with the (mean, std, zoom, threshold, radius, sigma, blend) rows of [`SNOW`]: a
 /// one-channel layer of `N(mean, std)`, [`clipped_zoom`]ed, zeroed below the threshold, clipped
 /// and stored as bytes (truncated), motion-blurred by ImageMagick's algorithm
-/// ([`magick_motion_blur`], angle uniform in [-135, -45)) and rounded as the PNG round trip does;
+/// ([`magick_motion_blur_bytes`], angle uniform in [-135, -45), bit-exact with ImageMagick 6);
 /// the image becomes `blend * x + (1 - blend) * max(x, 1.5 * gray + 0.5)` (OpenCV gray:
 /// .299 R + .587 G + .114 B) and the layer plus its 180-degree rotation is added, clipped.
-/// Differences: the random draws come from our generator and ImageMagick's 16-bit quanta are
-/// not reproduced (at most one byte level in the blurred layer).
+/// Exact up to the random generator (given the ImageMagick re-implementation).
 pub fn snow(image: &[u8], h: usize, w: usize, s: usize, rng: &mut StdRng) -> Vec<u8> {
     let (mean, std, zoom, threshold, radius, sigma, blend) = SNOW[s];
     let layer: Vec<f64> = (0..h * w).map(|_| mean + std * normal(rng)).collect();
     let layer = clipped_zoom(&layer, h, w, 1, zoom);
-    let layer: Vec<f64> = layer.into_iter().map(|v| if v < threshold { 0.0 } else { v }).map(|v| ((v.clamp(0.0, 1.0) * 255.0) as u8) as f64).collect();
+    let layer: Vec<u8> = layer.into_iter().map(|v| if v < threshold { 0.0 } else { v }).map(|v| (v.clamp(0.0, 1.0) * 255.0) as u8).collect();
     let angle = uniform(rng, -135.0, -45.0);
-    let layer: Vec<f64> = magick_motion_blur(&layer, h, w, 1, radius, sigma, angle).into_iter().map(|v| v.round().clamp(0.0, 255.0) / 255.0).collect();
+    let layer: Vec<f64> = magick_motion_blur_bytes(&layer, h, w, 1, radius, sigma, angle).into_iter().map(|v| v as f64 / 255.0).collect();
     let x: Vec<f32> = image.iter().map(|&v| (v as f64 / 255.0) as f32).collect();
     let mut out = vec![0.0f64; x.len()];
     for p in 0..h * w {

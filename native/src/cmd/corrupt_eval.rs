@@ -200,7 +200,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!("| **mean** | {} |", results.iter().map(|r| format!("**{:.1}%**", 100.0 * r.mean_relative_drop)).collect::<Vec<_>>().join(" | "));
     if args.cifar10c.is_none() && corruptions.iter().any(|c| c.fidelity() != Fidelity::Exact) {
-        println!("\n* not bit-exact with CIFAR-10-C: motion blur and snow re-implement ImageMagick's motion blur, frost uses a procedural texture, JPEG uses the image crate's encoder (see README); use --cifar10c for reported numbers.");
+        println!("\nStarred rows differ from CIFAR-10-C beyond the random draws: motion blur and snow re-implement ImageMagick's motion blur, frost uses a procedural texture, JPEG the image crate's encoder (see README); use --cifar10c for numbers you report.");
     }
     if let Some(path) = &args.json {
         let report = Report { data: args.data.clone(), source, images, seed: args.seed, severities, models: results };
