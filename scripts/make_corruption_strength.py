@@ -4,13 +4,16 @@ the two clean images of core/tests/fixtures/corruptions.npy, averaged over many 
 core/tests/corruptions.rs checks that our implementations (other random generator) give the
 same strength. Writes core/tests/fixtures/corruption_strength.json.
 
-    /root/.venvs/torch/bin/python scripts/make_corruption_strength.py
-Needs NumPy, SciPy, scikit-image, OpenCV, Pillow and (for snow) ImageMagick 6's convert.
+    /root/.venvs/torch/bin/python scripts/make_corruption_strength.py [FROST_DIR]
+Needs NumPy, SciPy, scikit-image, OpenCV, Pillow and (for snow) ImageMagick 6's convert; frost
+needs FROST_DIR with the reference's frost1-5 photographs (hendrycks/robustness,
+ImageNet-C/create_c/), which are not in this repository.
 """
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import cv2
@@ -35,7 +38,7 @@ def shot_noise(x, s):
 
 
 def impulse_noise(x, s):
-    return np.clip(random_noise(x / 255., mode='s&p', amount=[.01, .02, .03, .05, .07][s]), 0, 1) * 255
+    return np.clip(random_noise(x / 255., mode='s&p', amount=[.01, .02, .03, .05, .07][s], rng=np.random.randint(2 ** 31)), 0, 1) * 255
 
 
 def glass_blur(x, s):
@@ -113,6 +116,13 @@ def snow(x, s, tmp, exe):
     return np.clip(x + flakes + np.rot90(flakes, k=2), 0, 1) * 255
 
 
+def frost(x, s, photos):
+    a, b = [(1, .2), (1, .3), (.9, .4), (.85, .4), (.75, .45)][s]
+    photo = photos[np.random.randint(5)]
+    y, z = np.random.randint(0, photo.shape[0] - 32), np.random.randint(0, photo.shape[1] - 32)
+    return np.clip(a * x + b * photo[y:y + 32, z:z + 32], 0, 255)
+
+
 def main():
     clean = np.load(os.path.join(FIXTURES, 'corruptions.npy'))[0]
     np.random.seed(0)
@@ -130,6 +140,12 @@ def main():
             result['snow'] = [float(np.mean([np.abs(np.uint8(snow(img, s, tmp, exe)).astype(float) - img).mean()
                                              for img in clean for _ in range(draws // 4)])) for s in range(5)]
         print('snow', np.round(result['snow'], 3))
+    if len(sys.argv) > 1:
+        names = ['frost1.png', 'frost2.png', 'frost3.png', 'frost4.jpg', 'frost5.jpg']
+        photos = [cv2.resize(cv2.imread(os.path.join(sys.argv[1], n)), (0, 0), fx=.2, fy=.2)[..., ::-1].astype(float) for n in names]
+        result['frost'] = [float(np.mean([np.abs(np.uint8(frost(img, s, photos)).astype(float) - img).mean()
+                                          for img in clean for _ in range(draws)])) for s in range(5)]
+        print('frost', np.round(result['frost'], 3))
     with open(os.path.join(FIXTURES, 'corruption_strength.json'), 'w') as f:
         json.dump(result, f, indent=1)
 

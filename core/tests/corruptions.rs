@@ -371,7 +371,8 @@ fn corruptions_motion_blur_matches_imagemagick() {
 /// The random corruptions against the reference's own operations (NumPy, scikit-image, OpenCV,
 /// SciPy, ImageMagick; `scripts/make_corruption_strength.py`): the same mean distance to the
 /// clean image per severity, averaged over 100 random draws (25 for snow) on the two fixture
-/// images. Our generator differs, so only the distribution can match.
+/// images (frost: with the reference's photographs). Our generator differs, so only the
+/// distribution can match.
 #[test]
 fn corruptions_random_ones_match_the_reference_strength() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -380,7 +381,7 @@ fn corruptions_random_ones_match_the_reference_strength() {
     let n = H * W * 3;
     let clean: Vec<&[u8]> = (0..2).map(|i| &bytes[off + i * n..off + (i + 1) * n]).collect();
     let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("corruption_strength.json")).unwrap()).unwrap();
-    for (name, draws) in [("gaussian_noise", 100), ("shot_noise", 100), ("impulse_noise", 100), ("glass_blur", 100), ("fog", 100), ("elastic_transform", 100), ("snow", 100)] {
+    for (name, draws) in [("gaussian_noise", 100), ("shot_noise", 100), ("impulse_noise", 100), ("glass_blur", 100), ("fog", 100), ("elastic_transform", 100), ("snow", 100), ("frost", 100)] {
         let c: Corruption = name.parse().unwrap();
         let expected: Vec<f64> = reference[name].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         let ours: Vec<f64> = (0..5)
@@ -397,7 +398,8 @@ fn corruptions_random_ones_match_the_reference_strength() {
         println!("{name:<18} ours {}", ours.iter().map(|v| format!("{v:6.2}")).collect::<String>());
         println!("{:<18} ref  {}", "", expected.iter().map(|v| format!("{v:6.2}")).collect::<String>());
         for s in 0..5 {
-            let tol = 0.1 * expected[s] + 0.1;
+            // Frost is approximate (procedural texture for the photographs): 15%.
+            let tol = if c == Corruption::Frost { 0.15 * expected[s] } else { 0.1 * expected[s] + 0.1 };
             assert!((ours[s] - expected[s]).abs() <= tol, "{name} severity {}: ours {:.3}, reference {:.3}", s + 1, ours[s], expected[s]);
         }
     }
