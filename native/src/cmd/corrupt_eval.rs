@@ -191,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
     println!("|---|{}", "---|".repeat(results.len()));
     println!("| clean accuracy | {} |", results.iter().map(|r| format!("{:.2}%", 100.0 * r.clean_accuracy)).collect::<Vec<_>>().join(" | "));
     for (ci, c) in corruptions.iter().enumerate() {
-        let mark = if args.cifar10c.is_none() && c.fidelity() != Fidelity::Exact { "*" } else { "" };
+        let mark = if args.cifar10c.is_none() && c.fidelity() == Fidelity::Approximate { "*" } else { "" };
         let cells: Vec<String> = results
             .iter()
             .map(|r| format!("{:.1}% ({:.2}%)", 100.0 * r.corruptions[ci].mean_relative_drop, 100.0 * r.corruptions[ci].mean_accuracy))
@@ -199,8 +199,8 @@ pub fn run(args: Args) -> Result<()> {
         println!("| {c}{mark} | {} |", cells.join(" | "));
     }
     println!("| **mean** | {} |", results.iter().map(|r| format!("**{:.1}%**", 100.0 * r.mean_relative_drop)).collect::<Vec<_>>().join(" | "));
-    if args.cifar10c.is_none() && corruptions.iter().any(|c| c.fidelity() != Fidelity::Exact) {
-        println!("\nStarred rows differ from CIFAR-10-C beyond the random draws: motion blur and snow re-implement ImageMagick's motion blur, frost uses a procedural texture, JPEG the image crate's encoder (see README); use --cifar10c for numbers you report.");
+    if args.cifar10c.is_none() && corruptions.iter().any(|c| c.fidelity() == Fidelity::Approximate) {
+        println!("\nStarred rows are approximations of CIFAR-10-C: frost uses a procedural texture instead of the frost photographs, JPEG the image crate's encoder instead of libjpeg (see README); use --cifar10c for numbers you report.");
     }
     if let Some(path) = &args.json {
         let report = Report { data: args.data.clone(), source, images, seed: args.seed, severities, models: results };
