@@ -7,6 +7,7 @@
 //! [`train`]. Nothing here parses a command line or touches a path it was not handed.
 
 pub mod attacks;
+pub mod corruptions;
 pub mod data;
 pub mod error;
 pub mod evaluate;

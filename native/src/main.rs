@@ -30,6 +30,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Class separation, alignment and uniformity of models' features (the paper's Figure 2).
     Geometry(cmd::geometry::Args),
+    /// Accuracy under the 15 CIFAR-10-C corruptions and relative drop per corruption (the paper's Figure 3).
+    CorruptEval(cmd::corrupt_eval::Args),
     /// Gather a study folder (runs, evaluations, geometry) into an HTML page and Markdown with plots.
     Report(cmd::report::Args),
     /// Measure training-step and PGD throughput on a device.
@@ -46,6 +48,7 @@ fn main() {
         Command::LinearEval(args) => cmd::linear_eval::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Geometry(args) => cmd::geometry::run(args),
+        Command::CorruptEval(args) => cmd::corrupt_eval::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),

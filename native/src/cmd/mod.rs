@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_contrastive;
+pub mod corrupt_eval;
 pub mod eval;
 pub mod geometry;
 pub mod linear_eval;
