@@ -32,6 +32,8 @@ enum Command {
     Geometry(cmd::geometry::Args),
     /// Accuracy under the 15 CIFAR-10-C corruptions and relative drop per corruption (the paper's Figure 3).
     CorruptEval(cmd::corrupt_eval::Args),
+    /// The whole study: train the paper's six settings, attack them, geometry, corruptions, report.
+    Reproduce(cmd::reproduce::Args),
     /// Gather a study folder (runs, evaluations, geometry) into an HTML page and Markdown with plots.
     Report(cmd::report::Args),
     /// Measure training-step and PGD throughput on a device.
@@ -49,6 +51,7 @@ fn main() {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Geometry(args) => cmd::geometry::run(args),
         Command::CorruptEval(args) => cmd::corrupt_eval::run(args),
+        Command::Reproduce(args) => cmd::reproduce::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),

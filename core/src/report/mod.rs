@@ -1,8 +1,8 @@
 //! The study report: one Markdown file and one self-contained HTML page (charts embedded as
 //! SVG data URIs) gathered from a study's run folders and result files: training curves, the
 //! A-FNC threshold with its removal rate and precision, the robustness table in the layout of
-//! the paper's Table 1 with accuracy-vs-epsilon curves, and the representation geometry of
-//! Figure 2 (separation ratios, t-SNE pictures).
+//! the paper's Table 1 with accuracy-vs-epsilon curves, the representation geometry of
+//! Figure 2 (separation ratios, t-SNE pictures) and the corruption drops of Figure 3.
 //!
 //! Everything is rendered from JSON values (the files' contents), so the caller decides where
 //! they come from; nothing here reads or writes files.
@@ -40,6 +40,8 @@ pub struct StudyRecord {
     pub runs: Vec<RunRecord>,
     /// `hypersphere geometry --json` output (an array, one entry per model).
     pub geometry: Option<Value>,
+    /// `hypersphere corrupt-eval --json` output.
+    pub corruptions: Option<Value>,
 }
 
 /// A chart of the report.
@@ -268,6 +270,57 @@ pub fn render(study: &StudyRecord) -> crate::Result<Report> {
         }
     }
 
+    if let Some(models) = study.corruptions.as_ref().and_then(|c| c["models"].as_array()).filter(|m| !m.is_empty()) {
+        md.push_str("## Common corruptions (Figure 3)\n\n");
+        let short = |m: &Value| {
+            let name = m["model"].as_str().unwrap_or("?");
+            // `runs/x/simclr/model.bpk` -> `simclr`
+            let p = std::path::Path::new(name);
+            if p.file_name().is_some_and(|f| f == "model.bpk") {
+                p.parent().and_then(|d| d.file_name()).map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string())
+            } else {
+                name.to_string()
+            }
+        };
+        let mut header = vec!["corruption".to_string()];
+        header.extend(models.iter().map(short));
+        let names: Vec<String> = models[0]["corruptions"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|x| x["corruption"].as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let drop_of = |m: &Value, name: &str| {
+            m["corruptions"].as_array().and_then(|c| c.iter().find(|x| x["corruption"].as_str() == Some(name))).and_then(|x| x["mean_relative_drop"].as_f64())
+        };
+        let mut rows: Vec<Vec<String>> = vec![{
+            let mut r = vec!["clean accuracy".to_string()];
+            r.extend(models.iter().map(|m| percent(m["clean_accuracy"].as_f64())));
+            r
+        }];
+        for name in &names {
+            let mut r = vec![name.clone()];
+            r.extend(models.iter().map(|m| percent(drop_of(m, name))));
+            rows.push(r);
+        }
+        let mut mean = vec!["mean drop".to_string()];
+        mean.extend(models.iter().map(|m| percent(m["mean_relative_drop"].as_f64())));
+        rows.push(mean);
+        md.push_str(&table(&header, &rows));
+        md.push_str("\nCells: relative accuracy drop (clean - corrupted) / clean, averaged over the severities evaluated.\n\n");
+        let series: Vec<Series> = models
+            .iter()
+            .map(|m| Series {
+                name: short(m),
+                points: names.iter().enumerate().filter_map(|(i, n)| Some(((i + 1) as f64, 100.0 * drop_of(m, n)?))).collect(),
+            })
+            .collect();
+        add_figure(
+            &mut md,
+            "corruptions.svg",
+            format!("Relative accuracy drop per corruption (1-{}: {})", names.len(), names.join(", ")),
+            line_chart("Relative drop under corruptions", "corruption (table order)", "relative drop (%)", &series, true)?,
+        );
+    }
+
     let html = to_html(&study.title, &md, &figures);
     Ok(Report { markdown: md, html, figures })
 }
@@ -361,14 +414,16 @@ mod tests {
             runs: vec![run("simclr", "simclr", json!({"kind": "none"})), run("afnc", "simclr", json!({"kind": "adaptive", "initial": 0.99, "last": 0.7}))],
             geometry: Some(json!([{"model": "simclr", "separation": {"inter": 0.5, "intra": 0.4, "ratio": 1.25}, "alignment": 0.3, "uniformity": -2.0,
                 "tsne": {"points": [[0.0, 1.0], [1.0, 0.0]], "labels": [0, 1], "class_names": ["cat", "dog"]}}])),
+            corruptions: Some(json!({"models": [{"model": "runs/x/simclr/model.bpk", "clean_accuracy": 0.5, "mean_relative_drop": 0.25,
+                "corruptions": [{"corruption": "fog", "mean_relative_drop": 0.3}, {"corruption": "contrast", "mean_relative_drop": 0.2}]}]})),
         };
         let r = render(&study).unwrap();
-        for needle in ["| afnc | simclr + A-FNC rho 0.99 -> 0.7 | 3 |", "42.00%", "30.00% (↓40%)", "1.250x", "10.0 min"] {
+        for needle in ["| afnc | simclr + A-FNC rho 0.99 -> 0.7 | 3 |", "42.00%", "30.00% (↓40%)", "1.250x", "10.0 min", "| corruption | simclr |", "| fog | 30.00% |", "| mean drop | 25.00% |"] {
             assert!(r.markdown.contains(needle), "{needle} missing from:\n{}", r.markdown);
         }
         let files: Vec<&str> = r.figures.iter().map(|f| f.file.as_str()).collect();
-        assert_eq!(files, vec!["loss.svg", "accuracy.svg", "fnc.svg", "robustness-fgsm-linf.svg", "tsne-0.svg"]);
-        assert_eq!(r.html.matches("<img src=\"data:image/svg+xml;base64,").count(), 5);
+        assert_eq!(files, vec!["loss.svg", "accuracy.svg", "fnc.svg", "robustness-fgsm-linf.svg", "tsne-0.svg", "corruptions.svg"]);
+        assert_eq!(r.html.matches("<img src=\"data:image/svg+xml;base64,").count(), 6);
         assert!(r.html.contains("<th>model</th>") && r.html.contains("<td>afnc</td>"));
         // an empty study still renders
         assert!(render(&StudyRecord { title: "empty".into(), ..Default::default() }).unwrap().figures.is_empty());

@@ -8,6 +8,7 @@ pub mod geometry;
 pub mod linear_eval;
 pub mod quickstart;
 pub mod report;
+pub mod reproduce;
 pub mod train;
 
 use anyhow::Result;

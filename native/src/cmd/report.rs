@@ -1,7 +1,8 @@
 //! `hypersphere report`: gathers a study folder (one sub-folder per training run, each with
 //! `config.json`, `metrics.jsonl` and optionally `linear_eval.json` and `eval.json`; and at the
-//! top `geometry.json` from `hypersphere geometry --json`) into `report.md` + `plots/*.svg`
-//! and one self-contained `report.html`.
+//! top `eval.json` from `hypersphere eval --models ... --json`, `geometry.json` from
+//! `hypersphere geometry --json` and `corruptions.json` from `hypersphere corrupt-eval --json`)
+//! into `report.md` + `plots/*.svg` and one self-contained `report.html`.
 
 use std::path::{Path, PathBuf};
 
@@ -70,11 +71,21 @@ pub fn run(args: Args) -> Result<()> {
             runs.push(run);
         }
     }
+    // A study-level `eval.json` written by `eval --models ... --json` holds one row per model:
+    // each row's report goes to the run of the same name.
+    if let Some(table) = read_json(&args.study.join("eval.json"))? {
+        for row in table["rows"].as_array().into_iter().flatten() {
+            if let Some(run) = runs.iter_mut().find(|r| row["model"].as_str() == Some(r.name.as_str()) && r.eval.is_none()) {
+                run.eval = Some(row["report"].clone());
+            }
+        }
+    }
     let geometry = read_json(&args.study.join("geometry.json"))?;
+    let corruptions = read_json(&args.study.join("corruptions.json"))?;
     if runs.is_empty() && geometry.is_none() {
         bail!("{} holds no run folders (with config.json) and no geometry.json", args.study.display());
     }
-    let report = render(&StudyRecord { title: args.title.clone(), runs, geometry })?;
+    let report = render(&StudyRecord { title: args.title.clone(), runs, geometry, corruptions })?;
     let out = args.out.clone().unwrap_or_else(|| args.study.join("report"));
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;

@@ -1,0 +1,133 @@
+//! `hypersphere reproduce`: the whole study end to end. Trains the paper's six settings (CE,
+//! SupCon, SimCLR, SimCLR + fixed FNC, SimCLR + A-FNC 0.9 -> 0.5 and 0.99 -> 0.7) with their
+//! linear evaluations, attacks them (Table 1 / Table 4 layout with "gap closed" against SimCLR
+//! and SupCon), measures their geometry (Figure 2) and their accuracy under corruptions
+//! (Figure 3), and writes the report.
+//!
+//! Each stage runs as its own `hypersphere` process and is skipped when its result exists, so
+//! a killed study continues where it stopped (interrupted training runs resume from their last
+//! epoch; the evaluation resumes from its results file).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use hypersphere_core::train::{PRESETS, Scale};
+
+use crate::device::DeviceChoice;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Scale of the presets: small (a 2-core CPU, hours) or paper (ResNet-50, 1000 epochs: GPUs).
+    #[arg(long, default_value = "small")]
+    pub preset: String,
+    /// Dataset: CIFAR-10 (a folder of per-split archives, image folders or the binary release) or `procedural[:N]`.
+    #[arg(long, default_value = "procedural")]
+    pub data: String,
+    /// Study folder (default: runs/study-<preset>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Test images for the attacks, the geometry and the corruptions (default: 1000 small, all for paper).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Extra flags for every training run, e.g. "--epochs 30 --width 16" (they override the preset).
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub train_args: String,
+    /// Compute device.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+fn device_name(d: DeviceChoice) -> &'static str {
+    match d {
+        DeviceChoice::Auto => "auto",
+        DeviceChoice::Wgpu => "wgpu",
+        DeviceChoice::Cuda => "cuda",
+        DeviceChoice::Flex => "flex",
+    }
+}
+
+/// Runs this program with `args`, its output going to the terminal.
+fn stage(name: &str, args: &[String]) -> Result<()> {
+    eprintln!("== {name}: hypersphere {}", args.join(" "));
+    let exe = std::env::current_exe().context("finding the hypersphere binary")?;
+    let status = Command::new(exe).args(args).status().with_context(|| format!("starting {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status}); run the same command again to continue where it stopped");
+    }
+    Ok(())
+}
+
+fn s(x: impl AsRef<str>) -> String {
+    x.as_ref().to_string()
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let scale: Scale = args.preset.parse()?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{}", args.preset)));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let device = s(device_name(args.device));
+    let limit = args.limit.or(if scale == Scale::Small { Some(1000) } else { None });
+    let limit_args: Vec<String> = limit.map(|l| vec![s("--limit"), l.to_string()]).unwrap_or_default();
+    let start = Instant::now();
+
+    for (name, _, _) in PRESETS {
+        let run = out.join(name);
+        if run.join("model.bpk").exists() && run.join("done").exists() {
+            eprintln!("== train {name}: done already");
+            continue;
+        }
+        let t = Instant::now();
+        if run.join("checkpoint.json").exists() {
+            stage(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), device.clone()])?;
+        } else {
+            let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&args.preset), s("--data"), s(&args.data), s("--out"), path(&run), s("--device"), device.clone()];
+            a.extend(args.train_args.split_whitespace().map(String::from));
+            stage(&format!("train {name}"), &a)?;
+        }
+        std::fs::write(run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()))?;
+    }
+    let named: Vec<String> = PRESETS.iter().map(|(n, _, _)| format!("{n}={}", path(&out.join(n).join("model.bpk")))).collect();
+    let paths: Vec<String> = PRESETS.iter().map(|(n, _, _)| path(&out.join(n).join("model.bpk"))).collect();
+
+    // Table 1 / Table 4: FGSM and PGD in three norms, plus AutoAttack at the paper scale.
+    if !out.join("eval.json").exists() {
+        let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
+        if scale == Scale::Small {
+            attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
+        } else {
+            attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
+        }
+        let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&args.data), s("--device"), device.clone()];
+        for attack in attacks {
+            a.extend([s("--attack"), attack]);
+        }
+        a.extend([s("--gap-reference"), s("simclr,supcon"), s("--markdown"), path(&out.join("eval.md")), s("--resume"), path(&out.join("eval.jsonl"))]);
+        a.extend([s("--json"), path(&out.join("eval.json"))]);
+        a.extend(limit_args.clone());
+        stage("robustness", &a)?;
+    }
+    if !out.join("geometry.json").exists() {
+        let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
+        a.extend([s("--data"), s(&args.data), s("--device"), device.clone(), s("--json"), path(&out.join("geometry.json"))]);
+        a.extend(limit_args.clone());
+        stage("geometry", &a)?;
+    }
+    if !out.join("corruptions.json").exists() {
+        let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&args.data), s("--device"), device.clone()];
+        a.extend([s("--json"), path(&out.join("corruptions.json"))]);
+        if scale == Scale::Small {
+            a.extend([s("--severities"), s("1,3,5")]);
+        }
+        a.extend(limit_args.clone());
+        stage("corruptions", &a)?;
+    }
+    stage("report", &[s("report"), s("--study"), path(&out), s("--title"), format!("hypersphere study ({} scale, {})", args.preset, args.data)])?;
+    println!("study complete in {:.1} min: {}", start.elapsed().as_secs_f64() / 60.0, out.join("report").join("report.html").display());
+    Ok(())
+}
