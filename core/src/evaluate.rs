@@ -161,8 +161,10 @@ fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<boo
     ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
 }
 
-/// AutoAttack on one batch, each component only on the samples still robust.
-fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
+/// AutoAttack on one batch, each component only on the samples still robust (gathered on the
+/// host between components); `correct` is the number of samples no component fooled and `after`
+/// the count after each component.
+pub fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
     let start = Instant::now();
     let mut robust = correct_mask(model, x.clone(), y);
     let mut after = Vec::new();
