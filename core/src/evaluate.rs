@@ -13,7 +13,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::attacks::{self, Attack, AttackKind, AttackSpec, AutoAttack, Objective};
+use crate::attacks::{self, Apgd, Attack, AttackKind, AttackSpec, AutoAttack, Objective};
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, gather};
 use crate::metrics::{count_correct, predictions, relative_drop};
@@ -161,18 +161,36 @@ fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<boo
     ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
 }
 
-/// AutoAttack on one batch, each component only on the samples still robust.
-fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
+/// AutoAttack on one batch, each component only on the samples still robust (gathered on the
+/// host between components); `correct` is the number of samples no component fooled and `after`
+/// the count after each component.
+pub fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
     let start = Instant::now();
     let mut robust = correct_mask(model, x.clone(), y);
     let mut after = Vec::new();
     for (i, component) in aa.components().enumerate() {
-        let idx: Vec<i64> = robust.iter().enumerate().filter(|(_, r)| **r).map(|(j, _)| j as i64).collect();
-        if !idx.is_empty() {
+        let seed = AutoAttack::component_seed(seed, i);
+        // APGD-T runs target by target, each on the samples still robust.
+        let runs: Vec<Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + '_>> = if component.spec().kind == AttackKind::ApgdT {
+            let apgd = std::rc::Rc::new(Apgd::new(component.spec().clone()));
+            (1..=apgd.target_count(model.config().num_classes))
+                .map(|rank| {
+                    let apgd = apgd.clone();
+                    Box::new(move |xs, ys| apgd.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
+                })
+                .collect()
+        } else {
+            vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))]
+        };
+        for run in runs {
+            let idx: Vec<i64> = robust.iter().enumerate().filter(|(_, r)| **r).map(|(j, _)| j as i64).collect();
+            if idx.is_empty() {
+                break;
+            }
             let k = idx.len();
             let sel = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [k]), &x.device());
             let (xs, ys) = (x.clone().select(0, sel.clone()), y.clone().select(0, sel));
-            let adv = component.perturb(model, xs, ys.clone(), AutoAttack::component_seed(seed, i));
+            let adv = run(xs, ys.clone());
             for (j, ok) in idx.iter().zip(correct_mask(model, adv, &ys)) {
                 robust[*j as usize] = ok;
             }

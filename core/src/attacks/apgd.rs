@@ -179,6 +179,41 @@ impl Apgd {
     }
 }
 
+impl Apgd {
+    /// The number of APGD-T target classes for a `classes`-way model (`min(9, classes - 1)`).
+    pub fn target_count(&self, classes: usize) -> usize {
+        self.target_classes.min(classes - 1)
+    }
+
+    /// One target of APGD-T (the `rank`-th most likely clean class, 1-based: 1 is the runner-up)
+    /// or, with `rank = None`, the untargeted run, with all restarts; `seed` is the attack's seed
+    /// as given to [`Attack::perturb`]. Running every rank on the samples still robust after the
+    /// previous ones gives the same samples fooled as [`Attack::perturb`] (which runs them all on
+    /// the whole batch), at a fraction of the cost; [`crate::evaluate`] does that.
+    pub fn perturb_rank(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, rank: Option<usize>, seed: u64) -> Tensor<4> {
+        let x = images.without_autodiff();
+        if self.spec.eps == 0.0 {
+            return x;
+        }
+        let model = model.valid();
+        let target = rank.map(|t| {
+            let n = x.dims()[0];
+            let (_, order) = model.forward(x.clone()).topk_with_indices(t + 1, 1);
+            order.slice([0..n, t..t + 1]).reshape([n])
+        });
+        let mut out = x.clone();
+        let mut fooled = predictions(model.forward(x.clone())).not_equal(labels.clone());
+        let first_run = rank.map_or(0, |t| (t as u64 - 1) * self.restarts as u64);
+        for r in 0..self.restarts as u64 {
+            let run_seed = seed.wrapping_add((first_run + r).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let (adv, found) = self.single_run(&model, &x, &labels, target.as_ref(), run_seed);
+            out = select_samples(fooled.clone().bool_not(), adv, out);
+            fooled = fooled.bool_or(found);
+        }
+        out
+    }
+}
+
 impl Attack for Apgd {
     fn spec(&self) -> &AttackSpec {
         &self.spec
