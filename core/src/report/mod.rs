@@ -70,9 +70,11 @@ fn method_of(run: &RunRecord) -> String {
     let plan = &run.config["plan"];
     let method = plan["method"].as_str().unwrap_or("ce").to_string();
     let fnc = &plan["contrastive"]["fnc"];
+    // thresholds are stored as f32: print them as written (0.99, not 0.9900000095367432)
+    let rho = |v: &Value| format!("{}", v.as_f64().map(|x| (x * 1e4).round() / 1e4).unwrap_or(f64::NAN));
     let fnc = match fnc["kind"].as_str() {
-        Some("fixed") => format!(" + FNC rho {}", fnc["rho"]),
-        Some("adaptive") => format!(" + A-FNC rho {} -> {}", fnc["initial"], fnc["last"]),
+        Some("fixed") => format!(" + FNC rho {}", rho(&fnc["rho"])),
+        Some("adaptive") => format!(" + A-FNC rho {} -> {}", rho(&fnc["initial"]), rho(&fnc["last"])),
         Some("oracle") => " + oracle FNC".to_string(),
         _ => String::new(),
     };
@@ -411,7 +413,7 @@ mod tests {
     fn tables_and_figures_for_every_section() {
         let study = StudyRecord {
             title: "Small study".into(),
-            runs: vec![run("simclr", "simclr", json!({"kind": "none"})), run("afnc", "simclr", json!({"kind": "adaptive", "initial": 0.99, "last": 0.7}))],
+            runs: vec![run("simclr", "simclr", json!({"kind": "none"})), run("afnc", "simclr", json!({"kind": "adaptive", "initial": 0.99f32, "last": 0.7f32}))],
             geometry: Some(json!([{"model": "simclr", "separation": {"inter": 0.5, "intra": 0.4, "ratio": 1.25}, "alignment": 0.3, "uniformity": -2.0,
                 "tsne": {"points": [[0.0, 1.0], [1.0, 0.0]], "labels": [0, 1], "class_names": ["cat", "dog"]}}])),
             corruptions: Some(json!({"models": [{"model": "runs/x/simclr/model.bpk", "clean_accuracy": 0.5, "mean_relative_drop": 0.25,
