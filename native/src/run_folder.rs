@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use hypersphere_core::train::TrainPlan;
 use serde::{Deserialize, Serialize};
 
 use crate::model_files::write_atomic;
@@ -58,6 +59,15 @@ impl RunFolder {
         let path = self.path(name);
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+    }
+
+    /// The training plan and data source that `config.json` recorded.
+    pub fn plan(&self) -> Result<(TrainPlan, String)> {
+        let config: serde_json::Value = self.read_json("config.json")?;
+        let plan: TrainPlan = serde_json::from_value(config["plan"].clone())
+            .with_context(|| format!("{} has no training plan (written by an older version?)", self.path("config.json").display()))?;
+        let data = config["data"].as_str().context("config.json has no data")?.to_string();
+        Ok((plan, data))
     }
 
     /// The last complete epoch, if any.

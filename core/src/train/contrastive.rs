@@ -8,9 +8,7 @@
 //! state) continues exactly as if it had not stopped.
 
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
@@ -103,10 +101,7 @@ impl ContrastiveConfig {
     /// The optimiser of this configuration.
     pub fn optimizer(&self) -> ModuleOptimizer {
         match self.optimizer {
-            OptimizerKind::Sgd => SgdConfig::new()
-                .with_momentum(Some(MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0)))
-                .with_weight_decay((self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)))
-                .init(),
+            OptimizerKind::Sgd => super::sgd(self.momentum, self.weight_decay),
             OptimizerKind::Lars => Lars { momentum: self.momentum, weight_decay: self.weight_decay, eta: 0.001 }.init(),
         }
     }
@@ -204,6 +199,28 @@ pub fn contrastive_step(
     Ok(StepOutput { model, output, augment_seconds })
 }
 
+/// An epoch's sums (loss weighted by batch size, negative pairs, cancelled pairs, cancelled
+/// pairs of one class), read back from the device a few steps at a time.
+#[derive(Default)]
+struct EpochSums {
+    loss: f64,
+    negatives: f64,
+    cancelled: f64,
+    same_class: f64,
+}
+
+impl EpochSums {
+    /// Reads back and adds the pending step statistics, emptying `pending`.
+    fn absorb(&mut self, pending: &mut Vec<[Tensor<1>; 4]>) {
+        for [loss, negatives, cancelled, same_class] in pending.drain(..) {
+            self.loss += loss.into_scalar::<f64>();
+            self.negatives += negatives.into_scalar::<f64>();
+            self.cancelled += cancelled.into_scalar::<f64>();
+            self.same_class += same_class.into_scalar::<f64>();
+        }
+    }
+}
+
 /// The monitor of a run: kNN bank (training images, unaugmented) and test images.
 pub struct KnnMonitor<'a> {
     /// Labelled images whose features vote.
@@ -247,7 +264,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
         let mut augment_seconds = 0.0;
         let epoch_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
         let order = BatchOrder::shuffled(train.len(), config.batch_size, epoch_seed);
-        let (mut loss_sum, mut seen, mut negatives, mut cancelled, mut same_class) = (0f64, 0usize, 0f64, 0f64, 0f64);
+        let (mut sums, mut seen) = (EpochSums::default(), 0usize);
         let mut pending = Vec::new();
         let mut global_step = (epoch - 1) * steps_per_epoch;
         let (mut lr, mut rho) = (schedule.at(global_step), None);
@@ -268,47 +285,37 @@ pub fn train_contrastive<E: From<crate::Error>>(
             model = step_out.model;
             augment_seconds += step_out.augment_seconds;
             let out = step_out.output;
-            pending.push((
+            pending.push([
                 out.loss * indices.len() as f32,
                 out.negatives,
                 out.cancelled,
                 out.cancelled_same_class.expect("labels were given"),
-            ));
+            ]);
             global_step += 1;
             seen += indices.len();
             if pending.len() == 20 {
-                for (l, n, c, s) in pending.drain(..) {
-                    loss_sum += l.into_scalar::<f64>();
-                    negatives += n.into_scalar::<f64>();
-                    cancelled += c.into_scalar::<f64>();
-                    same_class += s.into_scalar::<f64>();
-                }
+                sums.absorb(&mut pending);
                 on_step(StepProgress {
                     epoch,
                     step: step + 1,
                     steps: steps_per_epoch,
-                    loss: loss_sum / seen.max(1) as f64,
+                    loss: sums.loss / seen.max(1) as f64,
                     lr,
                     images_per_second: seen as f64 / start.elapsed().as_secs_f64().max(1e-9),
                 });
             }
         }
-        for (l, n, c, s) in pending.drain(..) {
-            loss_sum += l.into_scalar::<f64>();
-            negatives += n.into_scalar::<f64>();
-            cancelled += c.into_scalar::<f64>();
-            same_class += s.into_scalar::<f64>();
-        }
+        sums.absorb(&mut pending);
         let train_seconds = start.elapsed().as_secs_f64();
         let knn_accuracy = monitor.as_ref().map(|m| knn_accuracy(&model.encoder, m.bank, m.test, &config.knn, device));
         let fnc = config.fnc != FncSchedule::None;
         let report = ContrastiveEpoch {
             epoch,
-            train_loss: loss_sum / seen.max(1) as f64,
+            train_loss: sums.loss / seen.max(1) as f64,
             lr,
             rho,
-            cancelled_fraction: fnc.then(|| cancelled / negatives.max(1.0)),
-            cancel_precision: (fnc && cancelled > 0.0).then(|| same_class / cancelled),
+            cancelled_fraction: fnc.then(|| sums.cancelled / sums.negatives.max(1.0)),
+            cancel_precision: (fnc && sums.cancelled > 0.0).then(|| sums.same_class / sums.cancelled),
             knn_accuracy,
             seconds: start.elapsed().as_secs_f64(),
             augment_seconds,

@@ -5,9 +5,7 @@
 
 use burn::module::Module;
 use burn::nn::{Initializer, LinearConfig};
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
@@ -81,10 +79,7 @@ pub fn linear_eval(
     let mut head = LinearConfig::new(dim, classes).with_initializer(Initializer::Zeros).init(&ad);
     let steps = train.len().div_ceil(config.batch_size.max(1));
     let schedule = LrSchedule { base: config.lr, warmup_steps: 0, total_steps: config.epochs * steps };
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0)))
-        .with_weight_decay((config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)))
-        .init();
+    let mut optim = super::sgd(config.momentum, config.weight_decay);
     let mut step = 0;
     for epoch in 1..=config.epochs {
         let order = BatchOrder::shuffled(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64));

@@ -2,9 +2,7 @@
 //! weight decay added to the gradient), a warm-up + cosine schedule and the standard CIFAR
 //! augmentation (random crop with padding 4, horizontal flip).
 
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -85,10 +83,7 @@ pub struct EpochReport {
 impl SupervisedConfig {
     /// SGD with momentum (dampening 0) and weight decay, as `torch.optim.SGD`.
     pub fn optimizer(&self) -> ModuleOptimizer {
-        SgdConfig::new()
-            .with_momentum(Some(MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0)))
-            .with_weight_decay((self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)))
-            .init()
+        super::sgd(self.momentum, self.weight_decay)
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::Classifier;
-use hypersphere_core::train::{LinearEvalConfig, LinearEvalReport, TrainPlan, linear_eval};
+use hypersphere_core::train::{LinearEvalConfig, LinearEvalReport, linear_eval};
 
 use crate::device::{DeviceChoice, select};
 use crate::model_files::{self, ArchArgs};
@@ -89,9 +89,7 @@ pub fn run(args: Args) -> Result<()> {
     let (run, encoder, data, mut config, train_limit, test_limit) = match (&args.run, &args.encoder) {
         (Some(dir), _) => {
             let run = RunFolder::open(dir)?;
-            let config: serde_json::Value = run.read_json("config.json")?;
-            let plan: TrainPlan = serde_json::from_value(config["plan"].clone()).context("config.json has no training plan")?;
-            let data = config["data"].as_str().context("config.json has no data")?.to_string();
+            let (plan, data) = run.plan()?;
             let path = run.path("encoder.bpk");
             if !path.exists() {
                 bail!("{} has no encoder.bpk: is it a contrastive run with a finished epoch?", dir.display());

@@ -201,10 +201,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
     let (run, plan, data, init, start_epoch) = match &args.resume {
         Some(dir) => {
             let run = RunFolder::open(dir)?;
-            let config: serde_json::Value = run.read_json("config.json")?;
-            let plan: TrainPlan = serde_json::from_value(config["plan"].clone())
-                .with_context(|| format!("{} has no training plan (written by an older version?)", run.path("config.json").display()))?;
-            let data = config["data"].as_str().context("config.json has no data")?.to_string();
+            let (plan, data) = run.plan()?;
             let epoch = run.checkpoint()?.map_or(0, |c| c.epoch);
             run.truncate_metrics(epoch)?;
             eprintln!("resuming {} after epoch {epoch} of {}", dir.display(), plan.epochs());
