@@ -1,43 +1,12 @@
 //! End-to-end tests of the `hypersphere` binary: train on procedural data, evaluate the
 //! checkpoint and a PyTorch state dict, and get one-line errors (never panics) for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{assert_user_error, fixture, run, scratch};
 use serde_json::Value;
-
-/// The `hypersphere` binary built next to this test (same profile and target directory).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join(format!("hypersphere{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not built: run `cargo test --workspace`", bin.display());
-    bin
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(binary()).args(args).output().unwrap()
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run through cargo test")).join("../core/tests/fixtures").join(name).display().to_string()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hs-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Asserts a clean failure: exit code 1, one `error:` line mentioning `needle`, no panic.
-fn assert_user_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    let line = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line in: {stderr}"));
-    assert!(line.contains(needle), "'{needle}' not in: {line}");
-}
 
 #[test]
 fn train_then_eval_follows_the_json_contract() {
