@@ -28,6 +28,10 @@ enum Command {
     LinearEval(cmd::linear_eval::Args),
     /// Evaluate a model clean and under attacks; prints a table and optionally writes JSON.
     Eval(cmd::eval::Args),
+    /// Attack one image file and write the adversarial PNG (the web page's computation, natively).
+    Attack(cmd::attack::Args),
+    /// Serve the web page on localhost (the repository root, or dist/).
+    Serve(cmd::serve::Args),
     /// Class separation, alignment and uniformity of models' features (the paper's Figure 2).
     Geometry(cmd::geometry::Args),
     /// Accuracy under the 15 CIFAR-10-C corruptions and relative drop per corruption (the paper's Figure 3).
@@ -49,6 +53,8 @@ fn main() {
         Command::Train(args) => cmd::train::run(args),
         Command::LinearEval(args) => cmd::linear_eval::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Attack(args) => cmd::attack::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Geometry(args) => cmd::geometry::run(args),
         Command::CorruptEval(args) => cmd::corrupt_eval::run(args),
         Command::Reproduce(args) => cmd::reproduce::run(args),

@@ -1,56 +1,72 @@
-//! The browser face of hypersphere-core: load a model, classify an uploaded image, attack it
-//! with FGSM or PGD and return the adversarial image, the amplified perturbation and both
-//! top-5 predictions. Runs on WebGPU when the browser offers it, otherwise on Flex (CPU).
+//! The browser face of hypersphere-core: several bundled models side by side on one device
+//! (WebGPU when the browser offers it, otherwise Flex on the CPU). The page's Web Worker
+//! (`web/worker.js`) owns one [`Lab`] and calls it for every request:
 //!
-//! Every read from the device is asynchronous (`into_data_async`): synchronous reads panic in
-//! the browser.
+//! - [`Lab::prepare`], [`Lab::corrupt`]: the model-sized input image, optionally corrupted
+//!   with one of core's 15 CIFAR-10-C corruptions;
+//! - [`Lab::classify`], [`Lab::attack`]: top-5 before and after FGSM / PGD (l_inf, l_2) /
+//!   APGD-CE, targeted or not, with the adversarial image and the amplified perturbation;
+//! - [`Lab::min_flip_eps`]: the smallest radius that flips a model, by bisection;
+//! - [`Lab::load_batch`], [`Lab::batch_correct`]: accuracy on the bundled test batch, chunk by
+//!   chunk, for the robustness curve.
 
-use burn::tensor::activation::softmax;
+mod readback;
+mod request;
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use hypersphere_core::attacks::{self, AttackSpec};
+use hypersphere_core::attacks;
+use hypersphere_core::corruptions::{check_severity, Corruption};
 use hypersphere_core::data::batch::{to_bytes, to_tensor};
 use hypersphere_core::data::decode::{decode_rgb, encode_png};
+use hypersphere_core::data::image_folder::from_tar_gz;
 use hypersphere_core::models::{Classifier, ModelConfig};
+use readback::{predictions, read, top5, Prediction};
+use request::AttackRequest;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
-fn js_err(e: impl std::fmt::Display) -> JsError {
+pub(crate) fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-/// One entry of a top-k list.
-#[derive(Serialize)]
-struct Prediction {
-    label: usize,
-    name: String,
-    probability: f32,
-}
-
-/// What `attack` returns (as JSON, with the images as separate byte arrays).
+/// What [`Lab::attack`] reports (as JSON, with the images as separate byte arrays).
 #[derive(Serialize)]
 struct AttackSummary {
     spec: String,
     clean: Vec<Prediction>,
     adversarial: Vec<Prediction>,
+    /// The class the attack moved away from (the clean prediction) or towards (the target).
+    label: usize,
+    target: Option<usize>,
+    /// Untargeted: the top-1 class changed; targeted: the top-1 class is the target.
     flipped: bool,
     linf: f32,
     l2: f32,
     milliseconds: f64,
 }
 
-/// A model on a device, ready to classify and attack.
-#[wasm_bindgen]
-pub struct Demo {
+/// What [`Lab::min_flip_eps`] reports.
+#[derive(Serialize)]
+struct MinFlip {
+    /// The smallest radius (in the request's units) at which the attack succeeds, or `None` when
+    /// it fails even at the largest radius tried.
+    eps: Option<f32>,
+    /// Attacks run by the bisection.
+    attacks: usize,
+    milliseconds: f64,
+}
+
+/// A model with its name.
+struct NamedModel {
+    name: String,
     model: Classifier,
-    device: Device,
-    backend: String,
 }
 
 /// The result of an attack: a JSON summary and two PNG images.
 #[wasm_bindgen(getter_with_clone)]
 pub struct AttackOutput {
-    /// JSON: spec, clean / adversarial top-5, flipped, linf, l2, milliseconds.
+    /// JSON: spec, clean / adversarial top-5, label, target, flipped, linf, l2, milliseconds.
     pub summary: String,
     /// The adversarial image as PNG bytes.
     pub adversarial_png: Vec<u8>,
@@ -58,13 +74,20 @@ pub struct AttackOutput {
     pub perturbation_png: Vec<u8>,
 }
 
+/// Models on one device, the image size they share, and the bundled test batch.
 #[wasm_bindgen]
-impl Demo {
-    /// Loads burnpack `weights` with their JSON `config` on `backend` ("webgpu", "cpu" or
-    /// "auto": WebGPU when available, else CPU).
-    pub async fn create(weights: Vec<u8>, config: String, backend: String) -> Result<Demo, JsError> {
+pub struct Lab {
+    device: Device,
+    backend: String,
+    models: Vec<NamedModel>,
+    batch: Option<(Tensor<4>, Vec<usize>)>,
+}
+
+#[wasm_bindgen]
+impl Lab {
+    /// A lab on `backend`: "webgpu", "cpu" or "auto" (WebGPU when available, else CPU).
+    pub async fn create(backend: String) -> Result<Lab, JsError> {
         console_error_panic_hook::set_once();
-        let config: ModelConfig = serde_json::from_str(&config).map_err(|e| js_err(format!("model config: {e}")))?;
         let (device, backend) = match backend.as_str() {
             "cpu" => (Device::flex(), "CPU (Flex)".to_string()),
             "webgpu" => webgpu().await?,
@@ -74,38 +97,65 @@ impl Demo {
             },
             other => return Err(js_err(format!("unknown backend '{other}' (webgpu, cpu, auto)"))),
         };
-        let model = Classifier::from_burnpack(config, weights, &device).map_err(js_err)?;
-        Ok(Demo { model, device, backend })
+        Ok(Lab { device, backend, models: Vec::new(), batch: None })
     }
 
-    /// Which backend runs the model, e.g. "WebGPU: SwiftShader Device" or "CPU (Flex)".
+    /// Which backend runs the models, e.g. "WebGPU: SwiftShader Device" or "CPU (Flex)".
     pub fn backend(&self) -> String {
         self.backend.clone()
     }
 
-    /// Top-5 predictions for an image file (any size and format), as JSON.
-    pub async fn classify(&self, image: Vec<u8>) -> Result<String, JsError> {
-        let x = self.load(&image)?;
-        let top = self.top5(x).await?;
-        serde_json::to_string(&top).map_err(js_err)
+    /// Loads burnpack `weights` with their JSON `config` under `name`; returns its index.
+    pub fn add_model(&mut self, name: String, weights: Vec<u8>, config: String) -> Result<usize, JsError> {
+        let config: ModelConfig = serde_json::from_str(&config).map_err(|e| js_err(format!("{name}: model config: {e}")))?;
+        if let Some(first) = self.models.first() {
+            let (a, b) = (first.model.config().input_size, config.input_size);
+            if a != b {
+                return Err(js_err(format!("{name}: input size {b} differs from {}'s {a}", first.name)));
+            }
+        }
+        let model = Classifier::from_burnpack(config, weights, &self.device).map_err(|e| js_err(format!("{name}: {e}")))?;
+        self.models.push(NamedModel { name, model });
+        Ok(self.models.len() - 1)
     }
 
-    /// Attacks an image file with `attack` ("fgsm" or "pgd", l_inf) at radius `eps` (pixel units
-    /// in [0, 1]) and `steps` iterations (PGD), with the true label taken as the clean prediction.
-    pub async fn attack(&self, image: Vec<u8>, attack: String, eps: f32, steps: u32, seed: u32) -> Result<AttackOutput, JsError> {
-        let spec_text = match attack.as_str() {
-            "fgsm" => format!("fgsm:linf:{eps}"),
-            "pgd" => format!("pgd:linf:{eps}:{}", steps.max(1)),
-            other => return Err(js_err(format!("unknown attack '{other}' (fgsm, pgd)"))),
-        };
-        let spec: AttackSpec = spec_text.parse().map_err(js_err)?;
+    /// The image the models see: any image file decoded and resized to the input size, as PNG.
+    pub fn prepare(&self, image: Vec<u8>) -> Result<Vec<u8>, JsError> {
+        let size = self.input_size()?;
+        encode_png(&decode_rgb(&image, size as u32).map_err(js_err)?, size as u32, size as u32).map_err(js_err)
+    }
+
+    /// The input image with a CIFAR-10-C corruption (`name`, severity 1-5, `seed`), as PNG.
+    pub fn corrupt(&self, image: Vec<u8>, name: String, severity: u32, seed: u32) -> Result<Vec<u8>, JsError> {
+        let size = self.input_size()?;
+        let corruption: Corruption = name.parse().map_err(js_err)?;
+        let severity = check_severity(severity as i64).map_err(js_err)?;
+        let rgb = decode_rgb(&image, size as u32).map_err(js_err)?;
+        let out = corruption.apply(&rgb, size, size, severity, seed as u64);
+        encode_png(&out, size as u32, size as u32).map_err(js_err)
+    }
+
+    /// Top-5 predictions of model `index` for an image file, as JSON.
+    pub async fn classify(&self, index: usize, image: Vec<u8>) -> Result<String, JsError> {
+        let model = &self.model(index)?.model;
+        let x = self.load(&image)?;
+        serde_json::to_string(&top5(model, x).await?).map_err(js_err)
+    }
+
+    /// Attacks an image file with model `index` as the victim; `request` is the JSON of an
+    /// attack request (`{"attack": "pgd", "eps": 0.031, "steps": 10, "seed": 0, "target": 3}`).
+    /// Untargeted attacks move away from the clean prediction.
+    pub async fn attack(&self, index: usize, image: Vec<u8>, request: String) -> Result<AttackOutput, JsError> {
+        let request = AttackRequest::from_json(&request).map_err(js_err)?;
+        let spec = request.spec().map_err(js_err)?;
+        let model = &self.model(index)?.model;
         let x = self.load(&image)?;
         let start = Instant::now();
-        let clean = self.top5(x.clone()).await?;
-        let label = Tensor::<1, Int>::from_data(TensorData::new(vec![clean[0].label as i64], [1]), &self.device);
-        let adv = attacks::build(&spec).perturb(&self.model, x.clone(), label, seed as u64);
-        let adversarial = self.top5(adv.clone()).await?;
-        let size = self.model.config().input_size;
+        let clean = top5(model, x.clone()).await?;
+        let label = request.target.unwrap_or(clean[0].label);
+        let adv = self.perturb(model, &request, x.clone(), label)?;
+        let adversarial = top5(model, adv.clone()).await?;
+        let size = model.config().input_size;
         let adv_values = read(adv).await?;
         let x_values = read(x).await?;
         let milliseconds = start.elapsed().as_secs_f64() * 1e3;
@@ -115,45 +165,112 @@ impl Demo {
         let scale = if linf > 0.0 { 0.5 / linf } else { 0.0 };
         let amplified: Vec<f32> = delta.iter().map(|d| 0.5 + d * scale).collect();
         let png = |values: &[f32]| encode_png(&to_bytes(values, 1, size, size), size as u32, size as u32).map_err(js_err);
-        let summary = AttackSummary {
-            spec: spec.spec,
-            flipped: adversarial[0].label != clean[0].label,
-            clean,
-            adversarial,
-            linf,
-            l2,
-            milliseconds,
-        };
+        let flipped = success(request.target, clean[0].label, adversarial[0].label);
+        let summary =
+            AttackSummary { spec: spec.spec, label, target: request.target, flipped, clean, adversarial, linf, l2, milliseconds };
         Ok(AttackOutput {
             summary: serde_json::to_string(&summary).map_err(js_err)?,
             adversarial_png: png(&adv_values)?,
             perturbation_png: png(&amplified)?,
         })
     }
+
+    /// The smallest radius `k * unit` (`k` = 1..=`max_steps`) at which the attack of `request`
+    /// succeeds on model `index`, found by bisection on `k` (success is taken as monotone in
+    /// the radius, as it is for the worst case). JSON: `{"eps": 0.0157 | null, "attacks": 6, ...}`.
+    pub async fn min_flip_eps(&self, index: usize, image: Vec<u8>, request: String, unit: f32, max_steps: u32) -> Result<String, JsError> {
+        let request = AttackRequest::from_json(&request).map_err(js_err)?;
+        let model = &self.model(index)?.model;
+        let x = self.load(&image)?;
+        let start = Instant::now();
+        let clean = predictions(model, x.clone()).await?[0];
+        let label = request.target.unwrap_or(clean);
+        if request.target == Some(clean) {
+            let found = MinFlip { eps: Some(0.0), attacks: 0, milliseconds: 0.0 };
+            return serde_json::to_string(&found).map_err(js_err);
+        }
+        let mut attacks = 0;
+        let mut succeeds = async |k: u32| -> Result<bool, JsError> {
+            attacks += 1;
+            let adv = self.perturb(model, &request.with_eps(k as f32 * unit), x.clone(), label)?;
+            Ok(success(request.target, clean, predictions(model, adv).await?[0]))
+        };
+        // Invariant: the attack fails at `lo` (0 = the clean image) and succeeds at `hi`.
+        let (mut lo, mut hi) = (0u32, max_steps.max(1));
+        let eps = if succeeds(hi).await? {
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if succeeds(mid).await? { hi = mid } else { lo = mid }
+            }
+            Some(hi as f32 * unit)
+        } else {
+            None
+        };
+        let found = MinFlip { eps, attacks, milliseconds: start.elapsed().as_secs_f64() * 1e3 };
+        serde_json::to_string(&found).map_err(js_err)
+    }
+
+    /// Loads the bundled test batch (an image-folder `.tar.gz`); returns its size.
+    pub fn load_batch(&mut self, archive: Vec<u8>) -> Result<usize, JsError> {
+        let size = self.input_size()?;
+        let set = from_tar_gz(archive.as_slice(), "test", size as u32, "test batch").map_err(js_err)?;
+        let images = to_tensor(&set.pixels, set.len(), size, size, &self.device);
+        let n = set.len();
+        self.batch = Some((images, set.labels));
+        Ok(n)
+    }
+
+    /// How many of the batch images `start..start + len` model `index` still classifies
+    /// correctly under the (untargeted) attack of `request` (eps 0: clean accuracy).
+    pub async fn batch_correct(&self, index: usize, request: String, start: usize, len: usize) -> Result<usize, JsError> {
+        let mut request = AttackRequest::from_json(&request).map_err(js_err)?;
+        request.target = None;
+        let model = &self.model(index)?.model;
+        let (images, labels) = self.batch.as_ref().ok_or_else(|| js_err("no test batch loaded"))?;
+        let end = (start + len).min(labels.len());
+        if start >= end {
+            return Err(js_err(format!("batch range {start}..{} is empty (batch of {})", start + len, labels.len())));
+        }
+        let x = images.clone().slice(start..end);
+        let labels = &labels[start..end];
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.iter().map(|&l| l as i64).collect(), [labels.len()]), &self.device);
+        let spec = request.spec().map_err(js_err)?;
+        let adv = attacks::build(&spec).perturb(model, x, y, request.seed as u64);
+        let predicted = predictions(model, adv).await?;
+        Ok(predicted.iter().zip(labels).filter(|(p, l)| p == l).count())
+    }
 }
 
-impl Demo {
+impl Lab {
+    fn model(&self, index: usize) -> Result<&NamedModel, JsError> {
+        self.models.get(index).ok_or_else(|| js_err(format!("no model {index} (have {})", self.models.len())))
+    }
+
+    fn input_size(&self) -> Result<usize, JsError> {
+        Ok(self.models.first().ok_or_else(|| js_err("no model loaded"))?.model.config().input_size)
+    }
+
     fn load(&self, image: &[u8]) -> Result<Tensor<4>, JsError> {
-        let size = self.model.config().input_size;
+        let size = self.input_size()?;
         let rgb = decode_rgb(image, size as u32).map_err(js_err)?;
         Ok(to_tensor(&rgb, 1, size, size, &self.device))
     }
 
-    async fn top5(&self, x: Tensor<4>) -> Result<Vec<Prediction>, JsError> {
-        let probs = read(softmax(self.model.forward(x), 1)).await?;
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-        Ok(order
-            .into_iter()
-            .take(5)
-            .map(|label| Prediction { label, name: self.model.config().class_name(label), probability: probs[label] })
-            .collect())
+    /// Runs the request's attack on one image; `label` is the class to move away from, or the
+    /// target of a targeted request.
+    fn perturb(&self, model: &Classifier, request: &AttackRequest, x: Tensor<4>, label: usize) -> Result<Tensor<4>, JsError> {
+        let spec = request.spec().map_err(js_err)?;
+        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &self.device);
+        Ok(attacks::build(&spec).perturb(model, x, y, request.seed as u64))
     }
 }
 
-async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
-    let data = t.into_data_async().await.map_err(|e| js_err(format!("device read: {e:?}")))?;
-    data.try_into_vec::<f32>().map_err(|e| js_err(format!("device read: {e:?}")))
+/// Untargeted: the prediction left the clean class; targeted: it reached the target.
+fn success(target: Option<usize>, clean: usize, adversarial: usize) -> bool {
+    match target {
+        Some(t) => adversarial == t,
+        None => adversarial != clean,
+    }
 }
 
 async fn webgpu() -> Result<(Device, String), JsError> {

@@ -1,9 +1,12 @@
-//! FGSM (Goodfellow et al. 2015): `x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))`.
+//! FGSM (Goodfellow et al. 2015): `x' = clip_[0,1](x + eps * sign(grad_x CE(f(x), y)))`; with the
+//! `ce-t` loss (`fgsm:linf:EPS:ce-t`) the labels are target classes and the step descends their
+//! cross-entropy instead (Kurakin et al. 2017's targeted variant).
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
-use super::gradient::input_gradient;
+use super::gradient::{input_gradient, objective_gradient};
+use super::objective::Objective;
 use super::{Attack, AttackSpec};
 use crate::models::Classifier;
 
@@ -29,7 +32,11 @@ impl Attack for Fgsm {
         if self.spec.eps == 0.0 {
             return images;
         }
-        let grad = input_gradient(&model.valid(), images.clone(), labels);
+        let model = model.valid();
+        let grad = match self.spec.loss {
+            Objective::Ce => input_gradient(&model, images.clone(), labels),
+            other => objective_gradient(&model, images.clone(), other, labels, None).0,
+        };
         (images + grad.sign() * self.spec.eps).clamp(0.0, 1.0)
     }
 }

@@ -2,6 +2,9 @@
 //! independent of the batch:
 //!
 //! - cross-entropy `CE(z, y) = -log softmax(z)_y`;
+//! - targeted cross-entropy `-CE(z, t)`: ascending it descends the cross-entropy of a chosen
+//!   target class `t` (the targeted FGSM/PGD of Kurakin et al. 2017); the attack's `labels` are
+//!   then the *targets*, and the attack succeeds when the prediction equals them;
 //! - DLR, the difference of logits ratio of Croce & Hein (2020, "Reliable evaluation of
 //!   adversarial robustness with an ensemble of diverse parameter-free attacks", Eq. 5):
 //!   `DLR(z, y) = -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3 + 1e-12)` where `z_pi1 >= z_pi2 >= ...`
@@ -26,6 +29,9 @@ pub enum Objective {
     /// Cross-entropy (the default of FGSM, PGD and APGD-CE).
     #[default]
     Ce,
+    /// Targeted cross-entropy `-CE(z, t)`, with the labels read as target classes.
+    #[serde(rename = "ce-t")]
+    CeTargeted,
     /// Untargeted difference of logits ratio.
     Dlr,
     /// Targeted difference of logits ratio (needs target labels).
@@ -36,10 +42,11 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// Parses `ce`, `dlr`, `dlr-t` or `cw`.
+    /// Parses `ce`, `ce-t`, `dlr`, `dlr-t` or `cw`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "ce" | "xent" | "cross-entropy" => Some(Self::Ce),
+            "ce-t" | "ce_t" | "cet" => Some(Self::CeTargeted),
             "dlr" => Some(Self::Dlr),
             "dlr-t" | "dlr_t" | "dlrt" => Some(Self::DlrTargeted),
             "cw" | "margin" => Some(Self::Cw),
@@ -51,6 +58,7 @@ impl Objective {
     pub fn name(self) -> &'static str {
         match self {
             Self::Ce => "ce",
+            Self::CeTargeted => "ce-t",
             Self::Dlr => "dlr",
             Self::DlrTargeted => "dlr-t",
             Self::Cw => "cw",
@@ -65,6 +73,7 @@ impl Objective {
     pub fn per_sample(self, logits: Tensor<2>, labels: Tensor<1, Int>, targets: Option<&Tensor<1, Int>>) -> Tensor<1> {
         match self {
             Self::Ce => cross_entropy_per_sample(logits, labels),
+            Self::CeTargeted => cross_entropy_per_sample(logits, labels).neg(),
             Self::Dlr => dlr(logits, labels),
             Self::DlrTargeted => dlr_targeted(logits, labels, targets.expect("targeted DLR needs target labels").clone()),
             Self::Cw => margin(logits, labels).neg(),

@@ -104,7 +104,7 @@ pub struct AttackSpec {
 }
 
 /// The attack specifications this build understands, for error messages and `--help`.
-pub const VALID_SPECS: &str = "fgsm:linf:EPS, pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]] (LOSS ce|dlr|cw, STEPS default 10), \
+pub const VALID_SPECS: &str = "fgsm:linf:EPS[:LOSS], pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]] (LOSS ce|ce-t|dlr|cw, ce-t: labels are targets; STEPS default 10), \
 apgd-ce|apgd-dlr|apgd-t:{linf,l2}:EPS[:STEPS] (default 100), square:{linf,l2}:EPS[:QUERIES] (default 5000), \
 autoattack:{linf,l2}:EPS[:standard|rand|A[@N]+B[@N]+...] (EPS like 8/255 or 0.5; fab-t is not implemented)";
 
@@ -166,8 +166,13 @@ impl std::str::FromStr for AttackSpec {
         let mut component_steps = Vec::new();
         let steps = match kind {
             AttackKind::Fgsm => {
-                if parts.len() > 3 {
-                    return Err(bad("FGSM takes no STEPS"));
+                if let Some(name) = parts.get(3) {
+                    loss = Objective::parse(name)
+                        .filter(|o| matches!(o, Objective::Ce | Objective::CeTargeted))
+                        .ok_or_else(|| bad(&format!("FGSM takes no STEPS; its optional 4th field is the loss (ce or ce-t), got '{name}'")))?;
+                }
+                if parts.len() > 4 {
+                    return Err(bad("FGSM takes NORM:EPS[:LOSS]"));
                 }
                 1
             }
@@ -175,7 +180,7 @@ impl std::str::FromStr for AttackSpec {
                 if let Some(name) = parts.get(4) {
                     loss = Objective::parse(name)
                         .filter(|o| *o != Objective::DlrTargeted)
-                        .ok_or_else(|| bad(&format!("unknown PGD loss '{name}' (ce, dlr or cw)")))?;
+                        .ok_or_else(|| bad(&format!("unknown PGD loss '{name}' (ce, ce-t, dlr or cw)")))?;
                 }
                 parts.get(3).map_or(Ok(10), |s| positive(s))?
             }
@@ -287,6 +292,14 @@ mod tests {
         let f: AttackSpec = "fgsm:linf:0.5".parse().unwrap();
         assert_eq!((f.eps, f.steps), (0.5, 1));
         assert_eq!("pgd:linf:0".parse::<AttackSpec>().unwrap().steps, 10);
+    }
+
+    #[test]
+    fn parses_targeted_losses() {
+        assert_eq!("fgsm:linf:8/255:ce-t".parse::<AttackSpec>().unwrap().loss, Objective::CeTargeted);
+        assert_eq!("pgd:l2:0.5:20:ce-t".parse::<AttackSpec>().unwrap().loss, Objective::CeTargeted);
+        assert!("fgsm:linf:8/255:10".parse::<AttackSpec>().is_err());
+        assert!("fgsm:linf:8/255:dlr".parse::<AttackSpec>().is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod attack;
 pub mod bench;
 pub mod bench_contrastive;
 pub mod corrupt_eval;
@@ -9,6 +10,7 @@ pub mod linear_eval;
 pub mod quickstart;
 pub mod report;
 pub mod reproduce;
+pub mod serve;
 pub mod train;
 
 use anyhow::Result;

@@ -1,0 +1,148 @@
+//! `hypersphere attack`: one image file, one model, one attack; writes the adversarial image
+//! (PNG) and prints both top-5 lists. Untargeted attacks move away from the model's clean
+//! prediction (as the web page does), targeted ones (`--target CLASS`, with a `ce-t` loss)
+//! towards CLASS, so the page and the CLI compute the same image for the same model, input,
+//! attack and seed.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use hypersphere_core::attacks::{self, AttackSpec, Objective};
+use hypersphere_core::data::batch::{to_bytes, to_tensor};
+use hypersphere_core::data::decode::{decode_rgb, encode_png};
+use hypersphere_core::models::Classifier;
+use serde::Serialize;
+
+use crate::device::{DeviceChoice, select};
+use crate::model_files::{self, ArchArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model weights (`model.bpk` with its JSON, or a PyTorch / safetensors state dict).
+    #[arg(long)]
+    pub weights: PathBuf,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    /// The image to attack (any format the `image` crate reads; resized to the model's input).
+    #[arg(long)]
+    pub image: PathBuf,
+    /// Attack spec, e.g. `pgd:linf:8/255:10`, `fgsm:linf:4/255`, `pgd:l2:0.5:20`.
+    #[arg(long, default_value = "pgd:linf:8/255:10")]
+    pub attack: String,
+    /// Target class (index or name): a targeted attack towards it (FGSM / PGD with the `ce-t` loss).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Seed of random starts.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write the adversarial image (PNG).
+    #[arg(long, default_value = "adversarial.png")]
+    pub out: PathBuf,
+    /// Also write the result (spec, both top-5 lists, norms) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+#[derive(Serialize)]
+struct Prediction {
+    label: usize,
+    name: String,
+    probability: f32,
+}
+
+#[derive(Serialize)]
+struct Outcome {
+    spec: String,
+    clean: Vec<Prediction>,
+    adversarial: Vec<Prediction>,
+    target: Option<usize>,
+    flipped: bool,
+    linf: f32,
+    l2: f32,
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading a tensor: {e:?}"))
+}
+
+fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>> {
+    let probs = values(softmax(model.forward(x), 1))?;
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    Ok(order.into_iter().take(5).map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] }).collect())
+}
+
+fn parse_target(text: &str, model: &Classifier) -> Result<usize> {
+    let classes = model.config().num_classes;
+    if let Ok(i) = text.parse::<usize>() {
+        if i < classes {
+            return Ok(i);
+        }
+        bail!("--target {i} is not a class of this {classes}-class model");
+    }
+    (0..classes)
+        .find(|&i| model.config().class_name(i).eq_ignore_ascii_case(text))
+        .with_context(|| format!("--target '{text}' is neither a class index nor a class name of this model"))
+}
+
+/// The targeted version (`ce-t` loss) of an FGSM or PGD spec on the cross-entropy.
+fn targeted(spec: &AttackSpec) -> Result<AttackSpec> {
+    let head: Vec<&str> = spec.spec.split(':').take(3).collect();
+    let text = match spec.kind {
+        attacks::AttackKind::Fgsm if spec.loss == Objective::Ce => format!("{}:ce-t", head.join(":")),
+        attacks::AttackKind::Pgd if spec.loss == Objective::Ce => format!("{}:{}:ce-t", head.join(":"), spec.steps),
+        _ => bail!("--target needs FGSM or PGD on the cross-entropy (they then ascend the targeted loss ce-t); '{}' is not one", spec.spec),
+    };
+    Ok(text.parse()?)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut spec: AttackSpec = args.attack.parse()?;
+    let selected = select(args.device)?;
+    let model = model_files::load(&args.weights, &args.arch, &selected.device)?;
+    let size = model.config().input_size;
+    let bytes = std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
+    let rgb = decode_rgb(&bytes, size as u32).with_context(|| args.image.display().to_string())?;
+    let x = to_tensor(&rgb, 1, size, size, &selected.device);
+    let clean = top5(&model, x.clone())?;
+    let target = args.target.as_deref().map(|t| parse_target(t, &model)).transpose()?;
+    if target.is_some() && spec.loss != Objective::CeTargeted {
+        spec = targeted(&spec)?;
+    }
+    let label = target.unwrap_or(clean[0].label);
+    let y = Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &selected.device);
+    let adv = attacks::build(&spec).perturb(&model, x.clone(), y, args.seed);
+    let adversarial = top5(&model, adv.clone())?;
+    let adv_values = values(adv)?;
+    let x_values = values(x)?;
+    let delta: Vec<f32> = adv_values.iter().zip(&x_values).map(|(a, b)| a - b).collect();
+    let linf = delta.iter().fold(0f32, |m, d| m.max(d.abs()));
+    let l2 = delta.iter().map(|d| d * d).sum::<f32>().sqrt();
+    std::fs::write(&args.out, encode_png(&to_bytes(&adv_values, 1, size, size), size as u32, size as u32)?)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let flipped = match target {
+        Some(t) => adversarial[0].label == t,
+        None => adversarial[0].label != clean[0].label,
+    };
+    let show = |p: &[Prediction]| p.iter().map(|p| format!("{} {:.1}%", p.name, 100.0 * p.probability)).collect::<Vec<_>>().join(", ");
+    println!("{} on {} ({}):", spec.spec, args.image.display(), selected.name);
+    println!("  clean:       {}", show(&clean));
+    println!("  adversarial: {}", show(&adversarial));
+    println!(
+        "  {}; l_inf {:.2}/255, l_2 {:.3}; wrote {}",
+        if flipped { "attack succeeded" } else { "attack failed" },
+        255.0 * linf,
+        l2,
+        args.out.display()
+    );
+    if let Some(path) = &args.json {
+        let outcome = Outcome { spec: spec.spec.clone(), clean, adversarial, target, flipped, linf, l2 };
+        std::fs::write(path, serde_json::to_string_pretty(&outcome)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

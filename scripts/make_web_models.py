@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Bundles the page's models and test batch into web/models/ (committed; each model < 5 MB).
+
+    python3 scripts/make_web_models.py [RUNS_DIR] [CIFAR10_DIR]
+
+RUNS_DIR (default runs/small) holds the small presets trained by scripts/train_presets.sh on
+../shared/data/cifar10 (ResNet-18, width 8, 4,000 training images, 12 epochs; contrastive runs
+end with a linear evaluation). Copies model.bpk + model.json of ce, supcon, simclr and
+simclr-afnc-0.99-0.7, and writes manifest.json with each model's method, test accuracy (on the
+presets' 1,000 test images) and training command. From CIFAR10_DIR/cifar10-test.tar.gz it
+takes the first 10 test images of every class (the archive's order) into
+cifar10-test-100.tar.gz, the batch of the page's robustness curve.
+"""
+import io
+import json
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+MODELS = [
+    ("ce", "Supervised (CE)", "ce"),
+    ("supcon", "SupCon", "supcon"),
+    ("simclr", "SimCLR", "simclr"),
+    ("afnc", "SimCLR + A-FNC", "simclr-afnc-0.99-0.7"),
+]
+PER_CLASS = 10
+
+
+def test_accuracy(run: Path) -> float:
+    linear = run / "linear_eval.json"
+    if linear.exists():
+        return json.loads(linear.read_text())["report"]["test_accuracy"]
+    last = run.joinpath("metrics.jsonl").read_text().strip().splitlines()[-1]
+    return json.loads(last)["test_accuracy"]
+
+
+def main():
+    runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/small")
+    cifar = Path(sys.argv[2] if len(sys.argv) > 2 else "../shared/data/cifar10")
+    out = Path("web/models")
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for ident, label, preset in MODELS:
+        run = runs / preset
+        shutil.copyfile(run / "model.bpk", out / f"{ident}.bpk")
+        shutil.copyfile(run / "model.json", out / f"{ident}.json")
+        config = json.loads((run / "config.json").read_text())
+        entries.append({
+            "id": ident,
+            "name": label,
+            "preset": preset,
+            "weights": f"{ident}.bpk",
+            "config": f"{ident}.json",
+            "arch": config["model"]["arch"],
+            "width": config["model"]["width"],
+            "test_accuracy": test_accuracy(run),
+            "trained_with": f"hypersphere train --preset {preset} --scale small --data ../shared/data/cifar10",
+            "bytes": (out / f"{ident}.bpk").stat().st_size,
+        })
+    batch = "cifar10-test-100.tar.gz"
+    taken = {}
+    buffer = io.BytesIO()
+    with tarfile.open(cifar / "cifar10-test.tar.gz") as src, tarfile.open(fileobj=buffer, mode="w:gz") as dst:
+        for member in src:
+            parts = member.name.split("/")
+            if not member.isfile() or len(parts) != 3:
+                continue
+            cls = parts[1]
+            if taken.get(cls, 0) >= PER_CLASS:
+                continue
+            taken[cls] = taken.get(cls, 0) + 1
+            data = src.extractfile(member).read()
+            info = tarfile.TarInfo(member.name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            dst.addfile(info, io.BytesIO(data))
+    (out / batch).write_bytes(buffer.getvalue())
+    manifest = {
+        "models": entries,
+        "batch": {"file": batch, "images": sum(taken.values()), "source": "CIFAR-10 test split, first 10 images of each class"},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(json.dumps(manifest, indent=2))
+
+
+if __name__ == "__main__":
+    main()

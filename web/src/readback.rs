@@ -1,0 +1,49 @@
+//! Reading results back from the device. Every read is asynchronous (`into_data_async`):
+//! synchronous reads panic in the browser.
+
+use burn::tensor::activation::softmax;
+use burn::tensor::Tensor;
+use hypersphere_core::models::Classifier;
+use serde::Serialize;
+use wasm_bindgen::JsError;
+
+use crate::js_err;
+
+/// One entry of a top-k list.
+#[derive(Serialize)]
+pub struct Prediction {
+    pub label: usize,
+    pub name: String,
+    pub probability: f32,
+}
+
+/// The values of a tensor, read asynchronously.
+pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
+    let data = t.into_data_async().await.map_err(|e| js_err(format!("device read: {e:?}")))?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| js_err(format!("device read: {e:?}")))
+}
+
+/// Top-5 classes of one image `[1, 3, H, W]`, most probable first.
+pub async fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>, JsError> {
+    let probs = read(softmax(model.forward(x), 1)).await?;
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    Ok(order
+        .into_iter()
+        .take(5)
+        .map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] })
+        .collect())
+}
+
+/// Predicted class of every image of a batch.
+pub async fn predictions(model: &Classifier, x: Tensor<4>) -> Result<Vec<usize>, JsError> {
+    let logits = model.forward(x);
+    let [n, c] = logits.dims();
+    let values = read(logits).await?;
+    Ok((0..n)
+        .map(|i| {
+            let row = &values[i * c..(i + 1) * c];
+            (0..c).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0)
+        })
+        .collect())
+}

@@ -1,0 +1,59 @@
+//! What the page asks for: an attack by name, radius, steps, seed and optional target class,
+//! turned into one of core's attack specifications.
+
+use hypersphere_core::attacks::AttackSpec;
+use serde::Deserialize;
+
+/// One attack request from the page (JSON).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttackRequest {
+    /// `fgsm`, `pgd` (l_inf), `pgd-l2` or `apgd-ce` (l_inf).
+    pub attack: String,
+    /// Radius in pixel units ([0, 1] scale; an l_2 radius for `pgd-l2`).
+    pub eps: f32,
+    /// Iterations of PGD / APGD (ignored by FGSM).
+    #[serde(default = "default_steps")]
+    pub steps: u32,
+    /// Seed of the random start (PGD) or of APGD's first point.
+    #[serde(default)]
+    pub seed: u32,
+    /// Target class of a targeted attack; untargeted (away from the clean prediction) when absent.
+    #[serde(default)]
+    pub target: Option<usize>,
+}
+
+fn default_steps() -> u32 {
+    10
+}
+
+impl AttackRequest {
+    /// Parses the page's JSON.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        serde_json::from_str(json).map_err(|e| format!("attack request: {e}"))
+    }
+
+    /// The same request at another radius (the bisection and the robustness curve).
+    pub fn with_eps(&self, eps: f32) -> Self {
+        Self { eps, ..self.clone() }
+    }
+
+    /// The core attack specification: targeted requests ascend `-CE(z, target)` (`ce-t`).
+    pub fn spec(&self) -> Result<AttackSpec, String> {
+        if !self.eps.is_finite() || self.eps < 0.0 {
+            return Err(format!("epsilon must be a number >= 0, got {}", self.eps));
+        }
+        let (eps, steps) = (self.eps, self.steps.max(1));
+        let targeted = if self.target.is_some() { ":ce-t" } else { "" };
+        let text = match self.attack.as_str() {
+            "fgsm" => format!("fgsm:linf:{eps}{targeted}"),
+            "pgd" => format!("pgd:linf:{eps}:{steps}{targeted}"),
+            "pgd-l2" => format!("pgd:l2:{eps}:{steps}{targeted}"),
+            "apgd-ce" if self.target.is_some() => {
+                return Err("APGD-CE is untargeted: clear the target class, or use PGD for a targeted attack".into());
+            }
+            "apgd-ce" => format!("apgd-ce:linf:{eps}:{steps}"),
+            other => return Err(format!("unknown attack '{other}' (fgsm, pgd, pgd-l2, apgd-ce)")),
+        };
+        text.parse().map_err(|e: hypersphere_core::Error| e.to_string())
+    }
+}
