@@ -22,5 +22,7 @@ if ! wait "$wasm_pid"; then
   exit 1
 fi
 tail -n 1 "$HYPERSPHERE_WASM_TARGET_DIR.log"
+echo "== dist/ (the static page) for the benchmark page"
+SKIP_WASM_BUILD=1 scripts/build-dist.sh
 echo "== browser tests"
 (cd tests/browser && HYPERSPHERE_BIN="$CARGO_TARGET_DIR/release/hypersphere" npm test)

@@ -31,6 +31,8 @@ function call(op, args) {
 // Round trip to the worker in milliseconds (the page and the tests use it to show that the
 // worker keeps answering while an attack runs).
 window.pingWorker = async () => { const t = performance.now(); await call("ping"); return performance.now() - t; };
+// The worker's requests, for the browser tests and the console (`await workerCall("classify", {...})`).
+window.workerCall = call;
 
 // ---- state ------------------------------------------------------------------------------
 let models = [];
@@ -274,7 +276,7 @@ $("eps").addEventListener("input", () => {
   live = setTimeout(() => attackAll({ bisect: false }), 150);
 });
 $("attack").addEventListener("change", () => { updateEpsLabel(); $("steps").disabled = $("attack").value === "fgsm"; });
-$("run").addEventListener("click", () => attackAll({ bisect: true }));
+$("run").addEventListener("click", () => attackAll({ bisect: $("bisect").checked }));
 $("curve-run").addEventListener("click", computeCurve);
 $("file").addEventListener("change", async () => {
   const file = $("file").files[0];

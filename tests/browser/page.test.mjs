@@ -1,0 +1,261 @@
+// End-to-end tests of the page (index.html + web/) in headless Chromium: on the CPU fallback
+// (Flex in wasm) every attack on two bundled models, a targeted attack, the bisection, a
+// corruption, the robustness curve with the worker answering meanwhile, a non-image upload;
+// on WebGPU (SwiftShader) FGSM and PGD; and the same adversarial image as the native CLI.
+// Screenshots go to tests/browser/artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { serve } from "./server.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const artifacts = join(here, "artifacts");
+const CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+const chromiumPath = process.env.CHROMIUM || "/usr/lib/chromium/chromium";
+const hypersphere = process.env.HYPERSPHERE_BIN;
+
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  server = await serve(root);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
+      "--enable-unsafe-webgpu",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openPage(query) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`${server.url}/index.html?${query}`);
+  try {
+    await page.waitForFunction(() => document.body.dataset.ready === "true" || document.getElementById("error").textContent, null, { timeout: 300_000 });
+  } catch (e) {
+    throw new Error(`page did not start: ${e.message}\n${logs.join("\n")}`);
+  }
+  assert.equal(await page.textContent("#error"), "", logs.join("\n"));
+  return { page, logs };
+}
+
+const counter = (page, name) => page.evaluate((n) => Number(document.body.dataset[n] || 0), name);
+
+async function waitCounter(page, logs, name, value, timeout = 600_000) {
+  try {
+    await page.waitForFunction(([n, v]) => Number(document.body.dataset[n] || 0) >= v || document.getElementById("error").textContent, [name, value], { timeout });
+  } catch (e) {
+    throw new Error(`${name} did not reach ${value}: ${e.message}\n${logs.join("\n")}`);
+  }
+  assert.equal(await page.textContent("#error"), "", logs.join("\n"));
+}
+
+async function upload(page, logs, file) {
+  const before = await counter(page, "classified");
+  await page.setInputFiles("#file", file);
+  await waitCounter(page, logs, "classified", before + 1);
+}
+
+// Runs the chosen attack on every model card and checks each card's result.
+async function attack(page, logs, { attack, eps, steps = 5, target = "", bisect = false }) {
+  await page.setChecked("#live", false); // one attack per click, none from moving the slider
+  await page.selectOption("#attack", attack);
+  await page.selectOption("#target", target);
+  await page.fill("#eps", String(eps));
+  if (attack !== "fgsm") await page.fill("#steps", String(steps));
+  await page.setChecked("#bisect", bisect);
+  const before = await counter(page, "attacks");
+  await page.click("#run");
+  await waitCounter(page, logs, "attacks", before + 1);
+  const cards = await page.$$eval(".card", (cs) => cs.map((c) => ({ ...c.dataset, time: c.querySelector(".time").textContent, verdict: c.querySelector(".verdict").textContent })));
+  for (const c of cards) {
+    assert.ok(CIFAR.includes(c.clean) && CIFAR.includes(c.adv), `${c.model}: predictions ${c.clean} -> ${c.adv}`);
+    const goal = target === "" ? c.adv !== c.clean : c.adv === CIFAR[Number(target)];
+    assert.equal(c.flipped, String(goal), `${c.model}: the verdict '${c.verdict}' matches the predictions`);
+    const linf = Number(c.linf) * 255, l2 = Number(c.l2);
+    if (attack === "pgd-l2") assert.ok(l2 <= eps / 32 + 1e-4 && l2 > 0, `${c.model}: l2 ${l2} within ${eps / 32}`);
+    else assert.ok(linf <= eps + 1e-3 && linf > 0, `${c.model}: l_inf ${linf}/255 within ${eps}/255`);
+    if (attack === "fgsm") assert.ok(linf > eps - 0.51, `${c.model}: FGSM moves pixels by eps (${linf}/255)`);
+    assert.match(c.time, /took \d+ ms/);
+  }
+  const adv = await page.$eval(".card .adv", (img) => img.complete && [img.naturalWidth, img.naturalHeight]);
+  assert.deepEqual(adv, [32, 32], "the adversarial image is shown at the model's input size");
+  return cards;
+}
+
+test("CPU fallback: a real image, every attack on two models, a non-image upload", async () => {
+  const { page, logs } = await openPage("backend=cpu&models=ce,simclr");
+  assert.match(await page.textContent("#backend"), /^CPU/);
+  assert.equal(await page.locator(".card").count(), 2);
+  // A large real image (a screenshot) is scaled down; then the CIFAR-10 cat through the picker.
+  await upload(page, logs, join(root, "docs", "report-small-study.png"));
+  await upload(page, logs, join(root, "web", "gallery", "cat.jpg"));
+  assert.match(await page.textContent("#source-name"), /cat\.jpg/);
+  for (const spec of [{ attack: "fgsm", eps: 8 }, { attack: "pgd", eps: 8 }, { attack: "pgd-l2", eps: 8 }, { attack: "apgd-ce", eps: 8 }]) {
+    await attack(page, logs, spec);
+  }
+  await page.screenshot({ path: join(artifacts, "page-cpu-attacks.png"), fullPage: true });
+
+  const junk = join(mkdtempSync(join(tmpdir(), "hs-")), "notes.txt");
+  writeFileSync(junk, "this is not an image");
+  await page.setInputFiles("#file", junk);
+  await page.waitForFunction(() => document.getElementById("error").textContent !== "", null, { timeout: 60_000 });
+  assert.match(await page.textContent("#error"), /notes\.txt: .*not a readable image/);
+  // The page keeps working with the previous image.
+  const before = await counter(page, "attacks");
+  await page.click("#run");
+  await page.waitForFunction((b) => Number(document.body.dataset.attacks || 0) > b, before, { timeout: 300_000 });
+  assert.equal(await page.textContent("#error"), "");
+  await page.close();
+});
+
+test("CPU fallback: targeted PGD, the smallest flipping eps (checked at and just below it), a corruption", async () => {
+  const { page, logs } = await openPage("backend=cpu&models=ce,afnc");
+  await page.click('#gallery button[data-name="cat"]');
+  await waitCounter(page, logs, "classified", 1);
+  await attack(page, logs, { attack: "pgd", eps: 16, steps: 10, target: "6" });
+
+  const bisected = await counter(page, "bisected");
+  await attack(page, logs, { attack: "pgd", eps: 8, steps: 5, bisect: true });
+  await waitCounter(page, logs, "bisected", bisected + 1);
+  const found = await page.$$eval(".minflip", (els) => els.map((e) => e.dataset.eps));
+  for (const [i, eps] of found.entries()) {
+    assert.notEqual(eps, undefined, "every model gets a bisection result");
+    if (eps === "none") continue;
+    const unit = 1 / 255 / 4;
+    const check = (e) => page.evaluate(async ([model, e]) => {
+      const image = new Uint8Array(await (await fetch("web/gallery/cat.jpg")).arrayBuffer());
+      return (await window.workerCall("attack", { model, image, request: { attack: "pgd", eps: e, steps: 5, seed: 0 } })).summary.flipped;
+    }, [i, e]);
+    assert.equal(await check(Number(eps)), true, `model ${i} flips at the eps the bisection found (${eps})`);
+    if (Number(eps) > unit * 1.5) assert.equal(await check(Number(eps) - unit), false, `model ${i} does not flip a quarter step below ${eps}`);
+  }
+
+  const original = await page.getAttribute("#original", "src");
+  const classified = await counter(page, "classified");
+  await page.selectOption("#severity", "5");
+  await page.selectOption("#corruption", "gaussian_noise");
+  await waitCounter(page, logs, "classified", classified + 1);
+  assert.notEqual(await page.getAttribute("#original", "src"), original, "the corrupted image is shown");
+  const pixels = await page.evaluate(async () => {
+    const bitmap = await createImageBitmap(document.getElementById("original"));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(bitmap, 0, 0);
+    const clean = await createImageBitmap(await (await fetch("web/gallery/cat.jpg")).blob());
+    const c2 = new OffscreenCanvas(32, 32).getContext("2d");
+    c2.drawImage(clean, 0, 0);
+    const a = ctx.getImageData(0, 0, 32, 32).data, b = c2.getImageData(0, 0, 32, 32).data;
+    let sum = 0;
+    for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+    return sum / a.length;
+  });
+  assert.ok(pixels > 10, `gaussian noise at severity 5 changes the image (mean |diff| ${pixels.toFixed(1)} levels)`);
+  await page.close();
+});
+
+test("CPU fallback: the robustness curve is drawn while the worker keeps answering", async () => {
+  const { page, logs } = await openPage("backend=cpu&models=ce,simclr&batch=40");
+  await page.selectOption("#curve-attack", "fgsm");
+  await page.click("#curve-run");
+  const pings = [];
+  for (let i = 0; i < 3; i++) {
+    await page.waitForTimeout(300);
+    const running = await page.evaluate(() => !document.body.dataset.curve);
+    pings.push([running, await page.evaluate(() => window.pingWorker())]);
+  }
+  assert.ok(pings[0][0], "the first ping was sent while the curve was still being computed");
+  for (const [, ms] of pings) assert.ok(ms < 2000, `the worker answered a ping in ${ms.toFixed(0)} ms during the curve`);
+  await page.waitForFunction(() => document.body.dataset.curve || document.getElementById("error").textContent, null, { timeout: 600_000 });
+  assert.equal(await page.textContent("#error"), "", logs.join("\n"));
+  const curve = JSON.parse(await page.evaluate(() => document.body.dataset.curve));
+  assert.equal(curve.length, 2);
+  for (const series of curve) {
+    assert.equal(series.length, 6);
+    for (const a of series) assert.ok(a >= 0 && a <= 1);
+    assert.ok(series[0] > 0.2, `clean accuracy on the batch (${series[0]}) is above chance`);
+    assert.ok(series[5] < series[0], `FGSM at 16/255 lowers accuracy (${series})`);
+  }
+  // The clean point is the models' own accuracy on the first 40 batch images, recomputed here.
+  const clean = await page.evaluate(() => window.workerCall("batchCorrect", { model: 0, request: { attack: "fgsm", eps: 0 }, start: 0, len: 40 }));
+  assert.equal(curve[0][0], clean / 40);
+  assert.equal(await page.locator("#curve svg polyline.series").count(), 2);
+  await page.screenshot({ path: join(artifacts, "page-cpu-curve.png"), fullPage: true });
+  await page.close();
+});
+
+// Decodes PNG bytes in the page and returns the RGBA pixels.
+async function pngPixels(page, bytes) {
+  return page.evaluate(async (b) => {
+    const bitmap = await createImageBitmap(new Blob([new Uint8Array(b)], { type: "image/png" }));
+    const ctx = new OffscreenCanvas(bitmap.width, bitmap.height).getContext("2d");
+    ctx.drawImage(bitmap, 0, 0);
+    return Array.from(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data);
+  }, Array.from(bytes));
+}
+
+async function compareWithNative(page, spec, request, tolerance) {
+  assert.ok(hypersphere, "HYPERSPHERE_BIN names the native binary (scripts/test.sh sets it)");
+  const out = join(mkdtempSync(join(tmpdir(), "hs-native-")), "adv.png");
+  const json = out.replace(/png$/, "json");
+  execFileSync(hypersphere, ["attack", "--weights", join(root, "web", "models", "ce.bpk"), "--image", join(root, "web", "gallery", "cat.jpg"),
+    "--attack", spec, "--seed", String(request.seed ?? 0), "--out", out, "--json", json, "--device", "flex"], { stdio: "pipe" });
+  const native = JSON.parse((await import("node:fs")).readFileSync(json, "utf8"));
+  const browserOut = await page.evaluate(async (request) => {
+    const image = new Uint8Array(await (await fetch("web/gallery/cat.jpg")).arrayBuffer());
+    const r = await window.workerCall("attack", { model: 0, image, request });
+    return { summary: r.summary, png: Array.from(r.adversarial) };
+  }, request);
+  const a = await pngPixels(page, (await import("node:fs")).readFileSync(out));
+  const b = await pngPixels(page, browserOut.png);
+  assert.equal(a.length, b.length);
+  let worst = 0, off = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    worst = Math.max(worst, d);
+    if (d > 1) off++;
+  }
+  assert.ok(off / a.length <= tolerance.fraction && worst <= tolerance.worst,
+    `${spec}: ${off} of ${a.length} values differ by more than one level (worst ${worst})`);
+  assert.equal(browserOut.summary.adversarial[0].name, native.adversarial[0].name, "same adversarial prediction");
+  assert.ok(Math.abs(browserOut.summary.adversarial[0].probability - native.adversarial[0].probability) < tolerance.probability,
+    `probabilities ${browserOut.summary.adversarial[0].probability} vs ${native.adversarial[0].probability}`);
+}
+
+test("the browser (CPU) computes the same adversarial image as the native CLI", async () => {
+  const { page } = await openPage("backend=cpu&models=ce");
+  await compareWithNative(page, "pgd:linf:8/255:10", { attack: "pgd", eps: 8 / 255, steps: 10, seed: 3 }, { fraction: 0, worst: 1, probability: 1e-3 });
+  await compareWithNative(page, "pgd:l2:0.5:10", { attack: "pgd-l2", eps: 0.5, steps: 10, seed: 1 }, { fraction: 0, worst: 1, probability: 1e-3 });
+  await page.close();
+});
+
+test("WebGPU (SwiftShader): FGSM and PGD on two models, and the native CLI's FGSM image", async () => {
+  const { page, logs } = await openPage("backend=webgpu&models=ce,simclr");
+  assert.match(await page.textContent("#backend"), /^WebGPU/);
+  await upload(page, logs, join(root, "web", "gallery", "cat.jpg"));
+  await attack(page, logs, { attack: "fgsm", eps: 8 });
+  await attack(page, logs, { attack: "pgd", eps: 8, steps: 2 });
+  await page.screenshot({ path: join(artifacts, "page-webgpu-attacks.png"), fullPage: true });
+  // GPU arithmetic differs from the CPU's in the last bits: a gradient sign may flip where the
+  // gradient is ~0, so a few values may differ by 2 eps.
+  await compareWithNative(page, "fgsm:linf:8/255", { attack: "fgsm", eps: 8 / 255 }, { fraction: 0.01, worst: 255, probability: 0.02 });
+  await page.close();
+});
