@@ -155,35 +155,47 @@ pub fn check_unit_range(x: &Tensor<4>) -> crate::Result<()> {
     Ok(())
 }
 
-/// Robust samples (`true`) of a batch under `adv`, read back to the host.
-fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
+/// Correctly classified samples (`true`) of a batch, read back to the host.
+pub fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
     let ok = predictions(model.forward(x)).equal(y.clone()).int();
     ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
 }
 
-/// AutoAttack on one batch, each component only on the samples still robust (gathered on the
-/// host between components); `correct` is the number of samples no component fooled and `after`
-/// the count after each component.
-pub fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
-    let start = Instant::now();
-    let mut robust = correct_mask(model, x.clone(), y);
-    let mut after = Vec::new();
-    for (i, component) in aa.components().enumerate() {
-        let seed = AutoAttack::component_seed(seed, i);
-        // APGD-T runs target by target, each on the samples still robust.
-        let runs: Vec<Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + '_>> = if component.spec().kind == AttackKind::ApgdT {
-            let apgd = std::rc::Rc::new(Apgd::new(component.spec().clone()));
-            (1..=apgd.target_count(model.config().num_classes))
-                .map(|rank| {
-                    let apgd = apgd.clone();
-                    Box::new(move |xs, ys| apgd.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
-                })
-                .collect()
-        } else {
-            vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))]
-        };
-        for run in runs {
-            let idx: Vec<i64> = robust.iter().enumerate().filter(|(_, r)| **r).map(|(j, _)| j as i64).collect();
+/// Runs one AutoAttack component on the samples of `x` still marked `robust` (gathered on the
+/// host, in batches of at most `batch_size`) and clears `robust` for every sample it fools.
+/// APGD-T runs target by target, each target on the samples still robust, as torchattacks does.
+pub fn attack_robust_samples(
+    model: &Classifier,
+    component: &dyn Attack,
+    x: &Tensor<4>,
+    y: &Tensor<1, Int>,
+    robust: &mut [bool],
+    batch_size: usize,
+    seed: u64,
+) {
+    let runs: Vec<Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + '_>> = if component.spec().kind == AttackKind::ApgdT {
+        let apgd = std::rc::Rc::new(Apgd::new(component.spec().clone()));
+        (1..=apgd.target_count(model.config().num_classes))
+            .map(|rank| {
+                let apgd = apgd.clone();
+                Box::new(move |xs, ys| apgd.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
+            })
+            .collect()
+    } else {
+        vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))]
+    };
+    let chunks: Vec<Vec<i64>> = robust
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r)
+        .map(|(j, _)| j as i64)
+        .collect::<Vec<_>>()
+        .chunks(batch_size.max(1))
+        .map(<[i64]>::to_vec)
+        .collect();
+    for chunk in chunks {
+        for run in &runs {
+            let idx: Vec<i64> = chunk.iter().copied().filter(|&j| robust[j as usize]).collect();
             if idx.is_empty() {
                 break;
             }
@@ -195,6 +207,19 @@ pub fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &T
                 robust[*j as usize] = ok;
             }
         }
+    }
+}
+
+/// AutoAttack on one batch, each component only on the samples still robust (gathered on the
+/// host between components); `correct` is the number of samples no component fooled and `after`
+/// the count after each component.
+pub fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &Tensor<1, Int>, seed: u64) -> Cell {
+    let start = Instant::now();
+    let mut robust = correct_mask(model, x.clone(), y);
+    let mut after = Vec::new();
+    for (i, component) in aa.components().enumerate() {
+        let n = robust.len();
+        attack_robust_samples(model, component, x, y, &mut robust, n, AutoAttack::component_seed(seed, i));
         after.push(robust.iter().filter(|r| **r).count());
     }
     Cell { correct: robust.iter().filter(|r| **r).count(), seconds: start.elapsed().as_secs_f64(), after }

@@ -227,3 +227,41 @@ fn eval_compares_several_models_writes_tables_and_resumes() {
     assert_user_error(&out, "not one of the models");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The percentage in the last column of the row that starts with `| {label}`.
+fn last_percent(stdout: &str, label: &str) -> f64 {
+    let row = stdout.lines().find(|l| l.starts_with(&format!("| {label}"))).unwrap_or_else(|| panic!("no '{label}' row in:\n{stdout}"));
+    row.trim_end_matches(|c| c == '|' || c == ' ').rsplit('|').next().unwrap().trim().trim_end_matches('%').parse().unwrap()
+}
+
+#[test]
+fn bench_on_given_weights_and_images_reports_throughput_and_robust_accuracy() {
+    let (weights, images) = (fixture("ta_model.safetensors"), fixture("ta_images.safetensors"));
+    let out = run(&[
+        "bench", "--weights", &weights, "--images", &images, "--width", "4", "--batch-size", "8", "--iters", "1",
+        "--warmup", "0", "--autoattack-images", "8", "--aa-steps", "2", "--aa-queries", "10", "--device", "flex",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for label in ["inference (forward)", "PGD-10 l_inf", "PGD-40 l_inf"] {
+        let row = stdout.lines().find(|l| l.starts_with(&format!("| {label}"))).unwrap_or_else(|| panic!("no '{label}' row in:\n{stdout}"));
+        let images_per_second: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap();
+        assert!(images_per_second > 0.0, "{row}");
+    }
+    let clean = last_percent(&stdout, "inference (forward)");
+    assert!(clean > 50.0, "the fixture model is trained: {stdout}");
+    assert!(last_percent(&stdout, "PGD-40 l_inf") <= clean, "{stdout}");
+    let aa_clean = last_percent(&stdout, "clean");
+    let mut previous = aa_clean;
+    for label in ["APGD-CE", "APGD-T", "Square", "AutoAttack ("] {
+        let after = last_percent(&stdout, label);
+        assert!(after <= previous, "robust accuracy rose at {label}: {stdout}");
+        previous = after;
+    }
+    assert!(stdout.contains("| 8 images |"), "{stdout}");
+
+    let wrong_width = run(&["bench", "--weights", &weights, "--images", &images, "--width", "8", "--device", "flex"]);
+    assert_user_error(&wrong_width, "weights");
+    let not_images = run(&["bench", "--weights", &weights, "--images", &weights, "--width", "4", "--device", "flex"]);
+    assert_user_error(&not_images, "no tensor named 'images'");
+}

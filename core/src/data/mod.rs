@@ -2,7 +2,8 @@
 //!
 //! Every source ends as an [`ImageSet`]: an image-folder tree or a `.tar.gz` of one
 //! ([`image_folder`]), the official CIFAR-10/100 binary release ([`cifar_binary`]), or the
-//! seeded [`procedural`] dataset that tests and the default main job use.
+//! seeded [`procedural`] dataset that tests and the default main job use; labelled test images
+//! written by the project's Python scripts load from `.safetensors` ([`safetensors_images`]).
 
 pub mod augment;
 pub mod batch;
@@ -10,6 +11,7 @@ pub mod cifar_binary;
 pub mod decode;
 pub mod image_folder;
 pub mod procedural;
+pub mod safetensors_images;
 pub mod source;
 pub mod views;
 
