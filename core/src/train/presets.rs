@@ -2,8 +2,11 @@
 //!
 //! Names (Section 4 and Table 4 of the paper): `ce` (supervised cross-entropy), `supcon`,
 //! `simclr`, `simclr-fnc` (fixed rho = 0.9), `simclr-afnc-0.9-0.5`, `simclr-afnc-0.99-0.7`.
-//! Scales: `small` (ResNet-18 of width 8, 4,000 training and 1,000 test images, 12 epochs:
-//! each preset finishes in well under 30 minutes on a 2-core CPU), `paper` (ResNet-50, 1,000 epochs, batch 512: GPUs).
+//! Scales: `tiny` (the small CNN of width 16, 1,000 training and 500 test images, 5 epochs: the
+//! whole six-preset study in minutes on a 2-core CPU, for a first look and for smoke tests),
+//! `small` (ResNet-18 of width 8, 4,000 training and 1,000 test images, 12 epochs: each preset
+//! finishes in well under 30 minutes on a 2-core CPU), `paper` (ResNet-50, 1,000 epochs, batch
+//! 512: GPUs).
 //! A [`TrainPlan`] is the complete, serialisable recipe of a run; command-line flags override
 //! its fields and `--resume` reads it back from the run folder.
 
@@ -45,7 +48,9 @@ impl std::str::FromStr for Method {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scale {
-    /// Minutes on a CPU.
+    /// The whole study in minutes on a CPU.
+    Tiny,
+    /// Minutes per preset on a CPU.
     Small,
     /// The paper's budget, for GPUs.
     Paper,
@@ -55,9 +60,21 @@ impl std::str::FromStr for Scale {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
         match s {
+            "tiny" => Ok(Self::Tiny),
             "small" => Ok(Self::Small),
             "paper" => Ok(Self::Paper),
-            _ => Err(crate::Error::Train(format!("unknown scale '{s}' (valid: small, paper)"))),
+            _ => Err(crate::Error::Train(format!("unknown scale '{s}' (valid: tiny, small, paper)"))),
+        }
+    }
+}
+
+impl Scale {
+    /// The name used on the command line and in run folders.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tiny => "tiny",
+            Self::Small => "small",
+            Self::Paper => "paper",
         }
     }
 }
@@ -103,7 +120,7 @@ impl TrainPlan {
             crate::Error::Train(format!("unknown preset '{name}' (valid: {})", names.join(", ")))
         })?;
         let mut plan = Self::for_method(*method, scale);
-        plan.preset = Some(format!("{name}@{}", if scale == Scale::Small { "small" } else { "paper" }));
+        plan.preset = Some(format!("{name}@{}", scale.name()));
         plan.contrastive.fnc = fnc.parse()?;
         Ok(plan)
     }
@@ -133,7 +150,12 @@ impl TrainPlan {
     /// Default settings of `method` at `scale`, without cancellation.
     pub fn for_method(method: Method, scale: Scale) -> Self {
         let paper = scale == Scale::Paper;
-        let (epochs, batch_size) = if paper { (1000, 512) } else { (12, 128) };
+        let tiny = scale == Scale::Tiny;
+        let (epochs, batch_size) = match scale {
+            Scale::Tiny => (5, 64),
+            Scale::Small => (12, 128),
+            Scale::Paper => (1000, 512),
+        };
         let (temperature, lr, views) = match method {
             // SupContrast: temperature 0.1, its own crops (scale 0.2..1).
             Method::SupCon => (0.1, if paper { 0.25 } else { 0.3 }, ViewConfig::supcon()),
@@ -158,7 +180,7 @@ impl TrainPlan {
         };
         let supervised = SupervisedConfig {
             epochs,
-            batch_size: if paper { 256 } else { 128 },
+            batch_size: if paper { 256 } else { batch_size },
             lr: if paper { 0.2 } else { 0.1 },
             momentum: 0.9,
             weight_decay: 5e-4,
@@ -166,14 +188,24 @@ impl TrainPlan {
             augment: true,
             seed: 0,
         };
-        let linear = LinearEvalConfig { epochs: 100, batch_size: if paper { 512 } else { 256 }, lr: 0.1, ..LinearEvalConfig::default() };
+        let linear = LinearEvalConfig {
+            epochs: if tiny { 30 } else { 100 },
+            batch_size: if paper { 512 } else { 256 },
+            lr: 0.1,
+            ..LinearEvalConfig::default()
+        };
+        let (arch, width, train_limit, test_limit) = match scale {
+            Scale::Tiny => (Arch::SmallCnn, 16, Some(1000), Some(500)),
+            Scale::Small => (Arch::ResNet18Cifar, 8, Some(4000), Some(1000)),
+            Scale::Paper => (Arch::ResNet50Cifar, 64, None, None),
+        };
         Self {
             preset: None,
             method,
-            arch: if paper { Arch::ResNet50Cifar } else { Arch::ResNet18Cifar },
-            width: if paper { 64 } else { 8 },
-            train_limit: if paper { None } else { Some(4000) },
-            test_limit: if paper { None } else { Some(1000) },
+            arch,
+            width,
+            train_limit,
+            test_limit,
             supervised,
             contrastive,
             linear,
@@ -202,9 +234,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_preset_builds_at_both_scales_and_round_trips_through_json() {
+    fn every_preset_builds_at_every_scale_and_round_trips_through_json() {
         for (name, method, _) in PRESETS {
-            for scale in [Scale::Small, Scale::Paper] {
+            for scale in [Scale::Tiny, Scale::Small, Scale::Paper] {
                 let plan = TrainPlan::preset(name, scale).unwrap();
                 assert_eq!(plan.method, method);
                 plan.contrastive.validate().unwrap();

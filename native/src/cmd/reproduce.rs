@@ -19,7 +19,7 @@ use crate::device::DeviceChoice;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Scale of the presets: small (a 2-core CPU, hours) or paper (ResNet-50, 1000 epochs: GPUs).
+    /// Scale of the presets: tiny (minutes on a 2-core CPU), small (a 2-core CPU, hours) or paper (ResNet-50, 1000 epochs: GPUs).
     #[arg(long, default_value = "small")]
     pub preset: String,
     /// Dataset: CIFAR-10 (a folder of per-split archives, image folders or the binary release) or `procedural[:N]`.
@@ -28,7 +28,7 @@ pub struct Args {
     /// Study folder (default: runs/study-<preset>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Test images for the attacks, the geometry and the corruptions (default: 1000 small, all for paper).
+    /// Test images for the attacks, the geometry and the corruptions (default: 200 tiny, 1000 small, all for paper).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Extra flags for every training run, e.g. "--epochs 30 --width 16" (they override the preset).
@@ -72,7 +72,11 @@ pub fn run(args: Args) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{}", args.preset)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let device = s(device_name(args.device));
-    let limit = args.limit.or(if scale == Scale::Small { Some(1000) } else { None });
+    let limit = args.limit.or(match scale {
+        Scale::Tiny => Some(200),
+        Scale::Small => Some(1000),
+        Scale::Paper => None,
+    });
     let limit_args: Vec<String> = limit.map(|l| vec![s("--limit"), l.to_string()]).unwrap_or_default();
     let start = Instant::now();
 
@@ -98,7 +102,7 @@ pub fn run(args: Args) -> Result<()> {
     // Table 1 / Table 4: FGSM and PGD in three norms, plus AutoAttack at the paper scale.
     if !out.join("eval.json").exists() {
         let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
-        if scale == Scale::Small {
+        if scale != Scale::Paper {
             attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
         } else {
             attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
@@ -121,7 +125,7 @@ pub fn run(args: Args) -> Result<()> {
     if !out.join("corruptions.json").exists() {
         let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&args.data), s("--device"), device.clone()];
         a.extend([s("--json"), path(&out.join("corruptions.json"))]);
-        if scale == Scale::Small {
+        if scale != Scale::Paper {
             a.extend([s("--severities"), s("1,3,5")]);
         }
         a.extend(limit_args.clone());
