@@ -9,7 +9,7 @@ Builds the CIFAR ResNet-18 of scripts/make_fixtures.py (torchvision names, CIFAR
 normalisation inside forward) at width 4, trains it for a few hundred steps on synthetic
 10-class images (oriented coloured stripes plus noise) so that it is neither trivial nor
 degenerate, then runs torchattacks FGSM, PGD (with and without random start), PGDL2, APGD
-(CE), APGDT (targeted DLR, 9 targets), FAB and Square, and MultiAttack([APGD, APGDT, Square])
+(CE), APGDT (targeted DLR, 9 targets), FAB (untargeted, and targeted with 9 targets) and Square, and MultiAttack([APGD, APGDT, Square])
 on 100 fixed test images. Writes:
   ta_model.safetensors      the trained state dict (about 190 KB)
   ta_images.safetensors     the test images as uint8 [100,3,32,32] (x = u8 / 255) and labels
@@ -108,9 +108,16 @@ def main(out_dir):
          f"apgd-ce:l2:{e2_txt}:{steps}", True, None),
         ("APGD-T Linf", torchattacks.APGDT(model, norm="Linf", eps=e, steps=steps, n_restarts=1, n_classes=10, seed=0),
          f"apgd-t:linf:{e_txt}:{steps}", True, None),
+        # FAB with one restart starts from the clean image (random starts only from the second
+        # restart on), so it is deterministic.
         ("FAB-T Linf", torchattacks.FAB(model, norm="Linf", eps=e, steps=steps, n_restarts=1, multi_targeted=True,
                                         n_classes=10, seed=0),
-         "fab-t:linf:4/255", True, None),
+         f"fab-t:linf:{e_txt}:{steps}", False, None),
+        ("FAB-T L2", torchattacks.FAB(model, norm="L2", eps=e2, steps=steps, n_restarts=1, multi_targeted=True,
+                                      n_classes=10, seed=0),
+         f"fab-t:l2:{e2_txt}:{steps}", False, None),
+        ("FAB Linf", torchattacks.FAB(model, norm="Linf", eps=e, steps=steps, n_restarts=1, n_classes=10, seed=0),
+         f"fab:linf:{e_txt}:{steps}", False, None),
         ("Square Linf", torchattacks.Square(model, norm="Linf", eps=e, n_queries=300, n_restarts=1, p_init=0.8,
                                             loss="margin", resc_schedule=False, seed=0),
          f"square:linf:{e_txt}:300", True, None),

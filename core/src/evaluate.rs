@@ -13,7 +13,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::attacks::{self, Apgd, Attack, AttackKind, AttackSpec, AutoAttack, Objective};
+use crate::attacks::{self, Apgd, Attack, AttackKind, AttackSpec, AutoAttack, Fab, Objective};
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, gather};
 use crate::metrics::{count_correct, predictions, relative_drop};
@@ -163,7 +163,8 @@ pub fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec
 
 /// Runs one AutoAttack component on the samples of `x` still marked `robust` (gathered on the
 /// host, in batches of at most `batch_size`) and clears `robust` for every sample it fools.
-/// APGD-T runs target by target, each target on the samples still robust, as torchattacks does.
+/// APGD-T and FAB-T run target by target, each target on the samples still robust, as
+/// torchattacks does.
 pub fn attack_robust_samples(
     model: &Classifier,
     component: &dyn Attack,
@@ -173,16 +174,27 @@ pub fn attack_robust_samples(
     batch_size: usize,
     seed: u64,
 ) {
-    let runs: Vec<Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + '_>> = if component.spec().kind == AttackKind::ApgdT {
-        let apgd = std::rc::Rc::new(Apgd::new(component.spec().clone()));
-        (1..=apgd.target_count(model.config().num_classes))
-            .map(|rank| {
-                let apgd = apgd.clone();
-                Box::new(move |xs, ys| apgd.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
-            })
-            .collect()
-    } else {
-        vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))]
+    let classes = model.config().num_classes;
+    let runs: Vec<Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + '_>> = match component.spec().kind {
+        AttackKind::ApgdT => {
+            let apgd = std::rc::Rc::new(Apgd::new(component.spec().clone()));
+            (1..=apgd.target_count(classes))
+                .map(|rank| {
+                    let apgd = apgd.clone();
+                    Box::new(move |xs, ys| apgd.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
+                })
+                .collect()
+        }
+        AttackKind::FabT => {
+            let fab = std::rc::Rc::new(Fab::new(component.spec().clone()));
+            (1..=fab.target_count(classes))
+                .map(|rank| {
+                    let fab = fab.clone();
+                    Box::new(move |xs, ys| fab.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
+                })
+                .collect()
+        }
+        _ => vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))],
     };
     let chunks: Vec<Vec<i64>> = robust
         .iter()

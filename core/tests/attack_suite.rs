@@ -78,6 +78,9 @@ fn every_attack_with(linf: &str, l2: &str, l1: &str, queries: usize) -> Vec<Stri
         format!("apgd-dlr:l2:{l2}:20"),
         format!("apgd-t:linf:{linf}:10"),
         format!("apgd-ce:l2:{l2}:20"),
+        format!("fab-t:linf:{linf}:10"),
+        format!("fab-t:l2:{l2}:10"),
+        format!("fab:linf:{linf}:10"),
         format!("square:linf:{linf}:{queries}"),
         format!("square:l2:{l2}:{queries}"),
         format!("autoattack:linf:{linf}:apgd-ce@10+square@100"),
@@ -143,6 +146,7 @@ fn more_iterations_never_help_the_model() {
         ("pgd:l1:4:5", "pgd:l1:4:40"),
         ("apgd-ce:linf:4/255:10", "apgd-ce:linf:4/255:50"),
         ("apgd-t:l2:0.3:5", "apgd-t:l2:0.3:20"),
+        ("fab-t:linf:4/255:3", "fab-t:linf:4/255:15"),
         ("square:linf:4/255:50", "square:linf:4/255:250"),
         ("square:l2:0.3:50", "square:l2:0.3:250"),
     ] {
@@ -153,7 +157,7 @@ fn more_iterations_never_help_the_model() {
 
 #[test]
 fn unbounded_attacks_drive_accuracy_to_zero() {
-    for s in ["pgd:linf:1:20:dlr", "pgd:l2:60:20", "pgd:l1:3072:20", "apgd-ce:linf:1:20", "apgd-t:l2:60:10", "square:linf:1:200", "square:l2:60:200"] {
+    for s in ["pgd:linf:1:20:dlr", "pgd:l2:60:20", "pgd:l1:3072:20", "apgd-ce:linf:1:20", "apgd-t:l2:60:10", "fab-t:linf:1:10", "fab:l2:60:10", "square:linf:1:200", "square:l2:60:200"] {
         let c = correct(s, 0);
         assert!(c <= N / 20, "{s}: {c} of {N} still correct");
     }
@@ -163,7 +167,7 @@ fn unbounded_attacks_drive_accuracy_to_zero() {
 fn autoattack_is_at_least_as_strong_as_each_component() {
     let (x, y) = batch();
     let seed = 4;
-    let aa = AutoAttack::new(spec("autoattack:linf:4/255:apgd-ce@10+apgd-t@5+square@100"));
+    let aa = AutoAttack::new(spec("autoattack:linf:4/255:apgd-ce@10+apgd-t@5+fab-t@5+square@100"));
     let adv = aa.perturb(trained(), x.clone(), y.clone(), seed);
     let pred_aa = trained().forward(adv).argmax(1).flatten::<1>(0, 1);
     let robust_aa = pred_aa.equal(y.clone()).int().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
@@ -182,9 +186,10 @@ fn autoattack_is_at_least_as_strong_as_each_component() {
     for (j, &r) in robust_aa.iter().enumerate() {
         assert!(r == 0 || !some_component_fools[j], "sample {j}");
     }
-    // The standard version runs APGD-CE, APGD-T and Square (no FAB-T in this build), in order.
+    // The standard version runs APGD-CE, APGD-T, FAB-T and Square, in order, as published.
     let standard = spec("autoattack:linf:8/255");
-    assert_eq!(standard.components, vec![AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::Square]);
+    assert_eq!(standard.components, vec![AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::FabT, AttackKind::Square]);
+    assert_eq!(standard.component_steps, vec![100, 100, 100, 5000]);
 }
 
 #[test]
@@ -196,6 +201,22 @@ fn apgd_beats_pgd_with_the_same_budget_and_targets_help() {
     let apgdt = correct("apgd-t:linf:3/255:20", 6);
     assert!(apgd <= pgd + 1, "APGD-CE {apgd} vs PGD {pgd}");
     assert!(apgdt <= apgd + 1, "APGD-T {apgdt} vs APGD-CE {apgd}");
+}
+
+#[test]
+fn fab_with_one_restart_is_deterministic_and_within_eps_only_when_fooled() {
+    // FAB starts at the clean image (random starts only from the second restart on), so the
+    // seed does not matter; an output differs from the clean image only where it is adversarial.
+    let (x, y) = batch();
+    let attack = attacks::build(&spec("fab-t:l2:0.5:5"));
+    let p = attack.perturb(trained(), x.clone(), y.clone(), 1);
+    assert_eq!(values(p.clone()), values(attack.perturb(trained(), x.clone(), y.clone(), 2)));
+    let wrong = trained().forward(p.clone()).argmax(1).flatten::<1>(0, 1).not_equal(y).int().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+    let per = values(x.clone()).len() / N;
+    for (i, (a, c)) in values(p).chunks(per).zip(values(x).chunks(per)).enumerate() {
+        assert!(wrong[i] == 1 || a == c, "sample {i} moved but is still classified correctly");
+    }
+    assert!(wrong.iter().sum::<i64>() > 0, "FAB-T fooled nothing at l2 0.5");
 }
 
 #[test]

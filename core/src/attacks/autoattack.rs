@@ -2,12 +2,11 @@
 //! points that are still robust; a sample counts as robust only if no attack fools it, so the
 //! robust accuracy is the per-sample worst case over the components.
 //!
-//! Versions ([`super::spec`]): "standard" is published as APGD-CE, APGD-T (9 targets), FAB-T
-//! (9 targets) and Square (5000 queries). **FAB-T is not implemented in this build**, so
-//! "standard" runs APGD-CE, APGD-T and Square and the report lists exactly those components;
-//! its robust accuracy is therefore an upper bound on the published standard AutoAttack's (in
-//! Croce & Hein's tables FAB-T rarely fools a point that APGD-T left robust). "rand" runs
-//! APGD-CE and APGD-DLR; custom lists name components joined by `+`.
+//! Versions ([`super::spec`]): "standard" is APGD-CE, APGD-T (9 targets), FAB-T (9 targets)
+//! and Square (5000 queries), with 100 iterations for the APGD and FAB components and one
+//! restart each, as published. "rand" runs APGD-CE and APGD-DLR; custom lists name components
+//! joined by `+` (`apgd-ce`, `apgd-dlr`, `apgd-t`, `fab`, `fab-t`, `square`, each optionally
+//! with `@N` iterations or queries).
 //!
 //! [`Attack::perturb`] here is browser-safe: it runs every component on the whole batch and keeps,
 //! per sample, the first adversarial point (tensor masks, no host reads), which gives the same

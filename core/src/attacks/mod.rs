@@ -8,8 +8,9 @@
 //! | `fgsm:linf:EPS` | FGSM | [`fgsm`] |
 //! | `pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]]` | PGD with CE, DLR or CW loss | [`pgd_linf`], [`pgd_l2`], [`pgd_l1`] |
 //! | `apgd-ce`, `apgd-dlr`, `apgd-t` `:{linf,l2}:EPS[:STEPS]` | Auto-PGD | [`apgd`] |
+//! | `fab`, `fab-t` `:{linf,l2}:EPS[:STEPS]` | FAB, untargeted or targeted (minimum norm) | [`fab`] |
 //! | `square:{linf,l2}:EPS[:QUERIES]` | Square | [`square`] |
-//! | `autoattack:{linf,l2}:EPS[:VERSION]` | AutoAttack (no FAB-T) | [`autoattack`] |
+//! | `autoattack:{linf,l2}:EPS[:VERSION]` | AutoAttack (APGD-CE, APGD-T, FAB-T, Square) | [`autoattack`] |
 //!
 //! Code in this module also runs in the browser: it never reads tensors back to the host
 //! (no `into_data`, `into_scalar`, `sort`, `argsort`, `one_hot`); per-sample decisions are
@@ -17,6 +18,7 @@
 
 pub mod apgd;
 pub mod autoattack;
+pub mod fab;
 pub mod fgsm;
 pub mod gradient;
 pub mod objective;
@@ -32,6 +34,7 @@ use crate::models::Classifier;
 
 pub use apgd::Apgd;
 pub use autoattack::AutoAttack;
+pub use fab::Fab;
 pub use fgsm::Fgsm;
 pub use objective::Objective;
 pub use pgd_l1::PgdL1;
@@ -62,8 +65,8 @@ pub fn build(spec: &AttackSpec) -> Box<dyn Attack> {
             Norm::L1 => Box::new(PgdL1::new(spec.clone())),
         },
         AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT => Box::new(Apgd::new(spec.clone())),
+        AttackKind::Fab | AttackKind::FabT => Box::new(Fab::new(spec.clone())),
         AttackKind::Square => Box::new(Square::new(spec.clone())),
         AttackKind::AutoAttack => Box::new(AutoAttack::new(spec.clone())),
-        AttackKind::FabT => panic!("FAB-T is not implemented in this build (the spec parser rejects it)"),
     }
 }

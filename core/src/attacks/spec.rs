@@ -1,5 +1,6 @@
 //! Attack specifications: `NAME:NORM:EPS[:STEPS[:LOSS]]`, e.g. `fgsm:linf:8/255`,
-//! `pgd:linf:8/255:40`, `pgd:linf:8/255:40:dlr`, `apgd-t:l2:0.5`, `square:linf:8/255:5000`,
+//! `pgd:linf:8/255:40`, `pgd:linf:8/255:40:dlr`, `apgd-t:l2:0.5`, `fab-t:linf:8/255:100`,
+//! `square:linf:8/255:5000`,
 //! `autoattack:linf:8/255` or `autoattack:linf:8/255:apgd-ce+square`. EPS accepts decimals and
 //! fractions. The older three- and four-field forms parse exactly as before.
 
@@ -25,7 +26,10 @@ pub enum AttackKind {
     /// Auto-PGD on the targeted DLR loss, one run per target class.
     #[serde(rename = "apgd-t")]
     ApgdT,
-    /// Targeted FAB (Croce & Hein 2020b). Not implemented in this build: parsing it is an error.
+    /// Untargeted FAB (Croce & Hein 2020b), minimum-norm, eps-bounded at the end.
+    #[serde(rename = "fab")]
+    Fab,
+    /// Targeted FAB, one run per target class (AutoAttack "standard").
     #[serde(rename = "fab-t")]
     FabT,
     /// Square attack (Andriushchenko et al. 2020), score-based random search.
@@ -45,6 +49,7 @@ impl AttackKind {
             Self::ApgdCe => "apgd-ce",
             Self::ApgdDlr => "apgd-dlr",
             Self::ApgdT => "apgd-t",
+            Self::Fab => "fab",
             Self::FabT => "fab-t",
             Self::Square => "square",
             Self::AutoAttack => "autoattack",
@@ -58,7 +63,8 @@ impl AttackKind {
             "apgd-ce" | "apgd" => Self::ApgdCe,
             "apgd-dlr" => Self::ApgdDlr,
             "apgd-t" | "apgdt" => Self::ApgdT,
-            "fab-t" | "fab" => Self::FabT,
+            "fab" => Self::Fab,
+            "fab-t" | "fabt" => Self::FabT,
             "square" => Self::Square,
             "autoattack" | "aa" => Self::AutoAttack,
             _ => return None,
@@ -105,13 +111,12 @@ pub struct AttackSpec {
 
 /// The attack specifications this build understands, for error messages and `--help`.
 pub const VALID_SPECS: &str = "fgsm:linf:EPS[:LOSS], pgd:{linf,l2,l1}:EPS[:STEPS[:LOSS]] (LOSS ce|ce-t|dlr|cw, ce-t: labels are targets; STEPS default 10), \
-apgd-ce|apgd-dlr|apgd-t:{linf,l2}:EPS[:STEPS] (default 100), square:{linf,l2}:EPS[:QUERIES] (default 5000), \
-autoattack:{linf,l2}:EPS[:standard|rand|A[@N]+B[@N]+...] (EPS like 8/255 or 0.5; fab-t is not implemented)";
+apgd-ce|apgd-dlr|apgd-t:{linf,l2}:EPS[:STEPS] (default 100), fab|fab-t:{linf,l2}:EPS[:STEPS] (default 100), \
+square:{linf,l2}:EPS[:QUERIES] (default 5000), autoattack:{linf,l2}:EPS[:standard|rand|A[@N]+B[@N]+...] (EPS like 8/255 or 0.5)";
 
-/// The attacks AutoAttack "standard" runs in this build, in order. The published list is
-/// APGD-CE, APGD-T, FAB-T, Square; FAB-T is not implemented here, so it is left out (and the
-/// report's `components` says so).
-pub const STANDARD_COMPONENTS: [AttackKind; 3] = [AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::Square];
+/// The attacks AutoAttack "standard" runs, in order, as published: APGD-CE, APGD-T, FAB-T,
+/// Square.
+pub const STANDARD_COMPONENTS: [AttackKind; 4] = [AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::FabT, AttackKind::Square];
 
 /// AutoAttack "rand" (for randomised defences): APGD-CE and APGD-DLR. The published version
 /// averages 20 gradients per step (EoT); every model here is deterministic in eval mode, where
@@ -138,9 +143,6 @@ impl std::str::FromStr for AttackSpec {
             return Err(bad("expected NAME:NORM:EPS[:STEPS[:LOSS]]"));
         }
         let kind = AttackKind::parse(parts[0]).ok_or_else(|| bad(&format!("unknown attack '{}'", parts[0])))?;
-        if kind == AttackKind::FabT {
-            return Err(bad("FAB-T is not implemented in this build"));
-        }
         let norm = match parts[1].to_ascii_lowercase().as_str() {
             "linf" | "l_inf" | "inf" => Norm::Linf,
             "l2" | "l_2" => Norm::L2,
@@ -184,14 +186,15 @@ impl std::str::FromStr for AttackSpec {
                 }
                 parts.get(3).map_or(Ok(10), |s| positive(s))?
             }
-            AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Square => {
+            AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Fab | AttackKind::FabT | AttackKind::Square => {
                 if parts.len() > 4 {
                     return Err(bad(&format!("{} takes no LOSS", kind.name())));
                 }
                 loss = match kind {
                     AttackKind::ApgdDlr => Objective::Dlr,
                     AttackKind::ApgdT => Objective::DlrTargeted,
-                    AttackKind::Square => Objective::Cw,
+                    // FAB linearises logit differences, Square lowers the margin.
+                    AttackKind::Square | AttackKind::Fab | AttackKind::FabT => Objective::Cw,
                     _ => Objective::Ce,
                 };
                 let default = if kind == AttackKind::Square { 5000 } else { 100 };
@@ -213,11 +216,17 @@ impl std::str::FromStr for AttackSpec {
                                 None => (item, None),
                             };
                             let kind = match AttackKind::parse(name) {
-                                Some(AttackKind::FabT) => return Err(bad("FAB-T is not implemented in this build")),
-                                Some(k @ (AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Square)) => k,
+                                Some(
+                                    k @ (AttackKind::ApgdCe
+                                    | AttackKind::ApgdDlr
+                                    | AttackKind::ApgdT
+                                    | AttackKind::Fab
+                                    | AttackKind::FabT
+                                    | AttackKind::Square),
+                                ) => k,
                                 _ => {
                                     return Err(bad(&format!(
-                                        "'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, square)"
+                                        "'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square)"
                                     )));
                                 }
                             };
@@ -232,7 +241,6 @@ impl std::str::FromStr for AttackSpec {
                 }
                 100
             }
-            AttackKind::FabT => unreachable!(),
         };
         Ok(Self { spec: text.to_string(), kind, norm, eps, steps, loss, components, component_steps })
     }
@@ -266,7 +274,8 @@ impl AttackSpec {
     }
 }
 
-/// The published budget of an AutoAttack component: 100 APGD iterations, 5000 Square queries.
+/// The published budget of an AutoAttack component: 100 APGD or FAB iterations, 5000 Square
+/// queries.
 pub fn default_budget(kind: AttackKind) -> usize {
     if kind == AttackKind::Square { 5000 } else { 100 }
 }
@@ -310,6 +319,9 @@ mod tests {
         assert_eq!("pgd:l1:10".parse::<AttackSpec>().unwrap().norm, Norm::L1);
         let a: AttackSpec = "apgd-t:l2:0.5".parse().unwrap();
         assert_eq!((a.kind, a.steps, a.loss), (AttackKind::ApgdT, 100, Objective::DlrTargeted));
+        let f: AttackSpec = "fab-t:l2:0.5".parse().unwrap();
+        assert_eq!((f.kind, f.norm, f.steps), (AttackKind::FabT, Norm::L2, 100));
+        assert_eq!("fab:linf:8/255:20".parse::<AttackSpec>().unwrap().kind, AttackKind::Fab);
         let q: AttackSpec = "square:linf:8/255".parse().unwrap();
         assert_eq!((q.kind, q.steps), (AttackKind::Square, 5000));
         let aa: AttackSpec = "autoattack:linf:8/255".parse().unwrap();
@@ -319,6 +331,9 @@ mod tests {
         let c: AttackSpec = "aa:linf:8/255:apgd-ce+square".parse().unwrap();
         assert_eq!(c.components, vec![AttackKind::ApgdCe, AttackKind::Square]);
         assert_eq!(c.component_steps, vec![100, 5000]);
+        assert_eq!(aa.component_steps, vec![100, 100, 100, 5000]);
+        let t: AttackSpec = "aa:l2:0.5:fab-t@20+fab".parse().unwrap();
+        assert_eq!((t.components, t.component_steps), (vec![AttackKind::FabT, AttackKind::Fab], vec![20, 100]));
         let b: AttackSpec = "aa:l2:0.5:apgd-t@20+square@300".parse().unwrap();
         assert_eq!(b.component_steps, vec![20, 300]);
         assert_eq!(b.component(AttackKind::Square).steps, 300);
@@ -346,15 +361,15 @@ mod tests {
             "pgd:linf:1:10:dlr-t",
             "apgd-ce:l1:1",
             "square:linf:1:10:ce",
-            "fab-t:linf:1",
-            "autoattack:linf:1:apgd-ce+fab-t",
+            "fab-t:l1:1",
+            "fab:linf:1:10:ce",
             "autoattack:linf:1:pgd",
             "autoattack:linf:1:square@0",
         ] {
             let err = bad.parse::<AttackSpec>().unwrap_err().to_string();
             assert!(err.contains("valid: fgsm:linf"), "{bad}: {err}");
         }
-        let err = "autoattack:linf:1:fab-t".parse::<AttackSpec>().unwrap_err().to_string();
-        assert!(err.contains("FAB-T is not implemented"), "{err}");
+        let err = "autoattack:linf:1:fgsm".parse::<AttackSpec>().unwrap_err().to_string();
+        assert!(err.contains("is not an AutoAttack component"), "{err}");
     }
 }
