@@ -14,7 +14,8 @@
 # published budgets (100 steps, 5000 queries) on 500 images, batch 128, on the GPU.
 # Environment overrides: HS (the hypersphere binary; default: the release build), PYTHON (a
 # python3 with torch, safetensors and torchattacks 3.5.1), BATCH, ITERS, WARMUP, K, STEPS,
-# QUERIES, FIXTURE_IMAGES, BUDGET_S (seconds for the whole script: the two sides share what
+# QUERIES, AA_EPS (AutoAttack's radius; default 1/255, where the non-robust fixture model keeps
+# some images for APGD-T, FAB-T and Square), FIXTURE_IMAGES, BUDGET_S (seconds for the whole script: the two sides share what
 # the fixture leaves, hypersphere 3/5 of it; default unbounded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ fi
 "$PYTHON" -c "import torch, safetensors, torchattacks" 2>/dev/null \
   || { echo "error: $PYTHON lacks torch, safetensors or torchattacks (set PYTHON)" >&2; exit 1; }
 
+: "${AA_EPS:=1/255}"
 deadline=$(( $(date +%s) + ${BUDGET_S:-1000000} ))
 left() { local s=$(( deadline - $(date +%s) )); echo $(( s > 1 ? s : 1 )); }
 
@@ -45,7 +47,7 @@ if [ ! -f "$weights" ] || [ ! -f "$images" ]; then
   timeout "$(left)" "$PYTHON" scripts/bench_pytorch.py --write-fixture "$dir" --width 64 --fixture-images "$FIXTURE_IMAGES"
 fi
 common=(--weights "$weights" --images "$images" --batch-size "$BATCH" --iters "$ITERS" --warmup "$WARMUP"
-        --autoattack-images "$K" --aa-steps "$STEPS" --aa-queries "$QUERIES")
+        --autoattack-images "$K" --aa-steps "$STEPS" --aa-queries "$QUERIES" --aa-eps "$AA_EPS")
 
 echo
 echo "\$ hypersphere bench --device $hs_device --width 64 ${common[*]}"

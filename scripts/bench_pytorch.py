@@ -179,19 +179,19 @@ def load_fixture(a, device):
     return model, x, data["labels"].to(device)
 
 
-def autoattack_components(model, steps, queries):
+def autoattack_components(model, steps, queries, eps):
     """AutoAttack standard as torchattacks.AutoAttack builds it (one restart each, FAB and APGD-T
     with 9 target classes), at the given budgets."""
     import torchattacks
 
     return [
-        ("APGD-CE", f"{steps} steps", torchattacks.APGD(model, norm="Linf", eps=EPS, steps=steps, n_restarts=1, loss="ce", seed=0)),
+        ("APGD-CE", f"{steps} steps", torchattacks.APGD(model, norm="Linf", eps=eps, steps=steps, n_restarts=1, loss="ce", seed=0)),
         ("APGD-T", f"9 targets x {steps} steps",
-         torchattacks.APGDT(model, norm="Linf", eps=EPS, steps=steps, n_restarts=1, n_classes=10, seed=0)),
+         torchattacks.APGDT(model, norm="Linf", eps=eps, steps=steps, n_restarts=1, n_classes=10, seed=0)),
         ("FAB-T", f"9 targets x {steps} steps",
-         torchattacks.FAB(model, norm="Linf", eps=EPS, steps=steps, n_restarts=1, multi_targeted=True, n_classes=10, seed=0)),
+         torchattacks.FAB(model, norm="Linf", eps=eps, steps=steps, n_restarts=1, multi_targeted=True, n_classes=10, seed=0)),
         ("Square", f"{queries} queries",
-         torchattacks.Square(model, norm="Linf", eps=EPS, n_queries=queries, n_restarts=1, p_init=0.8, loss="margin",
+         torchattacks.Square(model, norm="Linf", eps=eps, n_queries=queries, n_restarts=1, p_init=0.8, loss="margin",
                              resc_schedule=False, seed=0)),
     ]
 
@@ -225,13 +225,15 @@ def same_weights_bench(a, device):
     xs, ys = x_all[:k], y_all[:k]
     robust = correct(model, xs, ys)
     print()
-    print(f"AutoAttack standard (l_inf, eps 8/255), torchattacks {torchattacks.__version__}: each component on the images "
+    print(f"AutoAttack standard (l_inf, eps {a.aa_eps}), torchattacks {torchattacks.__version__}: each component on the images "
           f"still robust, batches of {a.batch_size}")
     print("| attack | budget | measured on | images attacked | seconds | seconds per 1,000 images | robust accuracy |")
     print("|---|---|---|---|---|---|---|")
     print(f"| clean | | {k} images | | | | {100 * robust.float().mean().item():.1f}% |")
     total = 0.0
-    for name, budget, attack in autoattack_components(model, a.aa_steps, a.aa_queries):
+    num, _, den = a.aa_eps.partition("/")
+    eps = float(num) / float(den or 1)
+    for name, budget, attack in autoattack_components(model, a.aa_steps, a.aa_queries, eps):
         idx = robust.nonzero().flatten()
         torch.manual_seed(0)
         start = time.perf_counter()
@@ -261,6 +263,7 @@ def main():
     p.add_argument("--images", help="the fixture's bench_images.safetensors")
     p.add_argument("--autoattack-images", type=int, default=0, help="run AutoAttack on the first K images (0: skip)")
     p.add_argument("--aa-steps", type=int, default=100, help="APGD-CE, APGD-T and FAB-T iterations")
+    p.add_argument("--aa-eps", default="8/255", help="AutoAttack's l_inf radius (a fraction like 8/255 or a decimal)")
     p.add_argument("--aa-queries", type=int, default=5000, help="Square queries")
     a = p.parse_args()
     if a.write_fixture:

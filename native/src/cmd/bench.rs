@@ -75,7 +75,7 @@ pub struct Args {
     /// Compute device.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
-    /// Run AutoAttack standard (l_inf, eps 8/255) on the first K of --images (0: skip).
+    /// Run AutoAttack standard (l_inf, radius --aa-eps) on the first K of --images (0: skip).
     #[arg(long, default_value_t = 0, requires = "images")]
     pub autoattack_images: usize,
     /// Iterations of AutoAttack's APGD-CE, APGD-T and FAB-T (published: 100).
@@ -84,6 +84,10 @@ pub struct Args {
     /// Queries of AutoAttack's Square (published: 5000).
     #[arg(long, default_value_t = 5000)]
     pub aa_queries: usize,
+    /// AutoAttack's l_inf radius (a fraction like 8/255 or a decimal). On a model that is not
+    /// robust, a small radius leaves images for the later components to attack.
+    #[arg(long, default_value = "8/255")]
+    pub aa_eps: String,
 }
 
 fn sync(t: Tensor<1>) -> f32 {
@@ -241,20 +245,20 @@ fn same_weights(
             Budget::TargetedSteps => (steps, format!("9 targets x {steps} steps")),
             Budget::Queries => (queries, format!("{queries} queries")),
         };
-        let available = format!("{name}:linf:{EPS}").parse::<AttackSpec>().is_ok();
+        let available = format!("{name}:linf:{}", args.aa_eps).parse::<AttackSpec>().is_ok();
         if available {
             items.push(format!("{name}@{n}"));
         }
         plan.push((label, text, available));
     }
-    let spec = format!("autoattack:linf:{EPS}:{}", items.join("+"));
+    let spec = format!("autoattack:linf:{}:{}", args.aa_eps, items.join("+"));
     let aa = AutoAttack::new(spec.parse().with_context(|| format!("building AutoAttack from {spec}"))?);
     let mut robust = correct_mask(&model, xs.clone(), &ys);
     let count = |robust: &[bool]| robust.iter().filter(|r| **r).count();
     println!();
     println!(
-        "AutoAttack standard (l_inf, eps {EPS}), hypersphere: each component on the images still robust, batches of {}",
-        args.batch_size
+        "AutoAttack standard (l_inf, eps {}), hypersphere: each component on the images still robust, batches of {}",
+        args.aa_eps, args.batch_size
     );
     println!("| attack | budget | measured on | images attacked | seconds | seconds per 1,000 images | robust accuracy |");
     println!("|---|---|---|---|---|---|---|");
