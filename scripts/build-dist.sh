@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds dist/: the page as a self-contained static folder (index.html, web/app.js,
-# web/worker.js, the wasm module, the bundled models and gallery, the benchmark page) that any
+# web/worker.js, web/worker-client.js, the wasm module, the bundled models and gallery, the benchmark page) that any
 # static host can serve; `hypersphere serve` serves it locally. Writes dist/size.json (files,
 # bytes, and bytes when each file is gzip -9 compressed, as static hosts serve them) and prints it.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 rm -rf dist
 mkdir -p dist/web/pkg
 cp index.html dist/
-cp web/app.js web/worker.js web/bench.html web/bench.js dist/web/
+cp web/app.js web/worker.js web/worker-client.js web/bench.html web/bench.js dist/web/
 cp web/pkg/hypersphere_web.js web/pkg/hypersphere_web_bg.wasm dist/web/pkg/
 cp -r web/models web/gallery dist/web/
 files=$(find dist -type f | wc -l)

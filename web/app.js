@@ -3,6 +3,8 @@
 //   ?backend=webgpu|cpu|auto   (default auto: WebGPU when the browser has it, else the CPU)
 //   ?models=ce,simclr          (a subset of web/models/manifest.json; default all)
 //   ?batch=N                   (images of the bundled test batch used by the curve; default all)
+import { connectWorker } from "./worker-client.js";
+
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
@@ -12,22 +14,7 @@ const CURVE_STEPS = [0, 1, 2, 4, 8, 16];
 const CHUNK = 10;
 
 // ---- the worker and its requests --------------------------------------------------------
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-const pending = new Map();
-let nextId = 0;
-worker.onmessage = ({ data }) => {
-  const p = pending.get(data.id);
-  pending.delete(data.id);
-  if (data.ok) p.resolve(data.result); else p.reject(new Error(data.error));
-};
-worker.onerror = (e) => showError(`The worker failed: ${e.message}`);
-function call(op, args) {
-  return new Promise((resolve, reject) => {
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, op, args });
-  });
-}
+const { call } = connectWorker((e) => showError(`The worker failed: ${e.message}`));
 // Round trip to the worker in milliseconds (the page and the tests use it to show that the
 // worker keeps answering while an attack runs).
 window.pingWorker = async () => { const t = performance.now(); await call("ping"); return performance.now() - t; };

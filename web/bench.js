@@ -1,28 +1,13 @@
 // The browser benchmark: times the page's own worker requests (the code users run), per backend.
 // Writes a Markdown table into #table and the numbers as JSON into document.body.dataset.result.
+import { connectWorker } from "./worker-client.js";
+
 const params = new URLSearchParams(location.search);
 const backends = (params.get("backends") || "webgpu,cpu").split(",");
 const batch = Number(params.get("batch") || 100);
 const repeats = Number(params.get("repeats") || 3);
 document.getElementById("repeats").textContent = String(repeats);
 const EPS = 8 / 255;
-
-function client(backend) {
-  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-  const pending = new Map();
-  let next = 0;
-  worker.onmessage = ({ data }) => {
-    const p = pending.get(data.id);
-    pending.delete(data.id);
-    if (data.ok) p.resolve(data.result); else p.reject(new Error(data.error));
-  };
-  const call = (op, args) => new Promise((resolve, reject) => {
-    const id = next++;
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, op, args });
-  });
-  return { call, close: () => worker.terminate(), backend };
-}
 
 async function median(run) {
   await run();
@@ -45,7 +30,7 @@ async function main() {
   const image = new Uint8Array(await (await fetch(new URL("gallery/cat.jpg", import.meta.url))).arrayBuffer());
   const rows = [];
   for (const backend of backends) {
-    const c = client(backend);
+    const c = connectWorker();
     try {
       const started = await c.call("start", { backend, base: new URL("models", import.meta.url).href, only: ["ce"] });
       const n = Math.min(batch, started.batch);
