@@ -1,7 +1,8 @@
 // End-to-end tests of the page (index.html + web/) in headless Chromium: on the CPU fallback
 // (Flex in wasm) every attack on two bundled models, a targeted attack, the bisection, a
 // corruption, the robustness curve with the worker answering meanwhile, a non-image upload;
-// on WebGPU (SwiftShader) FGSM and PGD; and the same adversarial image as the native CLI.
+// on WebGPU (SwiftShader) every attack with 2 steps; and the same adversarial image as the
+// native CLI.
 // Screenshots go to tests/browser/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -247,11 +248,13 @@ test("the browser (CPU) computes the same adversarial image as the native CLI", 
   await page.close();
 });
 
-test("WebGPU (SwiftShader): FGSM and PGD on two models, and the native CLI's FGSM image", async () => {
+test("WebGPU (SwiftShader): every attack on two models, and the native CLI's FGSM image", async () => {
   const { page, logs } = await openPage("backend=webgpu&models=ce,simclr");
   assert.match(await page.textContent("#backend"), /^WebGPU/);
   await upload(page, logs, join(root, "web", "gallery", "cat.jpg"));
   await attack(page, logs, { attack: "fgsm", eps: 8 });
+  await attack(page, logs, { attack: "pgd-l2", eps: 8, steps: 2 });
+  await attack(page, logs, { attack: "apgd-ce", eps: 8, steps: 2 });
   await attack(page, logs, { attack: "pgd", eps: 8, steps: 2 });
   await page.screenshot({ path: join(artifacts, "page-webgpu-attacks.png"), fullPage: true });
   // GPU arithmetic differs from the CPU's in the last bits: a gradient sign may flip where the
