@@ -21,6 +21,9 @@ pub enum DeviceChoice {
     Flex,
 }
 
+/// The name [`select`] gives the CPU backend.
+pub const FLEX_NAME: &str = "CPU (Flex)";
+
 /// A device and a name to show for it.
 pub struct Selected {
     pub device: Device,
@@ -43,7 +46,7 @@ fn describe(device: &Device, fallback: &str) -> String {
 
 /// Resolves a device choice.
 pub fn select(choice: DeviceChoice) -> Result<Selected> {
-    let flex = || Selected { device: Device::flex(), name: "CPU (Flex)".into() };
+    let flex = || Selected { device: Device::flex(), name: FLEX_NAME.into() };
     match choice {
         DeviceChoice::Flex => Ok(flex()),
         #[cfg(not(feature = "cuda"))]

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use hypersphere_core::train::{PRESETS, Scale};
 
-use crate::device::DeviceChoice;
+use crate::device::{DeviceChoice, FLEX_NAME, select};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -71,7 +71,11 @@ pub fn run(args: Args) -> Result<()> {
     let scale: Scale = args.preset.parse()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{}", args.preset)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let device = s(device_name(args.device));
+    // Probe for a GPU once here rather than in every stage (each probe can print driver noise).
+    let device = match args.device {
+        DeviceChoice::Auto if select(DeviceChoice::Auto)?.name == FLEX_NAME => s("flex"),
+        choice => s(device_name(choice)),
+    };
     let limit = args.limit.or(match scale {
         Scale::Tiny => Some(200),
         Scale::Small => Some(1000),
