@@ -161,6 +161,20 @@ pub fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec
     ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
 }
 
+/// One run of an attack on a batch of still-robust samples and their labels.
+type AttackRun<'a> = Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + 'a>;
+
+/// One run per target rank `1..=count` of a targeted attack (APGD-T, FAB-T), all sharing `run`.
+fn per_target<'a>(count: usize, run: impl Fn(Tensor<4>, Tensor<1, Int>, usize) -> Tensor<4> + 'a) -> Vec<AttackRun<'a>> {
+    let run = std::rc::Rc::new(run);
+    (1..=count)
+        .map(|rank| {
+            let run = run.clone();
+            Box::new(move |xs, ys| run(xs, ys, rank)) as AttackRun<'a>
+        })
+        .collect()
+}
+
 /// Runs one AutoAttack component on the samples of `x` still marked `robust` (gathered on the
 /// host, in batches of at most `batch_size`) and clears `robust` for every sample it fools.
 /// APGD-T and FAB-T run target by target, each target on the samples still robust, as
@@ -175,24 +189,14 @@ pub fn attack_robust_samples(
     seed: u64,
 ) {
     let classes = model.config().num_classes;
-    let runs: Vec<Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + '_>> = match component.spec().kind {
+    let runs: Vec<AttackRun<'_>> = match component.spec().kind {
         AttackKind::ApgdT => {
-            let apgd = std::rc::Rc::new(Apgd::new(component.spec().clone()));
-            (1..=apgd.target_count(classes))
-                .map(|rank| {
-                    let apgd = apgd.clone();
-                    Box::new(move |xs, ys| apgd.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
-                })
-                .collect()
+            let apgd = Apgd::new(component.spec().clone());
+            per_target(apgd.target_count(classes), move |xs, ys, rank| apgd.perturb_rank(model, xs, ys, Some(rank), seed))
         }
         AttackKind::FabT => {
-            let fab = std::rc::Rc::new(Fab::new(component.spec().clone()));
-            (1..=fab.target_count(classes))
-                .map(|rank| {
-                    let fab = fab.clone();
-                    Box::new(move |xs, ys| fab.perturb_rank(model, xs, ys, Some(rank), seed)) as Box<dyn Fn(_, _) -> _>
-                })
-                .collect()
+            let fab = Fab::new(component.spec().clone());
+            per_target(fab.target_count(classes), move |xs, ys, rank| fab.perturb_rank(model, xs, ys, Some(rank), seed))
         }
         _ => vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))],
     };

@@ -18,6 +18,21 @@ pub fn relative_drop(clean: f64, adversarial: f64) -> f64 {
     if clean > 0.0 { (clean - adversarial) / clean } else { 0.0 }
 }
 
+/// Indices of the `k` largest `values`, largest first; equal values keep their order (the
+/// host-side top-k of one image's probabilities, for the CLI's and the page's top-5 lists).
+pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    order.truncate(k);
+    order
+}
+
+/// The l_inf and l_2 norms of the perturbation `adversarial - clean` (host values).
+pub fn perturbation_norms(adversarial: &[f32], clean: &[f32]) -> (f32, f32) {
+    let (linf, squares) = adversarial.iter().zip(clean).map(|(a, b)| a - b).fold((0f32, 0f32), |(m, s), d| (m.max(d.abs()), s + d * d));
+    (linf, squares.sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +46,13 @@ mod tests {
         assert_eq!(count_correct(logits, labels), 2);
         assert!((relative_drop(0.8, 0.2) - 0.75).abs() < 1e-12);
         assert_eq!(relative_drop(0.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn top_k_and_perturbation_norms() {
+        assert_eq!(top_k(&[0.1, 0.5, 0.2, 0.5], 3), vec![1, 3, 2]);
+        assert_eq!(top_k(&[0.3], 5), vec![0]);
+        let (linf, l2) = perturbation_norms(&[0.5, 0.1, 0.9], &[0.2, 0.5, 0.9]);
+        assert!((linf - 0.4).abs() < 1e-6 && (l2 - 0.5).abs() < 1e-6);
     }
 }

@@ -14,11 +14,12 @@ mod readback;
 mod request;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use hypersphere_core::attacks;
+use hypersphere_core::attacks::{self, AttackSpec};
 use hypersphere_core::corruptions::{check_severity, Corruption};
 use hypersphere_core::data::batch::{to_bytes, to_tensor};
 use hypersphere_core::data::decode::{decode_rgb, encode_png};
 use hypersphere_core::data::image_folder::from_tar_gz;
+use hypersphere_core::metrics::perturbation_norms;
 use hypersphere_core::models::{Classifier, ModelConfig};
 use readback::{predictions, read, top5, Prediction};
 use request::AttackRequest;
@@ -153,19 +154,17 @@ impl Lab {
         let start = Instant::now();
         let clean = top5(model, x.clone()).await?;
         let label = request.target.unwrap_or(clean[0].label);
-        let adv = self.perturb(model, &request, x.clone(), label)?;
+        let adv = self.perturb(model, &spec, request.seed, x.clone(), label);
         let adversarial = top5(model, adv.clone()).await?;
         let size = model.config().input_size;
         let adv_values = read(adv).await?;
         let x_values = read(x).await?;
         let milliseconds = start.elapsed().as_secs_f64() * 1e3;
-        let delta: Vec<f32> = adv_values.iter().zip(&x_values).map(|(a, b)| a - b).collect();
-        let linf = delta.iter().fold(0f32, |m, d| m.max(d.abs()));
-        let l2 = delta.iter().map(|d| d * d).sum::<f32>().sqrt();
+        let (linf, l2) = perturbation_norms(&adv_values, &x_values);
         let scale = if linf > 0.0 { 0.5 / linf } else { 0.0 };
-        let amplified: Vec<f32> = delta.iter().map(|d| 0.5 + d * scale).collect();
+        let amplified: Vec<f32> = adv_values.iter().zip(&x_values).map(|(a, b)| 0.5 + (a - b) * scale).collect();
         let png = |values: &[f32]| encode_png(&to_bytes(values, 1, size, size), size as u32, size as u32).map_err(js_err);
-        let flipped = success(request.target, clean[0].label, adversarial[0].label);
+        let flipped = attacks::succeeded(request.target, clean[0].label, adversarial[0].label);
         let summary =
             AttackSummary { spec: spec.spec, label, target: request.target, flipped, clean, adversarial, linf, l2, milliseconds };
         Ok(AttackOutput {
@@ -192,8 +191,9 @@ impl Lab {
         let mut attacks = 0;
         let mut succeeds = async |k: u32| -> Result<bool, JsError> {
             attacks += 1;
-            let adv = self.perturb(model, &request.with_eps(k as f32 * unit), x.clone(), label)?;
-            Ok(success(request.target, clean, predictions(model, adv).await?[0]))
+            let spec = request.with_eps(k as f32 * unit).spec().map_err(js_err)?;
+            let adv = self.perturb(model, &spec, request.seed, x.clone(), label);
+            Ok(attacks::succeeded(request.target, clean, predictions(model, adv).await?[0]))
         };
         // Invariant: the attack fails at `lo` (0 = the clean image) and succeeds at `hi`.
         let (mut lo, mut hi) = (0u32, max_steps.max(1));
@@ -256,20 +256,11 @@ impl Lab {
         Ok(to_tensor(&rgb, 1, size, size, &self.device))
     }
 
-    /// Runs the request's attack on one image; `label` is the class to move away from, or the
-    /// target of a targeted request.
-    fn perturb(&self, model: &Classifier, request: &AttackRequest, x: Tensor<4>, label: usize) -> Result<Tensor<4>, JsError> {
-        let spec = request.spec().map_err(js_err)?;
+    /// Runs `spec` on one image; `label` is the class to move away from, or the target of a
+    /// targeted spec.
+    fn perturb(&self, model: &Classifier, spec: &AttackSpec, seed: u32, x: Tensor<4>, label: usize) -> Tensor<4> {
         let y = Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &self.device);
-        Ok(attacks::build(&spec).perturb(model, x, y, request.seed as u64))
-    }
-}
-
-/// Untargeted: the prediction left the clean class; targeted: it reached the target.
-fn success(target: Option<usize>, clean: usize, adversarial: usize) -> bool {
-    match target {
-        Some(t) => adversarial == t,
-        None => adversarial != clean,
+        attacks::build(spec).perturb(model, x, y, seed as u64)
     }
 }
 

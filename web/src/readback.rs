@@ -3,6 +3,7 @@
 
 use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
+use hypersphere_core::metrics::top_k;
 use hypersphere_core::models::Classifier;
 use serde::Serialize;
 use wasm_bindgen::JsError;
@@ -26,11 +27,8 @@ pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
 /// Top-5 classes of one image `[1, 3, H, W]`, most probable first.
 pub async fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>, JsError> {
     let probs = read(softmax(model.forward(x), 1)).await?;
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-    Ok(order
+    Ok(top_k(&probs, 5)
         .into_iter()
-        .take(5)
         .map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] })
         .collect())
 }
@@ -38,12 +36,7 @@ pub async fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>, J
 /// Predicted class of every image of a batch.
 pub async fn predictions(model: &Classifier, x: Tensor<4>) -> Result<Vec<usize>, JsError> {
     let logits = model.forward(x);
-    let [n, c] = logits.dims();
+    let [_, c] = logits.dims();
     let values = read(logits).await?;
-    Ok((0..n)
-        .map(|i| {
-            let row = &values[i * c..(i + 1) * c];
-            (0..c).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0)
-        })
-        .collect())
+    Ok(values.chunks(c).map(|row| top_k(row, 1)[0]).collect())
 }

@@ -55,6 +55,15 @@ pub trait Attack {
     fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4>;
 }
 
+/// Whether an attack on one image succeeded: untargeted (`target` is `None`), the top-1 class
+/// left the clean one; targeted, it is the target.
+pub fn succeeded(target: Option<usize>, clean: usize, adversarial: usize) -> bool {
+    match target {
+        Some(t) => adversarial == t,
+        None => adversarial != clean,
+    }
+}
+
 /// Builds the attack named by `spec`.
 pub fn build(spec: &AttackSpec) -> Box<dyn Attack> {
     match spec.kind {

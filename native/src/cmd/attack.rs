@@ -12,6 +12,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use hypersphere_core::attacks::{self, AttackSpec, Objective};
 use hypersphere_core::data::batch::{to_bytes, to_tensor};
 use hypersphere_core::data::decode::{decode_rgb, encode_png};
+use hypersphere_core::metrics::{perturbation_norms, top_k};
 use hypersphere_core::models::Classifier;
 use serde::Serialize;
 
@@ -72,9 +73,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>> {
     let probs = values(softmax(model.forward(x), 1))?;
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-    Ok(order.into_iter().take(5).map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] }).collect())
+    Ok(top_k(&probs, 5).into_iter().map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] }).collect())
 }
 
 fn parse_target(text: &str, model: &Classifier) -> Result<usize> {
@@ -120,15 +119,10 @@ pub fn run(args: Args) -> Result<()> {
     let adversarial = top5(&model, adv.clone())?;
     let adv_values = values(adv)?;
     let x_values = values(x)?;
-    let delta: Vec<f32> = adv_values.iter().zip(&x_values).map(|(a, b)| a - b).collect();
-    let linf = delta.iter().fold(0f32, |m, d| m.max(d.abs()));
-    let l2 = delta.iter().map(|d| d * d).sum::<f32>().sqrt();
+    let (linf, l2) = perturbation_norms(&adv_values, &x_values);
     std::fs::write(&args.out, encode_png(&to_bytes(&adv_values, 1, size, size), size as u32, size as u32)?)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let flipped = match target {
-        Some(t) => adversarial[0].label == t,
-        None => adversarial[0].label != clean[0].label,
-    };
+    let flipped = attacks::succeeded(target, clean[0].label, adversarial[0].label);
     let show = |p: &[Prediction]| p.iter().map(|p| format!("{} {:.1}%", p.name, 100.0 * p.probability)).collect::<Vec<_>>().join(", ");
     println!("{} on {} ({}):", spec.spec, args.image.display(), selected.name);
     println!("  clean:       {}", show(&clean));
