@@ -19,14 +19,25 @@ pub struct ArchArgs {
     /// Number of classes of the head.
     #[arg(long)]
     pub num_classes: Option<usize>,
-    /// Input normalisation inside the model for foreign weights: cifar10 or none.
-    #[arg(long, default_value = "cifar10")]
-    pub normalize: String,
+    /// Input normalisation inside the model for foreign weights (a PyTorch state dict does not
+    /// record it): cifar10 (mean/std of HobbitLong/SupContrast, assumed when not given) or none
+    /// (the model expects raw [0, 1] pixels, as robustbench and torchattacks models do).
+    #[arg(long)]
+    pub normalize: Option<String>,
 }
 
 impl Default for ArchArgs {
     fn default() -> Self {
-        Self { arch: None, width: None, num_classes: None, normalize: "cifar10".into() }
+        Self { arch: None, width: None, num_classes: None, normalize: None }
+    }
+}
+
+/// How a model's normalisation reads in headers: `CIFAR-10 mean/std`, `none ([0, 1] pixels)`.
+pub fn describe_normalization(n: &Option<Normalization>) -> String {
+    match n {
+        Some(n) if *n == Normalization::CIFAR10 => "CIFAR-10 mean/std inside the model".into(),
+        Some(n) => format!("mean {:?} std {:?} inside the model", n.mean, n.std),
+        None => "none (the network sees [0, 1] pixels)".into(),
     }
 }
 
@@ -42,7 +53,7 @@ impl ArchArgs {
             Some(b) if b.arch == arch => b,
             _ => {
                 let mut c = ModelConfig::new(arch, 10);
-                c.normalization = match self.normalize.as_str() {
+                c.normalization = match self.normalize.as_deref().unwrap_or("cifar10") {
                     "cifar10" => Some(Normalization::CIFAR10),
                     "none" => None,
                     other => bail!("unknown --normalize '{other}' (valid: cifar10, none)"),
@@ -86,6 +97,13 @@ pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifi
             .with_context(|| format!("loading {}", weights.display()));
     }
     let config = args.config(None)?;
+    if args.normalize.is_none() {
+        eprintln!(
+            "note: {} is a state dict, which does not record its input normalisation: assuming CIFAR-10 \
+             mean/std inside the model; pass --normalize none if it was trained on raw [0, 1] pixels",
+            weights.display()
+        );
+    }
     Ok(hypersphere_core::models::import::load_foreign(config, weights, device)?)
 }
 

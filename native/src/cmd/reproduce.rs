@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use hypersphere_core::train::{PRESETS, Scale};
 
-use crate::device::{DeviceChoice, FLEX_NAME, select};
+use crate::device::DeviceArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,18 +34,8 @@ pub struct Args {
     /// Extra flags for every training run, e.g. "--epochs 30 --width 16" (they override the preset).
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub train_args: String,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
-}
-
-fn device_name(d: DeviceChoice) -> &'static str {
-    match d {
-        DeviceChoice::Auto => "auto",
-        DeviceChoice::Wgpu => "wgpu",
-        DeviceChoice::Cuda => "cuda",
-        DeviceChoice::Flex => "flex",
-    }
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Runs this program with `args`, its output going to the terminal.
@@ -71,11 +61,12 @@ pub fn run(args: Args) -> Result<()> {
     let scale: Scale = args.preset.parse()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{}", args.preset)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    // Probe for a GPU once here rather than in every stage (each probe can print driver noise).
-    let device = match args.device {
-        DeviceChoice::Auto if select(DeviceChoice::Auto)?.name == FLEX_NAME => s("flex"),
-        choice => s(device_name(choice)),
-    };
+    // Probe for a GPU once here rather than in every stage; every stage gets the resolved
+    // device and the precision (checked here: training cannot use f16/bf16).
+    let selected = args.device.select_for_training()?;
+    eprintln!("device: {}", selected.name);
+    let device = s(selected.choice.name());
+    let precision = s(args.device.precision.name());
     let limit = args.limit.or(match scale {
         Scale::Tiny => Some(200),
         Scale::Small => Some(1000),
@@ -92,9 +83,9 @@ pub fn run(args: Args) -> Result<()> {
         }
         let t = Instant::now();
         if run.join("checkpoint.json").exists() {
-            stage(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), device.clone()])?;
+            stage(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), device.clone(), s("--precision"), precision.clone()])?;
         } else {
-            let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&args.preset), s("--data"), s(&args.data), s("--out"), path(&run), s("--device"), device.clone()];
+            let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&args.preset), s("--data"), s(&args.data), s("--out"), path(&run), s("--device"), device.clone(), s("--precision"), precision.clone()];
             a.extend(args.train_args.split_whitespace().map(String::from));
             stage(&format!("train {name}"), &a)?;
         }
@@ -111,7 +102,7 @@ pub fn run(args: Args) -> Result<()> {
         } else {
             attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
         }
-        let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&args.data), s("--device"), device.clone()];
+        let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&args.data), s("--device"), device.clone(), s("--precision"), precision.clone()];
         for attack in attacks {
             a.extend([s("--attack"), attack]);
         }
@@ -122,12 +113,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     if !out.join("geometry.json").exists() {
         let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
-        a.extend([s("--data"), s(&args.data), s("--device"), device.clone(), s("--json"), path(&out.join("geometry.json"))]);
+        a.extend([s("--data"), s(&args.data), s("--device"), device.clone(), s("--precision"), precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
         a.extend(limit_args.clone());
         stage("geometry", &a)?;
     }
     if !out.join("corruptions.json").exists() {
-        let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&args.data), s("--device"), device.clone()];
+        let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&args.data), s("--device"), device.clone(), s("--precision"), precision.clone()];
         a.extend([s("--json"), path(&out.join("corruptions.json"))]);
         if scale != Scale::Paper {
             a.extend([s("--severities"), s("1,3,5")]);
