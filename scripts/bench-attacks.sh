@@ -14,7 +14,7 @@
 # published budgets (100 steps, 5000 queries) on 500 images, batch 128, on the GPU.
 # Environment overrides: HS (the hypersphere binary; default: the release build), PYTHON (a
 # python3 with torch, safetensors and torchattacks 3.5.1), BATCH, ITERS, WARMUP, K, STEPS,
-# QUERIES, AA_EPS (AutoAttack's radius; default 1/255, where the non-robust fixture model keeps
+# QUERIES, JSON_DIR (write hs-aa.json and pt-aa.json there), AA_EPS (AutoAttack's radius; default 1/255, where the non-robust fixture model keeps
 # some images for APGD-T, FAB-T and Square), FIXTURE_IMAGES, BUDGET_S (seconds for the whole script: the two sides share what
 # the fixture leaves, hypersphere 3/5 of it; default unbounded).
 set -euo pipefail
@@ -51,9 +51,11 @@ common=(--weights "$weights" --images "$images" --batch-size "$BATCH" --iters "$
 
 echo
 echo "\$ hypersphere bench --device $hs_device --width 64 ${common[*]}"
-timeout "$(( $(left) * 3 / 5 ))" "$HS" bench --device "$hs_device" --width 64 "${common[@]}" \
+hs_json=(); pt_json=()
+if [ -n "${JSON_DIR:-}" ]; then hs_json=(--json "$JSON_DIR/hs-aa.json"); pt_json=(--json "$JSON_DIR/pt-aa.json"); fi
+timeout "$(( $(left) * 3 / 5 ))" "$HS" bench --device "$hs_device" --width 64 "${common[@]}" "${hs_json[@]}" \
   || echo "(hypersphere stopped: exit $?, 124 = out of time)"
 echo
 echo "\$ $PYTHON scripts/bench_pytorch.py --device $pt_device --width 64 ${common[*]}"
-PYTHONUNBUFFERED=1 timeout "$(left)" "$PYTHON" scripts/bench_pytorch.py --device "$pt_device" --width 64 "${common[@]}" \
+PYTHONUNBUFFERED=1 timeout "$(left)" "$PYTHON" scripts/bench_pytorch.py --device "$pt_device" --width 64 "${common[@]}" "${pt_json[@]}" \
   || echo "(PyTorch stopped: exit $?, 124 = out of time)"

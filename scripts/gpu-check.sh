@@ -1,31 +1,104 @@
 #!/usr/bin/env bash
-# The one prepared GPU check (run through the device tool on a lent NVIDIA machine, from the
-# repository root). It expects, carried with the call (carry: .gl, .gpu/hypersphere.xz, .whl):
+# The one prepared GPU check, and its CPU rehearsal.
+#
+#   scripts/gpu-check.sh [--dry-run]
+#
+# On a lent NVIDIA machine (through the device tool, from the repository root) it runs, in one
+# call, on the same card, hypersphere and PyTorch alternately (so both see the same clocks and
+# temperature), each row the median of 20 timed calls after 10 warm-up calls:
+#   1. `hypersphere bench` (random ResNet-18 width 64: inference, CE training step at batch 128
+#      and 512, SimCLR step at batch 256 with augmentations, PGD-10, PGD-40) in f32, then
+#      PyTorch strict f32 (TF32 off), then hypersphere tf32, then PyTorch defaults (TF32 convs,
+#      cudnn.benchmark), then PyTorch bf16 autocast;
+#   2. the same-weights attack benchmark (scripts/bench-attacks.sh --gpu: AutoAttack standard at
+#      the published budgets on K=500 images, both sides);
+#   3. scripts/bench_table.py: the ratio table and bench.json (rows: name, batch,
+#      hypersphere_img_s, pytorch_img_s, ratio, hypersphere_precision, pytorch_mode, backend,
+#      device).
+# Everything lands in $OUT (gpu.txt, hs-*.json, pt-*.json, bench.json, bench.md, log.txt); copy
+# them to docs/gpu/ with the card's name and the date. BUDGET (seconds, default 480) bounds the
+# whole script; steps that do not fit are skipped and say so.
+#
+# Carried with the call (carry: .gl, .gpu, .whl):
 #   .gl/                  Vulkan loader packages (see /work/.library/device/README.md)
 #   .gpu/hypersphere.xz   a stripped release build:
-#                           cargo build --release --workspace && mkdir -p .gpu &&
+#                           cargo build --release -p hypersphere && mkdir -p .gpu &&
 #                           strip -o /tmp/hs "$CARGO_TARGET_DIR/release/hypersphere" && xz -T2 -c /tmp/hs > .gpu/hypersphere.xz
-#   .whl/                 torchattacks (not installed there; torch, safetensors, scipy, requests are):
+#   .whl/                 torchattacks (not installed there; torch, safetensors are):
 #                           echo /.whl/ >> .git/info/exclude
 #                           python3 -m pip download --no-deps torchattacks==3.5.1 -d .whl
-# and writes under $OUT: gpu.txt and bench-attacks.txt (scripts/bench-attacks.sh --gpu: the same
-# ResNet-18 weights and images on both sides, PGD-10/40 throughput at batch 128 and AutoAttack
-# standard at the published budgets on K images, default 64). BUDGET (seconds, default 420)
-# bounds the whole script. (The random-weights bench and a ResNet-18 training run ran in an
-# earlier check: docs/gpu/.)
-set -u
-OUT=${OUT:-/tmp/hs-out}
+#
+# --dry-run: the same steps on this machine's CPU with tiny sizes (Flex; ResNet-18 width 4,
+# batch 8, 1 warm-up, 3 timed calls; PyTorch on the CPU when it is installed, else hypersphere's
+# rows alone), with the release build in $CARGO_TARGET_DIR (or HS). OUT defaults to
+# /tmp/hs-gpu-check.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dry=0
+if [ "${1:-}" = "--dry-run" ]; then dry=1; shift; fi
+OUT=${OUT:-/tmp/hs-gpu-check}
 mkdir -p "$OUT"
 start=$(date +%s)
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-xz -dc .gpu/hypersphere.xz > /tmp/hypersphere && chmod +x /tmp/hypersphere
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+budget=${BUDGET:-480}
+left() { echo $(( budget - ($(date +%s) - start) )); }
+log() { echo "$*" | tee -a "$OUT/log.txt"; }
+: > "$OUT/log.txt"
 
-left=$(( ${BUDGET:-420} - ($(date +%s) - start) - 10 ))
-echo "== same-weights attack benchmark ($left s left)"
-HS=/tmp/hypersphere K=${K:-64} BUDGET_S=$left scripts/bench-attacks.sh --gpu /tmp/bench-fixture 2>&1 | tee "$OUT/bench-attacks.txt"
-echo "total $(( $(date +%s) - start )) s" | tee -a "$OUT/bench-attacks.txt"
+if [ $dry = 1 ]; then
+  . scripts/env.sh
+  HS=${HS:-$CARGO_TARGET_DIR/release/hypersphere}
+  [ -x "$HS" ] || { echo "error: no hypersphere binary at $HS (cargo build --release -p hypersphere, or set HS)" >&2; exit 1; }
+  hs_common=(--device flex --width 4 --batch-size 8 --train-batch-sizes 8,16 --simclr-batch-size 8 --warmup 1 --iters 3)
+  pt_common=(--device cpu --width 4 --batch-size 8 --train-batch-sizes 8,16 --simclr-batch-size 8 --warmup 1 --iters 3)
+  precisions=(f32)
+  echo "CPU (dry run) $(nproc) cores" > "$OUT/gpu.txt"
+else
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
+  xz -dc .gpu/hypersphere.xz > /tmp/hypersphere && chmod +x /tmp/hypersphere
+  HS=/tmp/hypersphere
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+  hs_common=(--device auto --width 64 --batch-size 128 --train-batch-sizes 128,512 --simclr-batch-size 256 --warmup 10 --iters 20)
+  pt_common=(--device cuda --width 64 --batch-size 128 --train-batch-sizes 128,512 --simclr-batch-size 256 --warmup 10 --iters 20)
+  precisions=(f32 tf32)
+fi
+log "== $(cat "$OUT/gpu.txt"), $(date -u +%Y-%m-%d)"
+have_torch=0
+python3 -c "import torch" 2>/dev/null && have_torch=1
+
+# Both sides alternately: hypersphere f32, PyTorch strict, hypersphere tf32, PyTorch default, PyTorch bf16.
+hs_bench() {
+  log "\$ hypersphere bench --precision $1 ${hs_common[*]}"
+  timeout "$(( $(left) > 5 ? $(left) : 5 ))" "$HS" bench --precision "$1" "${hs_common[@]}" --json "$OUT/hs-$1.json" 2>&1 | tee -a "$OUT/log.txt"
+}
+pt_bench() {
+  if [ $have_torch = 0 ]; then log "(PyTorch is not installed here: mode $1 skipped)"; return; fi
+  log "\$ python3 scripts/bench_pytorch.py --mode $1 ${pt_common[*]}"
+  PYTHONUNBUFFERED=1 timeout "$(( $(left) > 5 ? $(left) : 5 ))" python3 scripts/bench_pytorch.py --mode "$1" "${pt_common[@]}" --json "$OUT/pt-$1.json" 2>&1 | tee -a "$OUT/log.txt"
+}
+hs_bench f32
+pt_bench strict
+if [ ${#precisions[@]} -gt 1 ]; then hs_bench tf32; fi
+pt_bench default
+pt_bench bf16
+
+if [ $dry = 0 ]; then
+  if [ "$(left)" -gt 60 ]; then
+    log "== same-weights attack benchmark ($(left) s left)"
+    HS=$HS K=${K:-500} JSON_DIR=$OUT BUDGET_S=$(( $(left) - 20 )) scripts/bench-attacks.sh --gpu /tmp/bench-fixture 2>&1 | tee -a "$OUT/log.txt"
+  else
+    log "(same-weights attack benchmark skipped: $(left) s left)"
+  fi
+fi
+
+hs_reports=()
+for p in "${precisions[@]}" aa; do [ -s "$OUT/hs-$p.json" ] && hs_reports+=("$OUT/hs-$p.json"); done
+if [ ${#hs_reports[@]} = 0 ]; then log "error: no hypersphere report was written"; exit 1; fi
+pt_reports=()
+for m in strict default bf16 aa; do [ -s "$OUT/pt-$m.json" ] && pt_reports+=("$OUT/pt-$m.json"); done
+python3 scripts/bench_table.py --hypersphere "${hs_reports[@]}" --pytorch "${pt_reports[@]}" \
+  --out "$OUT/bench.json" --markdown "$OUT/bench.md" 2>&1 | tee -a "$OUT/log.txt"
+log "total $(( $(date +%s) - start )) s"

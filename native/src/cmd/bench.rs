@@ -1,7 +1,12 @@
-//! `hypersphere bench`: throughput of one architecture on one device, printed as tables.
+//! `hypersphere bench`: throughput of one architecture on one device, printed as tables and,
+//! with `--json`, written as [`BenchReport`] rows that `scripts/bench_table.py` pairs with
+//! `scripts/bench_pytorch.py`'s rows of the same names.
 //!
-//! Without `--weights`: images/second of inference, a training step, PGD-10 and PGD-40 for a
-//! randomly initialised model on random images, with ratios against inference.
+//! Without `--weights`: images/second of inference, a cross-entropy training step (at each of
+//! `--train-batch-sizes`), a SimCLR training step (two views per image, augmentations included,
+//! at `--simclr-batch-size`), PGD-10 and PGD-40 for a randomly initialised model on random
+//! images. Each row is the median of `--iters` timed calls after `--warmup` untimed ones (Burn's
+//! autotuner needs several calls per shape on a GPU).
 //!
 //! With `--weights W --images I` (the fixture `scripts/bench_pytorch.py --write-fixture` writes,
 //! which `scripts/bench_pytorch.py --weights W --images I` times with PyTorch and torchattacks in
@@ -18,13 +23,20 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use hypersphere_core::attacks::{Attack, AttackSpec, AutoAttack, PgdLinf};
+use hypersphere_core::bench::{BenchReport, BenchRow, measure, row};
+use hypersphere_core::data::procedural::{ProceduralConfig, generate};
+use hypersphere_core::data::views::ViewConfig;
 use hypersphere_core::data::{safetensors_images, to_tensor};
 use hypersphere_core::evaluate::{attack_robust_samples, correct_mask};
+use hypersphere_core::losses::contrastive::ContrastiveObjective;
 use hypersphere_core::losses::cross_entropy;
 use hypersphere_core::metrics::count_correct;
 use hypersphere_core::models::Classifier;
+use hypersphere_core::runtime::RuntimeInfo;
+use hypersphere_core::train::ContrastiveConfig;
+use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contrastive_step};
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs};
 
 /// An AutoAttack component's budget.
@@ -39,8 +51,6 @@ enum Budget {
 }
 
 /// AutoAttack "standard" in its published order: the name printed, the spec name, the budget.
-/// Components this build cannot parse (FAB-T until it is implemented) are reported as not
-/// available and left out.
 const AUTOATTACK_STANDARD: [(&str, &str, Budget); 4] = [
     ("APGD-CE", "apgd-ce", Budget::Steps),
     ("APGD-T", "apgd-t", Budget::TargetedSteps),
@@ -62,19 +72,30 @@ pub struct Args {
     /// `labels` (int64 [N]), as `scripts/bench_pytorch.py --write-fixture` writes.
     #[arg(long, requires = "weights")]
     pub images: Option<PathBuf>,
-    /// Batch size.
+    /// Batch size of inference and the attacks.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Timed iterations of each measurement.
-    #[arg(long, default_value_t = 3)]
+    /// Batch sizes of the cross-entropy training step (comma list; empty: skip).
+    #[arg(long, value_delimiter = ',', default_value = "128,512")]
+    pub train_batch_sizes: Vec<usize>,
+    /// Images per SimCLR training step (each gives two views; 0: skip).
+    #[arg(long, default_value_t = 256)]
+    pub simclr_batch_size: usize,
+    /// Rows to measure without --weights (comma list of inference, ce-step, simclr-step, pgd10, pgd40).
+    #[arg(long, value_delimiter = ',', default_value = "inference,ce-step,simclr-step,pgd10,pgd40")]
+    pub rows: Vec<String>,
+    /// Timed iterations of each measurement (the median is reported).
+    #[arg(long, default_value_t = 20)]
     pub iters: usize,
     /// Untimed iterations first (kernel compilation and autotuning; on GPUs autotuning can take
     /// several iterations to settle).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 10)]
     pub warmup: usize,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Write the rows as JSON (hypersphere_core::bench::BenchReport) to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     /// Run AutoAttack standard (l_inf, radius --aa-eps) on the first K of --images (0: skip).
     #[arg(long, default_value_t = 0, requires = "images")]
     pub autoattack_images: usize,
@@ -94,16 +115,9 @@ fn sync(t: Tensor<1>) -> f32 {
     t.into_scalar::<f32>()
 }
 
-/// Seconds per call of `work`, after `warmup` untimed calls.
+/// Seconds per call of `work` (median), after `warmup` untimed calls.
 fn time(args: &Args, work: &mut dyn FnMut()) -> f64 {
-    for _ in 0..args.warmup {
-        work();
-    }
-    let start = Instant::now();
-    for _ in 0..args.iters.max(1) {
-        work();
-    }
-    start.elapsed().as_secs_f64() / args.iters.max(1) as f64
+    measure("", "", 1, args.warmup, args.iters, work).seconds
 }
 
 fn pgd(steps: usize) -> Result<PgdLinf> {
@@ -111,66 +125,107 @@ fn pgd(steps: usize) -> Result<PgdLinf> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let selected = select(args.device)?;
+    let selected = args.device.select()?;
     let device = selected.device.clone();
     device.seed(0);
-    match (&args.weights, &args.images) {
-        (Some(weights), Some(images)) => same_weights(&args, weights, images, &selected.name, &device),
-        _ => random_weights(&args, &selected.name, &device),
+    let report = match (&args.weights, &args.images) {
+        (Some(weights), Some(images)) => same_weights(&args, weights, images, &selected.runtime, &device)?,
+        _ => random_weights(&args, &selected.runtime, &device)?,
+    };
+    if let Some(path) = &args.json {
+        model_files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Prints rows as a Markdown table.
+fn print_rows(rows: &[BenchRow]) {
+    println!("| measurement | batch | seconds/call (median) | images/s |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        let detail = if r.detail.is_empty() { String::new() } else { format!(" ({})", r.detail) };
+        println!("| {}{detail} | {} | {:.4} | {:.1} |", r.name, r.batch, r.seconds, r.images_per_second);
     }
 }
 
-/// Inference, a training step, PGD-10 and PGD-40 of a random model on random images.
-fn random_weights(args: &Args, device_name: &str, device: &burn::tensor::Device) -> Result<()> {
+/// Inference, training steps (CE, SimCLR), PGD-10 and PGD-40 of a random model on random images.
+fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Device) -> Result<BenchReport> {
     let config = args.arch.config(None)?;
     let n = args.batch_size.max(1);
-    let x = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
-    let labels: Vec<i64> = (0..n as i64).map(|i| i % config.num_classes as i64).collect();
-    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device);
+    let random_batch = |n: usize| {
+        let x = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
+        let labels: Vec<i64> = (0..n as i64).map(|i| i % config.num_classes as i64).collect();
+        (x, Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device))
+    };
+    let (x, y) = random_batch(n);
+    let (warmup, iters) = (args.warmup, args.iters);
+    let mut rows = Vec::new();
+    eprintln!("bench on {runtime}: {} width {}, warm-up {warmup}, timed {iters} (median)", config.arch.name(), config.width);
 
+    const ROWS: [&str; 5] = ["inference", "ce-step", "simclr-step", "pgd10", "pgd40"];
+    if let Some(bad) = args.rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
+        bail!("unknown --rows entry '{bad}' (valid: {})", ROWS.join(", "));
+    }
+    let wanted = |name: &str| args.rows.iter().any(|r| r == name);
     let model = Classifier::new(config.clone(), device)?;
-    let infer = time(args, &mut || {
-        sync(model.forward(x.clone()).sum());
-    });
+    if wanted("inference") {
+        rows.push(measure("inference", "forward", n, warmup, iters, &mut || {
+            sync(model.forward(x.clone()).sum());
+        }));
+    }
 
     let ad = device.clone().autodiff();
-    let mut train_model = Some(Classifier::new(config.clone(), &ad)?);
-    let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_dampening(0.0))).init();
-    let (xa, ya) = (x.clone().autodiff(), y.clone().autodiff());
-    let train = time(args, &mut || {
-        let m = train_model.take().expect("model");
-        let loss = cross_entropy(m.forward(xa.clone()), ya.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        let m = optim.step(0.01, m, grads);
-        sync(loss.detach().without_autodiff());
-        train_model = Some(m);
-    });
-    let (pgd10, pgd40) = (pgd(10)?, pgd(40)?);
-    let pgd10_time = time(args, &mut || {
-        sync(pgd10.perturb(&model, x.clone(), y.clone(), 0).sum());
-    });
-    let pgd40_time = time(args, &mut || {
-        sync(pgd40.perturb(&model, x.clone(), y.clone(), 0).sum());
-    });
-
-    println!(
-        "device: {device_name}  arch: {} (width {})  batch: {n}  warm-up: {}  timed iterations: {}",
-        config.arch.name(),
-        config.width,
-        args.warmup,
-        args.iters
-    );
-    println!("| measurement | seconds/batch | images/s | relative to inference |");
-    println!("|---|---|---|---|");
-    for (name, secs) in [
-        ("inference (forward)", infer),
-        ("training step (fwd+bwd+SGD)", train),
-        ("PGD-10 attack (10 grad steps)", pgd10_time),
-        ("PGD-40 attack (40 grad steps)", pgd40_time),
-    ] {
-        println!("| {name} | {secs:.4} | {:.1} | {:.3}x |", n as f64 / secs, infer / secs);
+    for &b in args.train_batch_sizes.iter().filter(|&&b| b > 0 && wanted("ce-step")) {
+        let (xb, yb) = random_batch(b);
+        let mut train_model = Some(Classifier::new(config.clone(), &ad)?);
+        let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_dampening(0.0))).init();
+        let (xa, ya) = (xb.autodiff(), yb.autodiff());
+        rows.push(measure("ce-step", "forward + backward + SGD momentum", b, warmup, iters, &mut || {
+            let m = train_model.take().expect("model");
+            let loss = cross_entropy(m.forward(xa.clone()), ya.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            let m = optim.step(0.01, m, grads);
+            sync(loss.detach().without_autodiff());
+            train_model = Some(m);
+        }));
     }
-    Ok(())
+
+    if args.simclr_batch_size > 0 && wanted("simclr-step") {
+        let b = args.simclr_batch_size.max(2);
+        let data = generate(&ProceduralConfig { images: b, seed: 1, ..Default::default() });
+        let indices: Vec<usize> = (0..data.len()).collect();
+        let objective = ContrastiveObjective::nt_xent(0.5, 2);
+        let views = ViewConfig::simclr();
+        let mut model = Some(ContrastiveModel::new(Classifier::new(config.clone(), &ad)?, 128, &ad));
+        let mut optim = ContrastiveConfig::default().optimizer();
+        let mut step = 0u64;
+        let mut failure = None;
+        rows.push(measure("simclr-step", "two views per image, augmentations on the device", b, warmup, iters, &mut || {
+            step += 1;
+            let Some(current) = model.take() else { return };
+            match contrastive_step(current, &mut optim, &data, &indices, &objective, &views, ViewBackend::Device, step, 0.01, &ad) {
+                Ok(out) => {
+                    let _ = out.output.loss.into_scalar::<f32>();
+                    model = Some(out.model);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }));
+        if let Some(e) = failure {
+            bail!("SimCLR step failed: {e}");
+        }
+    }
+
+    for steps in [10, 40].into_iter().filter(|s| wanted(&format!("pgd{s}"))) {
+        let attack = pgd(steps)?;
+        rows.push(measure(&format!("pgd{steps}"), &format!("l_inf {EPS}, {steps} steps"), n, warmup, iters, &mut || {
+            sync(attack.perturb(&model, x.clone(), y.clone(), 0).sum());
+        }));
+    }
+    print_rows(&rows);
+    Ok(BenchReport { runtime: runtime.clone(), model: format!("{} width {}", config.arch.name(), config.width), rows })
 }
 
 /// The same-weights benchmark: the rows and layout of `scripts/bench_pytorch.py --weights`.
@@ -178,9 +233,9 @@ fn same_weights(
     args: &Args,
     weights: &std::path::Path,
     images: &std::path::Path,
-    device_name: &str,
+    runtime: &RuntimeInfo,
     device: &burn::tensor::Device,
-) -> Result<()> {
+) -> Result<BenchReport> {
     let model = model_files::load(weights, &args.arch, device)?;
     let set = safetensors_images::read(images)?;
     let config = model.config();
@@ -203,7 +258,7 @@ fn same_weights(
     let n = args.batch_size.max(1).min(set.len());
     let (x, y) = tensors(n);
     println!(
-        "hypersphere on {device_name}: {} ({} width {}), batch {n}, fp32, warm-up {}, timed iterations {}",
+        "hypersphere on {runtime}: {} ({} width {}), batch {n}, warm-up {}, timed iterations {} (median)",
         weights.display(),
         config.arch.name(),
         config.width,
@@ -212,9 +267,11 @@ fn same_weights(
     );
     println!("| measurement | seconds/batch | images/s | accuracy |");
     println!("|---|---|---|---|");
+    let mut rows = Vec::new();
     let infer = time(args, &mut || {
         sync(model.forward(x.clone()).sum());
     });
+    rows.push(row("inference", "forward", n, args.warmup, args.iters, infer));
     let clean = count_correct(model.forward(x.clone()), y.clone());
     println!("| inference (forward) | {infer:.4} | {:.1} | {:.1}% |", n as f64 / infer, percent(clean, n));
     for steps in [10, 40] {
@@ -222,6 +279,7 @@ fn same_weights(
         let secs = time(args, &mut || {
             sync(attack.perturb(&model, x.clone(), y.clone(), 0).sum());
         });
+        rows.push(row(&format!("pgd{steps}"), &format!("l_inf {EPS}, {steps} steps"), n, args.warmup, args.iters, secs));
         let robust = count_correct(model.forward(attack.perturb(&model, x.clone(), y.clone(), 0)), y.clone());
         println!(
             "| PGD-{steps} l_inf {EPS} ({steps} grad steps) | {secs:.4} | {:.1} | {:.1}% |",
@@ -230,9 +288,11 @@ fn same_weights(
         );
     }
 
+    let file = weights.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let report = |rows| BenchReport { runtime: runtime.clone(), model: format!("{} width {} ({file})", config.arch.name(), config.width), rows };
     let k = args.autoattack_images.min(set.len());
     if k == 0 {
-        return Ok(());
+        return Ok(report(rows));
     }
     let (xs, ys) = tensors(k);
     let (steps, queries) = (args.aa_steps.max(1), args.aa_queries.max(1));
@@ -292,7 +352,9 @@ fn same_weights(
     for (label, _, _) in plan.iter().filter(|p| !p.2) {
         println!("{label}: not available in this build");
     }
-    Ok(())
+    let detail = format!("l_inf {}, {steps} steps, {queries} queries, robust {:.1}%", args.aa_eps, percent(count(&robust), k));
+    rows.push(row("autoattack-standard", &detail, k, 0, 1, total));
+    Ok(report(rows))
 }
 
 fn percent(count: usize, of: usize) -> f64 {

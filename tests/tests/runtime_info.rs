@@ -1,0 +1,125 @@
+//! What ran is recorded: device, backend, compiler and precision in `eval --json` and
+//! `bench --json`; the normalisation assumed for foreign weights; precision choices refused
+//! with one-line errors; a quiet device probe; `scripts/gpu-check.sh --dry-run` end to end.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn eval_json_names_the_runtime_and_the_normalisation() {
+    let dir = scratch("runtime-eval");
+    let json = dir.join("out.json");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval", "--arch", "resnet18-cifar", "--width", "8", "--data", "procedural:10", "--device", "flex",
+            "--attack", "fgsm:linf:2/255", "--json", json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let weights = fixture("resnet18_w8.safetensors");
+
+    // No --normalize: CIFAR-10 mean/std is assumed, and said so.
+    let out = eval(&["--weights", &weights]);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("assuming CIFAR-10 mean/std"), "{stderr}");
+    assert!(stderr.contains("normalisation: CIFAR-10 mean/std"), "{stderr}");
+    let report = read_json(&json);
+    assert_eq!(report["runtime"]["backend"], "flex", "{report}");
+    assert_eq!(report["runtime"]["compiler"], "none");
+    assert_eq!(report["runtime"]["precision"], "f32");
+    assert_eq!(report["normalization"]["mean"][0].as_f64().map(|m| (m * 1e4).round()), Some(4914.0), "{report}");
+
+    // --normalize none: raw pixels, recorded as null, no note.
+    let out = eval(&["--weights", &weights, "--normalize", "none"]);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("assuming"), "{stderr}");
+    assert!(stderr.contains("normalisation: none"), "{stderr}");
+    assert!(read_json(&json)["normalization"].is_null());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn precision_choices_are_checked_with_one_line_errors() {
+    let out = run(&["train", "--data", "procedural:20", "--arch", "small-cnn", "--width", "2", "--epochs", "1", "--device", "flex", "--precision", "bf16", "--out", "/nonexistent/x"]);
+    assert_user_error(&out, "no mixed-precision training");
+    let out = run(&["eval", "--weights", "x.bpk", "--data", "procedural:4", "--device", "flex", "--precision", "f8"]);
+    assert_eq!(out.status.code(), Some(2), "clap rejects the value: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown precision 'f8'"));
+}
+
+#[test]
+fn bench_json_rows_carry_names_batches_and_medians() {
+    let dir = scratch("runtime-bench");
+    let json = dir.join("bench.json");
+    let out = run(&[
+        "bench", "--device", "flex", "--width", "4", "--batch-size", "4", "--train-batch-sizes", "4,6", "--simclr-batch-size", "4",
+        "--warmup", "0", "--iters", "2", "--json", json.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let report = read_json(&json);
+    assert_eq!(report["runtime"]["backend"], "flex");
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<(&str, u64)> = rows.iter().map(|r| (r["name"].as_str().unwrap(), r["batch"].as_u64().unwrap())).collect();
+    assert_eq!(names, [("inference", 4), ("ce-step", 4), ("ce-step", 6), ("simclr-step", 4), ("pgd10", 4), ("pgd40", 4)]);
+    for r in rows {
+        let (secs, rate, batch) = (r["seconds"].as_f64().unwrap(), r["images_per_second"].as_f64().unwrap(), r["batch"].as_f64().unwrap());
+        assert!(secs > 0.0 && (rate * secs - batch).abs() < 1e-6 * batch, "{r}");
+        assert_eq!((r["warmup"].as_u64(), r["iters"].as_u64()), (Some(0), Some(2)));
+    }
+    // PGD-40 does four times PGD-10's gradient steps: it cannot be faster.
+    let rate = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap()["images_per_second"].as_f64().unwrap();
+    assert!(rate("pgd40") < rate("pgd10"), "{report}");
+    assert!(rate("pgd10") < rate("inference"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_device_probe_keeps_driver_noise_off_the_terminal() {
+    // On machines without a GPU the Vulkan/EGL/Wayland libraries print warnings such as
+    // "XDG_RUNTIME_DIR is invalid or not set" while the probe opens them.
+    let out = Command::new(binary())
+        .args(["eval", "--arch", "resnet18-cifar", "--width", "8", "--weights", &fixture("resnet18_w8.pth"), "--normalize", "cifar10",
+               "--data", "procedural:4", "--device", "auto", "--attack", "fgsm:linf:1/255"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    let device_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("device:")).collect();
+    assert_eq!(device_lines.len(), 1, "{stderr}");
+}
+
+#[test]
+fn gpu_check_dry_run_writes_the_paired_table() {
+    let dir = scratch("gpu-check");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("bash")
+        .arg(root.join("scripts/gpu-check.sh"))
+        .arg("--dry-run")
+        .env("HS", binary())
+        .env("OUT", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let bench = read_json(&dir.join("bench.json"));
+    let hs = &bench["hypersphere"][0];
+    assert_eq!(hs["runtime"]["backend"], "flex", "{bench}");
+    assert_eq!(hs["rows"].as_array().unwrap().len(), 6, "{bench}");
+    // With PyTorch installed the rows pair up; without it there is nothing to pair.
+    let paired = bench["rows"].as_array().unwrap();
+    assert_eq!(paired.is_empty(), bench["pytorch"].as_array().unwrap().is_empty(), "{bench}");
+    assert!(std::fs::read_to_string(dir.join("log.txt")).unwrap().contains("hypersphere bench --precision f32"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
