@@ -1,7 +1,9 @@
 //! Per-channel input normalisation applied inside the model, so that every attack works in
 //! [0, 1] pixel space (AutoAttack and torchattacks expect exactly this).
 
-use burn::tensor::{Tensor, TensorData};
+use std::cell::RefCell;
+
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// `(x - mean) / std` per RGB channel.
@@ -18,12 +20,38 @@ impl Normalization {
     pub const CIFAR10: Normalization =
         Normalization { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010] };
 
-    /// Normalises an `[N, 3, H, W]` batch.
+    /// Normalises an `[N, 3, H, W]` batch. The `[1, 3, 1, 1]` mean and 1/std tensors are
+    /// uploaded once per device and kept (per thread), not on every forward pass; on an autodiff
+    /// input they enter its graph as constants.
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let device = x.device();
-        let mean = Tensor::<1>::from_data(TensorData::from(self.mean), &device).reshape([1, 3, 1, 1]);
-        let inv_std = Tensor::<1>::from_data(TensorData::from(self.std.map(|s| 1.0 / s)), &device)
-            .reshape([1, 3, 1, 1]);
-        (x - mean) * inv_std
+        let (mean, inv_std) = self.constants(&device.clone().without_autodiff());
+        if device.is_autodiff() {
+            (x - mean.autodiff()) * inv_std.autodiff()
+        } else {
+            (x - mean) * inv_std
+        }
+    }
+
+    /// The cached constants on a device without autodiff.
+    fn constants(&self, device: &Device) -> (Tensor<4>, Tensor<4>) {
+        type Entry = (Device, Normalization, Tensor<4>, Tensor<4>);
+        thread_local! {
+            static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+        }
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some((_, _, m, s)) = cache.iter().find(|(d, n, _, _)| d == device && n == self) {
+                return (m.clone(), s.clone());
+            }
+            let mean = Tensor::<1>::from_data(TensorData::from(self.mean), device).reshape([1, 3, 1, 1]);
+            let inv_std = Tensor::<1>::from_data(TensorData::from(self.std.map(|s| 1.0 / s)), device).reshape([1, 3, 1, 1]);
+            // A process uses a handful of devices; keep the list bounded anyway.
+            if cache.len() >= 16 {
+                cache.remove(0);
+            }
+            cache.push((device.clone(), *self, mean.clone(), inv_std.clone()));
+            (mean, inv_std)
+        })
     }
 }

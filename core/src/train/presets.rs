@@ -229,6 +229,130 @@ impl TrainPlan {
     }
 }
 
+/// Changes to a [`TrainPlan`] requested by the user (every `None` keeps the plan's value).
+/// Typed: the command line parses its text into these fields; the rules of applying them live
+/// here, in [`TrainPlan::apply`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanOverrides {
+    /// Seed of every stage.
+    pub seed: Option<u64>,
+    /// Architecture (without an explicit width and outside a preset, the width becomes the
+    /// architecture's default).
+    pub arch: Option<Arch>,
+    /// Backbone width.
+    pub width: Option<usize>,
+    /// Training subset.
+    pub train_limit: Option<usize>,
+    /// Test subset.
+    pub test_limit: Option<usize>,
+    /// Epochs of the main stage (both supervised and contrastive settings).
+    pub epochs: Option<usize>,
+    /// Images per step.
+    pub batch_size: Option<usize>,
+    /// Peak learning rate.
+    pub lr: Option<f64>,
+    /// Momentum.
+    pub momentum: Option<f64>,
+    /// Weight decay.
+    pub weight_decay: Option<f64>,
+    /// Warm-up epochs (without it, a default warm-up is capped at a tenth of the run).
+    pub warmup_epochs: Option<usize>,
+    /// Cross-entropy augmentation (random crop + flip).
+    pub augment: Option<bool>,
+    /// False-negative cancellation schedule (contrastive methods only).
+    pub fnc: Option<FncSchedule>,
+    /// Contrastive temperature.
+    pub temperature: Option<f32>,
+    /// Projection output size.
+    pub projection_dim: Option<usize>,
+    /// kNN monitor neighbours (0: off).
+    pub knn_k: Option<usize>,
+    /// Pre-training optimiser.
+    pub optimizer: Option<OptimizerKind>,
+    /// Linear-evaluation epochs.
+    pub linear_epochs: Option<usize>,
+    /// Linear-evaluation learning rate.
+    pub linear_lr: Option<f64>,
+}
+
+impl TrainPlan {
+    /// Applies `o` and validates the result. `from_preset` says whether the plan came from a
+    /// preset (whose width is kept when only the architecture changes).
+    pub fn apply(mut self, o: &PlanOverrides, from_preset: bool) -> crate::Result<Self> {
+        if let Some(seed) = o.seed {
+            self = self.with_seed(seed);
+        }
+        if let Some(arch) = o.arch {
+            self.arch = arch;
+            if o.width.is_none() && !from_preset {
+                self.width = arch.default_width();
+            }
+        }
+        if let Some(w) = o.width {
+            self.width = w;
+        }
+        if o.train_limit.is_some() {
+            self.train_limit = o.train_limit;
+        }
+        if o.test_limit.is_some() {
+            self.test_limit = o.test_limit;
+        }
+        let (s, c, l) = (&mut self.supervised, &mut self.contrastive, &mut self.linear);
+        macro_rules! set_both {
+            ($field:ident) => {
+                if let Some(v) = o.$field {
+                    s.$field = v;
+                    c.$field = v;
+                }
+            };
+        }
+        set_both!(epochs);
+        set_both!(batch_size);
+        set_both!(lr);
+        set_both!(momentum);
+        set_both!(weight_decay);
+        set_both!(warmup_epochs);
+        if o.warmup_epochs.is_none() {
+            // A default warm-up never takes more than a tenth of a short run.
+            s.warmup_epochs = s.warmup_epochs.min(s.epochs / 10);
+            c.warmup_epochs = c.warmup_epochs.min(c.epochs / 10);
+        }
+        if let Some(a) = o.augment {
+            s.augment = a;
+        }
+        if let Some(f) = &o.fnc {
+            if self.method == Method::Ce {
+                return Err(crate::Error::Train(
+                    "false-negative cancellation applies to contrastive methods (supcon, simclr), not ce".into(),
+                ));
+            }
+            c.fnc = *f;
+        }
+        if let Some(t) = o.temperature {
+            c.temperature = t;
+        }
+        if let Some(d) = o.projection_dim {
+            c.projection_dim = d;
+        }
+        if let Some(k) = o.knn_k {
+            c.knn.k = k;
+        }
+        if let Some(opt) = o.optimizer {
+            c.optimizer = opt;
+        }
+        if let Some(e) = o.linear_epochs {
+            l.epochs = e;
+        }
+        if let Some(v) = o.linear_lr {
+            l.lr = v;
+        }
+        if self.method != Method::Ce {
+            self.contrastive.validate()?;
+        }
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +373,25 @@ mod tests {
         assert_eq!(afnc.arch, Arch::ResNet50Cifar);
         assert_eq!(afnc.contrastive.epochs, 1000);
         assert!(TrainPlan::preset("moco", Scale::Small).unwrap_err().to_string().contains("simclr-fnc"));
+    }
+
+    #[test]
+    fn overrides_follow_the_documented_rules() {
+        let preset = TrainPlan::preset("simclr", Scale::Small).unwrap();
+        let width = preset.width;
+        // Changing only the architecture keeps a preset's width, but not a method default's.
+        let o = PlanOverrides { arch: Some(Arch::SmallCnn), ..Default::default() };
+        assert_eq!(preset.clone().apply(&o, true).unwrap().width, width);
+        assert_eq!(TrainPlan::new(Method::SimClr).apply(&o, false).unwrap().width, Arch::SmallCnn.default_width());
+        // Epochs go to both stages; the default warm-up is capped at a tenth of the run.
+        let o = PlanOverrides { epochs: Some(5), seed: Some(9), ..Default::default() };
+        let p = TrainPlan::new(Method::SimClr).apply(&o, false).unwrap();
+        assert_eq!((p.supervised.epochs, p.contrastive.epochs), (5, 5));
+        assert_eq!(p.contrastive.warmup_epochs, 0);
+        assert_eq!((p.supervised.seed, p.contrastive.seed, p.linear.seed), (9, 9, 9));
+        // FNC on cross-entropy is refused, without naming a command-line flag.
+        let o = PlanOverrides { fnc: Some("fixed:0.9".parse().unwrap()), ..Default::default() };
+        let err = TrainPlan::new(Method::Ce).apply(&o, false).unwrap_err().to_string();
+        assert!(err.contains("not ce") && !err.contains("--"), "{err}");
     }
 }

@@ -13,11 +13,11 @@ use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
 use hypersphere_core::train::contrastive::OptimizerKind;
 use hypersphere_core::train::{
-    ContrastiveModel, KnnMonitor, Method, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
+    ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
 };
 use serde_json::json;
 
-use crate::device::{DeviceChoice, Selected, select};
+use crate::device::{DeviceArgs, Selected};
 use crate::model_files::{self, ArchArgs, write_atomic};
 use crate::progress::bar;
 use crate::run_folder::RunFolder;
@@ -102,91 +102,50 @@ pub struct Args {
     /// Continue the run in this folder from its last checkpoint (its config.json gives every setting).
     #[arg(long, conflicts_with_all = ["preset", "method", "out", "init"])]
     pub resume: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Seed of weights, shuffling, augmentation and views.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
-/// The plan named by the flags: preset or method defaults, then every given flag.
+/// The plan named by the flags: preset or method defaults, then every given flag (the rules of
+/// overriding live in core: [`TrainPlan::apply`]).
 pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
     let scale: Scale = args.scale.parse()?;
-    let mut plan = match (&args.preset, &args.method) {
+    let plan = match (&args.preset, &args.method) {
         (Some(p), None) => TrainPlan::preset(p, scale)?,
         (Some(_), Some(_)) => bail!("--preset already sets the method; drop --method"),
         (None, m) => TrainPlan::new(m.as_deref().unwrap_or("ce").parse()?),
     };
-    plan = plan.with_seed(args.seed);
-    if let Some(a) = &args.arch {
-        plan.arch = a.parse()?;
-        if args.width.is_none() && args.preset.is_none() {
-            plan.width = plan.arch.default_width();
-        }
-    }
-    if let Some(w) = args.width {
-        plan.width = w;
-    }
-    if args.train_limit.is_some() {
-        plan.train_limit = args.train_limit;
-    }
-    if args.test_limit.is_some() {
-        plan.test_limit = args.test_limit;
-    }
-    let (s, c, l) = (&mut plan.supervised, &mut plan.contrastive, &mut plan.linear);
-    macro_rules! set_both {
-        ($field:ident) => {
-            if let Some(v) = args.$field {
-                s.$field = v;
-                c.$field = v;
-            }
-        };
-    }
-    set_both!(epochs);
-    set_both!(batch_size);
-    set_both!(lr);
-    set_both!(momentum);
-    set_both!(weight_decay);
-    set_both!(warmup_epochs);
-    if args.warmup_epochs.is_none() {
-        // A default warm-up never takes more than a tenth of a short run.
-        s.warmup_epochs = s.warmup_epochs.min(s.epochs / 10);
-        c.warmup_epochs = c.warmup_epochs.min(c.epochs / 10);
-    }
-    s.augment = !args.no_augment;
-    if let Some(f) = &args.fnc {
-        c.fnc = f.parse()?;
-    }
-    if let Some(t) = args.temperature {
-        c.temperature = t;
-    }
-    if let Some(d) = args.projection_dim {
-        c.projection_dim = d;
-    }
-    if let Some(k) = args.knn_k {
-        c.knn.k = k;
-    }
-    if let Some(o) = &args.optimizer {
-        c.optimizer = match o.as_str() {
-            "sgd" => OptimizerKind::Sgd,
-            "lars" => OptimizerKind::Lars,
-            other => bail!("unknown --optimizer '{other}' (valid: sgd, lars)"),
-        };
-    }
-    if let Some(e) = args.linear_epochs {
-        l.epochs = e;
-    }
-    if let Some(v) = args.linear_lr {
-        l.lr = v;
-    }
-    if plan.method == Method::Ce && args.fnc.is_some() {
-        bail!("--fnc applies to contrastive methods (supcon, simclr), not ce");
-    }
-    if plan.method != Method::Ce {
-        plan.contrastive.validate()?;
-    }
-    Ok(plan)
+    let optimizer = match args.optimizer.as_deref() {
+        None => None,
+        Some("sgd") => Some(OptimizerKind::Sgd),
+        Some("lars") => Some(OptimizerKind::Lars),
+        Some(other) => bail!("unknown --optimizer '{other}' (valid: sgd, lars)"),
+    };
+    let overrides = PlanOverrides {
+        seed: Some(args.seed),
+        arch: args.arch.as_deref().map(str::parse).transpose()?,
+        width: args.width,
+        train_limit: args.train_limit,
+        test_limit: args.test_limit,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        warmup_epochs: args.warmup_epochs,
+        augment: Some(!args.no_augment),
+        fnc: args.fnc.as_deref().map(str::parse).transpose().context("--fnc")?,
+        temperature: args.temperature,
+        projection_dim: args.projection_dim,
+        knn_k: args.knn_k,
+        optimizer,
+        linear_epochs: args.linear_epochs,
+        linear_lr: args.linear_lr,
+    };
+    Ok(plan.apply(&overrides, args.preset.is_some())?)
 }
 
 /// What a finished run reports.
@@ -198,6 +157,7 @@ pub struct Outcome {
 
 /// Trains (or resumes) and returns the run folder and the final test accuracy.
 pub fn train(args: &Args) -> Result<Outcome> {
+    args.device.check_trainable()?;
     let (run, plan, data, init, start_epoch) = match &args.resume {
         Some(dir) => {
             let run = RunFolder::open(dir)?;
@@ -220,7 +180,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
         }
     };
     // Settings are checked before the device is probed, so mistakes fail at once.
-    let selected = select(args.device)?;
+    let selected = args.device.select_for_training()?;
     let device = selected.device.clone();
     device.seed(plan.supervised.seed);
     let train_set = super::load_split(&data, Split::Train, plan.train_limit, plan.supervised.seed)?;
@@ -238,6 +198,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
                 "train_images": train_set.len(),
                 "test_images": test_set.len(),
                 "device": selected.name,
+                "runtime": selected.runtime,
                 "model": model_config,
                 "plan": plan,
                 "init": init,
@@ -269,7 +230,7 @@ fn initial_model(resume: Option<&Path>, stem: &str, config: &ModelConfig, init: 
         arch: Some(c.arch.name().to_string()),
         width: Some(c.width),
         num_classes: Some(c.num_classes),
-        normalize: "cifar10".into(),
+        normalize: Some("cifar10".into()),
     };
     Ok(match (resume, init) {
         (Some(dir), _) => model_files::load(&dir.join(format!("{stem}.bpk")), &flags(config), &ad)?,
