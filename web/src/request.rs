@@ -1,7 +1,7 @@
 //! What the page asks for: an attack by name, radius, steps, seed and optional target class,
 //! turned into one of core's attack specifications.
 
-use hypersphere_core::attacks::AttackSpec;
+use hypersphere_core::attacks::{AttackKind, AttackSpec, Norm, Objective};
 use serde::Deserialize;
 
 /// One attack request from the page (JSON).
@@ -37,23 +37,31 @@ impl AttackRequest {
         Self { eps, ..self.clone() }
     }
 
-    /// The core attack specification: targeted requests ascend `-CE(z, target)` (`ce-t`).
+    /// The core attack specification, built from typed fields: targeted requests ascend
+    /// `-CE(z, target)` (`ce-t`).
     pub fn spec(&self) -> Result<AttackSpec, String> {
         if !self.eps.is_finite() || self.eps < 0.0 {
             return Err(format!("epsilon must be a number >= 0, got {}", self.eps));
         }
-        let (eps, steps) = (self.eps, self.steps.max(1));
-        let targeted = if self.target.is_some() { ":ce-t" } else { "" };
-        let text = match self.attack.as_str() {
-            "fgsm" => format!("fgsm:linf:{eps}{targeted}"),
-            "pgd" => format!("pgd:linf:{eps}:{steps}{targeted}"),
-            "pgd-l2" => format!("pgd:l2:{eps}:{steps}{targeted}"),
+        let steps = self.steps.max(1) as usize;
+        let (kind, norm) = match self.attack.as_str() {
+            "fgsm" => (AttackKind::Fgsm, Norm::Linf),
+            "pgd" => (AttackKind::Pgd, Norm::Linf),
+            "pgd-l2" => (AttackKind::Pgd, Norm::L2),
             "apgd-ce" if self.target.is_some() => {
                 return Err("APGD-CE is untargeted: clear the target class, or use PGD for a targeted attack".into());
             }
-            "apgd-ce" => format!("apgd-ce:linf:{eps}:{steps}"),
+            "apgd-ce" => (AttackKind::ApgdCe, Norm::Linf),
             other => return Err(format!("unknown attack '{other}' (fgsm, pgd, pgd-l2, apgd-ce)")),
         };
-        text.parse().map_err(|e: hypersphere_core::Error| e.to_string())
+        let error = |e: hypersphere_core::Error| e.to_string();
+        let mut spec = AttackSpec::new(kind, norm, self.eps).map_err(error)?;
+        if kind != AttackKind::Fgsm {
+            spec = spec.with_steps(steps).map_err(error)?;
+        }
+        if self.target.is_some() {
+            spec = spec.with_loss(Objective::CeTargeted).map_err(error)?;
+        }
+        Ok(spec)
     }
 }

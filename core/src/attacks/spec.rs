@@ -133,9 +133,150 @@ fn parse_number(text: &str) -> Option<f32> {
     }
 }
 
+/// The loss a fixed-objective attack ascends (FAB linearises logit differences, Square lowers
+/// the margin); `None` for FGSM and PGD, whose loss is chosen.
+fn fixed_loss(kind: AttackKind) -> Option<Objective> {
+    match kind {
+        AttackKind::Fgsm | AttackKind::Pgd => None,
+        AttackKind::ApgdDlr => Some(Objective::Dlr),
+        AttackKind::ApgdT => Some(Objective::DlrTargeted),
+        AttackKind::Square | AttackKind::Fab | AttackKind::FabT => Some(Objective::Cw),
+        AttackKind::ApgdCe | AttackKind::AutoAttack => Some(Objective::Ce),
+    }
+}
+
+/// Default iterations (queries for Square) of each attack.
+fn default_steps(kind: AttackKind) -> usize {
+    match kind {
+        AttackKind::Fgsm => 1,
+        AttackKind::Pgd => 10,
+        AttackKind::AutoAttack => 100,
+        other => default_budget(other),
+    }
+}
+
+/// Writes eps the way specs are written: `8/255` when it is a whole number of 255ths, else a
+/// decimal.
+fn eps_text(eps: f32) -> String {
+    let k = eps * 255.0;
+    if eps > 0.0 && (k - k.round()).abs() < 1e-4 && k.round() >= 1.0 { format!("{}/255", k.round() as u32) } else { format!("{eps}") }
+}
+
+impl AttackSpec {
+    /// `kind` on the `norm` ball of radius `eps` with its default iterations and loss (PGD:
+    /// 10 steps of cross-entropy; APGD, FAB: 100; Square: 5000 queries; AutoAttack: standard).
+    pub fn new(kind: AttackKind, norm: Norm, eps: f32) -> crate::Result<Self> {
+        let components = (kind == AttackKind::AutoAttack).then(|| STANDARD_COMPONENTS.iter().map(|&k| (k, None)).collect());
+        Self::build(None, kind, norm, eps, None, None, components)
+    }
+
+    /// The same attack with `steps` iterations (queries for Square).
+    pub fn with_steps(&self, steps: usize) -> crate::Result<Self> {
+        self.rebuild(Some(steps), Some(self.loss))
+    }
+
+    /// The same attack ascending `loss` (FGSM: ce or ce-t; PGD: any but dlr-t).
+    pub fn with_loss(&self, loss: Objective) -> crate::Result<Self> {
+        self.rebuild(Some(self.steps), Some(loss))
+    }
+
+    /// The same attack at radius `eps`.
+    pub fn with_eps(&self, eps: f32) -> crate::Result<Self> {
+        let mut spec = self.clone();
+        spec.eps = eps;
+        spec.rebuild(Some(self.steps), Some(self.loss))
+    }
+
+    fn rebuild(&self, steps: Option<usize>, loss: Option<Objective>) -> crate::Result<Self> {
+        let components = (self.kind == AttackKind::AutoAttack)
+            .then(|| self.components.iter().zip(&self.component_steps).map(|(&k, &n)| (k, Some(n))).collect());
+        Self::build(None, self.kind, self.norm, self.eps, steps, loss, components)
+    }
+
+    /// The spec in the text grammar (what `spec` holds for specs built from fields).
+    pub fn to_text(&self) -> String {
+        let head = format!("{}:{}:{}", self.kind.name(), norm_name(self.norm), eps_text(self.eps));
+        match self.kind {
+            AttackKind::Fgsm if self.loss == Objective::Ce => head,
+            AttackKind::Fgsm => format!("{head}:{}", self.loss.name()),
+            AttackKind::Pgd if self.loss == Objective::Ce => format!("{head}:{}", self.steps),
+            AttackKind::Pgd => format!("{head}:{}:{}", self.steps, self.loss.name()),
+            AttackKind::AutoAttack => {
+                let items: Vec<String> = self.components.iter().zip(&self.component_steps).map(|(k, n)| format!("{}@{n}", k.name())).collect();
+                format!("{head}:{}", items.join("+"))
+            }
+            _ => format!("{head}:{}", self.steps),
+        }
+    }
+
+    /// The one place a spec is validated, whether it came from text (`text` is then the input,
+    /// quoted in errors and kept as `spec`) or from fields. `None` means the default.
+    fn build(
+        text: Option<&str>,
+        kind: AttackKind,
+        norm: Norm,
+        eps: f32,
+        steps: Option<usize>,
+        loss: Option<Objective>,
+        components: Option<Vec<(AttackKind, Option<usize>)>>,
+    ) -> crate::Result<Self> {
+        let bad = |why: &str| {
+            let shown = text.map(str::to_string).unwrap_or_else(|| format!("{}:{}:{}", kind.name(), norm_name(norm), eps_text(eps)));
+            crate::Error::Attack(format!("'{shown}': {why} (valid: {VALID_SPECS})"))
+        };
+        match (kind, norm) {
+            (AttackKind::Fgsm, Norm::Linf) | (AttackKind::Pgd, _) => {}
+            (AttackKind::Fgsm, _) => return Err(bad("FGSM is an l_inf attack")),
+            (_, Norm::L1) => return Err(bad(&format!("{} supports linf and l2 only", kind.name()))),
+            _ => {}
+        }
+        if !eps.is_finite() || eps < 0.0 {
+            return Err(bad("eps must be >= 0"));
+        }
+        let steps = steps.unwrap_or(default_steps(kind));
+        if steps == 0 || (kind == AttackKind::Fgsm && steps != 1) {
+            return Err(bad(if kind == AttackKind::Fgsm { "FGSM takes one step" } else { "STEPS must be a positive integer" }));
+        }
+        let loss = match (fixed_loss(kind), loss) {
+            (Some(fixed), None) => fixed,
+            (Some(fixed), Some(l)) if l == fixed => fixed,
+            (Some(_), Some(_)) => return Err(bad(&format!("{} takes no LOSS", kind.name()))),
+            (None, None) => Objective::Ce,
+            (None, Some(l)) if kind == AttackKind::Fgsm && !matches!(l, Objective::Ce | Objective::CeTargeted) => {
+                return Err(bad(&format!("FGSM's loss is ce or ce-t, got '{}'", l.name())));
+            }
+            (None, Some(Objective::DlrTargeted)) => return Err(bad("unknown PGD loss 'dlr-t' (ce, ce-t, dlr or cw)")),
+            (None, Some(l)) => l,
+        };
+        let (mut component_kinds, mut component_steps) = (Vec::new(), Vec::new());
+        if kind == AttackKind::AutoAttack {
+            for (k, n) in components.unwrap_or_else(|| STANDARD_COMPONENTS.iter().map(|&k| (k, None)).collect()) {
+                if !matches!(
+                    k,
+                    AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Fab | AttackKind::FabT | AttackKind::Square
+                ) {
+                    return Err(bad(&format!(
+                        "'{}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square)",
+                        k.name()
+                    )));
+                }
+                if n == Some(0) {
+                    return Err(bad("STEPS must be a positive integer"));
+                }
+                component_kinds.push(k);
+                component_steps.push(n.unwrap_or(default_budget(k)));
+            }
+        }
+        let mut spec = Self { spec: String::new(), kind, norm, eps, steps, loss, components: component_kinds, component_steps };
+        spec.spec = text.map(str::to_string).unwrap_or_else(|| spec.to_text());
+        Ok(spec)
+    }
+}
+
 impl std::str::FromStr for AttackSpec {
     type Err = crate::Error;
 
+    /// Reads the text grammar into fields; [`AttackSpec::build`] validates them.
     fn from_str(text: &str) -> crate::Result<Self> {
         let bad = |why: &str| crate::Error::Attack(format!("'{text}': {why} (valid: {VALID_SPECS})"));
         let parts: Vec<&str> = text.split(':').collect();
@@ -149,100 +290,67 @@ impl std::str::FromStr for AttackSpec {
             "l1" | "l_1" => Norm::L1,
             other => return Err(bad(&format!("unsupported norm '{other}'"))),
         };
-        match (kind, norm) {
-            (AttackKind::Fgsm, Norm::Linf) | (AttackKind::Pgd, _) => {}
-            (AttackKind::Fgsm, _) => return Err(bad("FGSM is an l_inf attack")),
-            (_, Norm::L1) => return Err(bad(&format!("{} supports linf and l2 only", kind.name()))),
-            _ => {}
-        }
         let eps = parse_number(parts[2]).ok_or_else(|| bad(&format!("'{}' is not a number", parts[2])))?;
-        if !eps.is_finite() || eps < 0.0 {
-            return Err(bad("eps must be >= 0"));
-        }
         let positive = |s: &str| match s.parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
             _ => Err(bad(&format!("STEPS must be a positive integer, got '{s}'"))),
         };
-        let mut loss = Objective::Ce;
-        let mut components = Vec::new();
-        let mut component_steps = Vec::new();
-        let steps = match kind {
+        let (mut steps, mut loss, mut components) = (None, None, None);
+        match kind {
             AttackKind::Fgsm => {
                 if let Some(name) = parts.get(3) {
-                    loss = Objective::parse(name)
-                        .filter(|o| matches!(o, Objective::Ce | Objective::CeTargeted))
-                        .ok_or_else(|| bad(&format!("FGSM takes no STEPS; its optional 4th field is the loss (ce or ce-t), got '{name}'")))?;
+                    loss = Some(
+                        Objective::parse(name)
+                            .filter(|o| matches!(o, Objective::Ce | Objective::CeTargeted))
+                            .ok_or_else(|| bad(&format!("FGSM takes no STEPS; its optional 4th field is the loss (ce or ce-t), got '{name}'")))?,
+                    );
                 }
                 if parts.len() > 4 {
                     return Err(bad("FGSM takes NORM:EPS[:LOSS]"));
                 }
-                1
             }
             AttackKind::Pgd => {
                 if let Some(name) = parts.get(4) {
-                    loss = Objective::parse(name)
-                        .filter(|o| *o != Objective::DlrTargeted)
-                        .ok_or_else(|| bad(&format!("unknown PGD loss '{name}' (ce, ce-t, dlr or cw)")))?;
+                    loss = Some(
+                        Objective::parse(name)
+                            .filter(|o| *o != Objective::DlrTargeted)
+                            .ok_or_else(|| bad(&format!("unknown PGD loss '{name}' (ce, ce-t, dlr or cw)")))?,
+                    );
                 }
-                parts.get(3).map_or(Ok(10), |s| positive(s))?
-            }
-            AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::ApgdT | AttackKind::Fab | AttackKind::FabT | AttackKind::Square => {
-                if parts.len() > 4 {
-                    return Err(bad(&format!("{} takes no LOSS", kind.name())));
-                }
-                loss = match kind {
-                    AttackKind::ApgdDlr => Objective::Dlr,
-                    AttackKind::ApgdT => Objective::DlrTargeted,
-                    // FAB linearises logit differences, Square lowers the margin.
-                    AttackKind::Square | AttackKind::Fab | AttackKind::FabT => Objective::Cw,
-                    _ => Objective::Ce,
-                };
-                let default = if kind == AttackKind::Square { 5000 } else { 100 };
-                parts.get(3).map_or(Ok(default), |s| positive(s))?
+                steps = parts.get(3).map(|s| positive(s)).transpose()?;
             }
             AttackKind::AutoAttack => {
                 if parts.len() > 4 {
                     return Err(bad("autoattack takes NORM:EPS[:VERSION]"));
                 }
-                components = match parts.get(3).map(|s| s.to_ascii_lowercase()) {
-                    None => STANDARD_COMPONENTS.to_vec(),
-                    Some(v) if v == "standard" => STANDARD_COMPONENTS.to_vec(),
-                    Some(v) if v == "rand" => RAND_COMPONENTS.to_vec(),
+                components = Some(match parts.get(3).map(|s| s.to_ascii_lowercase()) {
+                    None => STANDARD_COMPONENTS.iter().map(|&k| (k, None)).collect(),
+                    Some(v) if v == "standard" => STANDARD_COMPONENTS.iter().map(|&k| (k, None)).collect(),
+                    Some(v) if v == "rand" => RAND_COMPONENTS.iter().map(|&k| (k, None)).collect(),
                     Some(list) => {
-                        let mut kinds = Vec::new();
+                        let mut items = Vec::new();
                         for item in list.split('+') {
                             let (name, budget) = match item.split_once('@') {
                                 Some((name, n)) => (name, Some(positive(n)?)),
                                 None => (item, None),
                             };
-                            let kind = match AttackKind::parse(name) {
-                                Some(
-                                    k @ (AttackKind::ApgdCe
-                                    | AttackKind::ApgdDlr
-                                    | AttackKind::ApgdT
-                                    | AttackKind::Fab
-                                    | AttackKind::FabT
-                                    | AttackKind::Square),
-                                ) => k,
-                                _ => {
-                                    return Err(bad(&format!(
-                                        "'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square)"
-                                    )));
-                                }
-                            };
-                            kinds.push(kind);
-                            component_steps.push(budget.unwrap_or(default_budget(kind)));
+                            let k = AttackKind::parse(name).ok_or_else(|| {
+                                bad(&format!("'{name}' is not an AutoAttack component (apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square)"))
+                            })?;
+                            items.push((k, budget));
                         }
-                        kinds
+                        items
                     }
-                };
-                if component_steps.is_empty() {
-                    component_steps = components.iter().map(|&k| default_budget(k)).collect();
-                }
-                100
+                });
             }
-        };
-        Ok(Self { spec: text.to_string(), kind, norm, eps, steps, loss, components, component_steps })
+            _ => {
+                if parts.len() > 4 {
+                    return Err(bad(&format!("{} takes no LOSS", kind.name())));
+                }
+                steps = parts.get(3).map(|s| positive(s)).transpose()?;
+            }
+        }
+        Self::build(Some(text), kind, norm, eps, steps, loss, components)
     }
 }
 
@@ -265,12 +373,12 @@ impl AttackSpec {
     }
 
     /// The same threat model (norm, eps) for another attack with its default settings, e.g. an
-    /// AutoAttack component.
+    /// AutoAttack component (with the budget this spec gives it).
     pub fn component(&self, kind: AttackKind) -> AttackSpec {
         let steps = self.components.iter().position(|&k| k == kind).map_or(default_budget(kind), |i| self.component_steps[i]);
-        format!("{}:{}:{}:{steps}", kind.name(), norm_name(self.norm), self.eps)
-            .parse()
-            .expect("a component spec built from a valid spec parses")
+        AttackSpec::new(kind, self.norm, self.eps)
+            .and_then(|s| s.with_steps(steps))
+            .expect("a component of a valid spec is valid")
     }
 }
 
@@ -344,6 +452,37 @@ mod tests {
         assert_eq!(AttackSpec::parse_list("fgsm:linf:1/255").unwrap().len(), 1);
         let comp = aa.component(AttackKind::ApgdT);
         assert_eq!((comp.kind, comp.norm, comp.eps, comp.steps), (AttackKind::ApgdT, Norm::Linf, aa.eps, 100));
+    }
+
+    #[test]
+    fn typed_constructors_agree_with_the_grammar() {
+        let pgd = AttackSpec::new(AttackKind::Pgd, Norm::Linf, 8.0 / 255.0).unwrap().with_steps(40).unwrap();
+        assert_eq!(pgd.spec, "pgd:linf:8/255:40");
+        let parsed: AttackSpec = "pgd:linf:8/255:40".parse().unwrap();
+        assert_eq!(pgd, parsed);
+        let targeted = pgd.with_loss(Objective::CeTargeted).unwrap();
+        assert_eq!((targeted.spec.as_str(), targeted.steps), ("pgd:linf:8/255:40:ce-t", 40));
+        assert_eq!(targeted, "pgd:linf:8/255:40:ce-t".parse().unwrap());
+        let fgsm = AttackSpec::new(AttackKind::Fgsm, Norm::Linf, 0.03).unwrap();
+        assert_eq!((fgsm.spec.as_str(), fgsm.steps, fgsm.loss), ("fgsm:linf:0.03", 1, Objective::Ce));
+        let square = AttackSpec::new(AttackKind::Square, Norm::L2, 0.5).unwrap();
+        assert_eq!((square.steps, square.loss), (5000, Objective::Cw));
+        let aa = AttackSpec::new(AttackKind::AutoAttack, Norm::Linf, 4.0 / 255.0).unwrap();
+        assert_eq!(aa.components, STANDARD_COMPONENTS.to_vec());
+        assert_eq!(aa, aa.spec.parse().unwrap(), "{}", aa.spec);
+        assert_eq!(pgd.with_eps(2.0 / 255.0).unwrap().spec, "pgd:linf:2/255:40");
+        // The grammar's rules hold for fields too.
+        for err in [
+            AttackSpec::new(AttackKind::Fgsm, Norm::L2, 0.1).unwrap_err(),
+            fgsm.with_steps(5).unwrap_err(),
+            square.with_loss(Objective::Ce).unwrap_err(),
+            pgd.with_loss(Objective::DlrTargeted).unwrap_err(),
+            pgd.with_steps(0).unwrap_err(),
+            AttackSpec::new(AttackKind::Pgd, Norm::Linf, f32::NAN).unwrap_err(),
+            AttackSpec::new(AttackKind::ApgdCe, Norm::L1, 1.0).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("valid: fgsm:linf"), "{err}");
+        }
     }
 
     #[test]

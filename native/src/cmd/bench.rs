@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use hypersphere_core::attacks::{Attack, AttackSpec, AutoAttack, PgdLinf};
+use hypersphere_core::attacks::{Attack, AttackKind, AttackSpec, AutoAttack, Norm, PgdLinf};
 use hypersphere_core::bench::{BenchReport, BenchRow, measure, row};
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
@@ -121,7 +121,7 @@ fn time(args: &Args, work: &mut dyn FnMut()) -> f64 {
 }
 
 fn pgd(steps: usize) -> Result<PgdLinf> {
-    Ok(PgdLinf::new(format!("pgd:linf:{EPS}:{steps}").parse()?))
+    Ok(PgdLinf::new(AttackSpec::new(AttackKind::Pgd, Norm::Linf, 8.0 / 255.0)?.with_steps(steps)?))
 }
 
 pub fn run(args: Args) -> Result<()> {
