@@ -5,22 +5,13 @@
 mod common;
 
 use common::{assert_success, assert_user_error, run, scratch};
-use serde_json::Value;
+use hypersphere_core::corruptions::Fidelity;
+use hypersphere_core::corruptions::cifar10c::npy_u8_bytes as npy;
+use hypersphere_core::results::CorruptionReport;
 
-/// A `.npy` file of `uint8` with `shape` (format 1.0, as `np.save` writes it).
-fn npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
+/// The `--json` file, read as the type the study report reads.
+fn read_report(path: &std::path::Path) -> CorruptionReport {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -37,32 +28,34 @@ fn corrupt_eval_reports_drops_for_every_corruption_and_severity() {
     assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("| clean accuracy |") && stdout.contains("| gaussian_noise |") && stdout.contains("| frost* |") && stdout.contains("| motion_blur |"), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["source"], "native");
-    assert_eq!(report["severities"], serde_json::json!([1, 2, 3, 4, 5]));
-    let m = &report["models"][0];
-    let clean = m["clean_accuracy"].as_f64().unwrap();
+    let report = read_report(&json);
+    assert_eq!(report.source, "native");
+    assert_eq!((report.data.as_str(), report.images, report.seed), ("procedural:200", 200, 0));
+    assert_eq!(report.severities, [1, 2, 3, 4, 5]);
+    let m = &report.models[0];
+    assert_eq!(m.model, weights.display().to_string());
+    let clean = m.clean_accuracy;
     assert!(clean > 0.2, "the model must beat chance (0.1) clearly: {clean}");
-    let corruptions = m["corruptions"].as_array().unwrap();
-    assert_eq!(corruptions.len(), 15);
+    assert_eq!(m.corruptions.len(), 15);
     let mut not_above = 0;
-    for c in corruptions {
-        let acc: Vec<f64> = c["accuracy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let drop: Vec<f64> = c["relative_drop"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        assert_eq!((acc.len(), drop.len()), (5, 5), "{c}");
-        for (a, d) in acc.iter().zip(&drop) {
+    for c in &m.corruptions {
+        let (acc, drop) = (&c.accuracy, &c.relative_drop);
+        assert_eq!((acc.len(), drop.len()), (5, 5), "{c:?}");
+        for (a, d) in acc.iter().zip(drop) {
             assert!((0.0..=1.0).contains(a));
             assert!((d - (clean - a) / clean).abs() < 1e-9);
         }
-        let mean_drop = c["mean_relative_drop"].as_f64().unwrap();
-        assert!((mean_drop - drop.iter().sum::<f64>() / 5.0).abs() < 1e-9);
+        assert!((c.mean_accuracy - acc.iter().sum::<f64>() / 5.0).abs() < 1e-9);
+        assert!((c.mean_relative_drop - drop.iter().sum::<f64>() / 5.0).abs() < 1e-9);
+        let approximate = ["frost", "jpeg_compression"].contains(&c.corruption.as_str());
+        assert_eq!(c.fidelity.is_some_and(|f| f == Fidelity::Approximate), approximate, "{c:?}");
         if acc[4] <= clean + 1e-9 {
             not_above += 1;
         }
     }
     // Severity 5 of a corruption should not help a model; allow a few ties or lucky flips.
     assert!(not_above >= 12, "only {not_above} of 15 corruptions do not raise accuracy at severity 5");
-    assert!(m["mean_relative_drop"].as_f64().unwrap() > 0.05, "{m}");
+    assert!(m.mean_relative_drop > 0.05, "{m:?}");
 
     // The published-file path: a fake CIFAR-10-C folder with one corruption (5 x 20 images).
     let c10c = dir.join("CIFAR-10-C");
@@ -78,10 +71,11 @@ fn corrupt_eval_reports_drops_for_every_corruption_and_severity() {
         "--cifar10c", c10c.to_str().unwrap(), "--json", json2.to_str().unwrap(),
     ]);
     assert_success(&out);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json2).unwrap()).unwrap();
-    assert!(report["source"].as_str().unwrap().starts_with("cifar10c:"));
-    assert_eq!(report["images"], 20);
-    assert_eq!(report["models"][0]["corruptions"][0]["accuracy"].as_array().unwrap().len(), 2);
+    let report = read_report(&json2);
+    assert!(report.source.starts_with("cifar10c:"), "{}", report.source);
+    assert_eq!(report.images, 20);
+    let fog = &report.models[0].corruptions[0];
+    assert_eq!((fog.corruption.as_str(), fog.accuracy.len(), fog.fidelity), ("fog", 2, Some(Fidelity::Exact)));
     assert_user_error(
         &run(&["corrupt-eval", "--models", weights.to_str().unwrap(), "--data", "procedural:20", "--device", "flex", "--corruptions", "snow", "--cifar10c", c10c.to_str().unwrap()]),
         "snow.npy not found",

@@ -19,8 +19,13 @@ use crate::data::batch::{BatchOrder, gather};
 use crate::metrics::{count_correct, predictions, relative_drop};
 use crate::models::Classifier;
 
-/// Accuracy under one attack.
-#[derive(Debug, Clone, Serialize)]
+mod table;
+pub use table::{ComparisonTable, ModelRow, gap_closed, model_name};
+
+/// Accuracy under one attack. Read leniently: what the spec determines may be missing from a
+/// file (see [`crate::results`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "crate::results::AttackResultFile")]
 pub struct AttackResult {
     /// The specification as given.
     pub spec: String,
@@ -48,11 +53,21 @@ pub struct AttackResult {
     pub accuracy_after: Vec<f64>,
 }
 
-/// The result of `hypersphere eval` (its JSON is part of the CLI contract).
-#[derive(Debug, Clone, Serialize)]
+/// The result of `hypersphere eval` (its JSON is part of the CLI contract). Files written
+/// before `runtime` and `normalization` existed still load (as `None`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
     /// Number of images evaluated.
+    #[serde(default)]
     pub images: usize,
+    /// The device, backend, kernel compiler and precision the evaluation ran on (`None` only
+    /// for a report read from a file that does not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<crate::runtime::RuntimeInfo>,
+    /// The input normalisation inside the model (`null`: it sees raw [0, 1] pixels; also `None`
+    /// when read from a file written before this field).
+    #[serde(default)]
+    pub normalization: Option<crate::models::Normalization>,
     /// Clean top-1 accuracy, in [0, 1].
     pub clean_accuracy: f64,
     /// One entry per attack, in the order given.
@@ -349,131 +364,13 @@ pub fn evaluate_resumable(
             }
         })
         .collect();
-    Ok(EvalReport { images: set.len(), clean_accuracy, attacks })
-}
-
-impl EvalReport {
-    /// The report as a Markdown table: one row per attack, accuracy (%) and relative drop.
-    pub fn to_markdown(&self) -> String {
-        let mut out = format!(
-            "| attack | eps | steps | accuracy (%) | P_drop (%) | seconds |\n|---|---|---|---|---|---|\n| clean | - | - | {:.2} | - | - |\n",
-            100.0 * self.clean_accuracy
-        );
-        for r in &self.attacks {
-            out += &format!(
-                "| {} | {:.4} ({:.1}/255) | {} | {:.2} | {:.1} | {:.1} |\n",
-                r.spec,
-                r.eps,
-                r.eps * 255.0,
-                r.steps,
-                100.0 * r.accuracy,
-                100.0 * r.p_drop,
-                r.seconds
-            );
-        }
-        out
-    }
-}
-
-/// One model's row of a [`ComparisonTable`].
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelRow {
-    /// The model's name (as given on the command line).
-    pub model: String,
-    /// Its evaluation.
-    pub report: EvalReport,
-    /// `(acc - acc_low) / (acc_high - acc_low)` per attack (the paper's Table 4 "gap closed",
-    /// low = SimCLR, high = SupCon); absent without reference rows or where the gap is zero.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gap_closed: Option<Vec<Option<f64>>>,
-}
-
-/// Several models on the same images and seeds, in the paper's layout: rows = models, columns =
-/// clean and each attack, cells = accuracy with the relative drop.
-#[derive(Debug, Clone, Serialize)]
-pub struct ComparisonTable {
-    /// The attack columns, in order.
-    pub attacks: Vec<String>,
-    /// The reference rows of the "gap closed" columns (low, high), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gap_reference: Option<(String, String)>,
-    /// One row per model.
-    pub rows: Vec<ModelRow>,
-}
-
-impl ComparisonTable {
-    /// Builds the table; with `reference = Some((low, high))` (model names present in `rows`)
-    /// every row gets its gap closed per attack.
-    pub fn new(rows: Vec<(String, EvalReport)>, reference: Option<(String, String)>) -> crate::Result<Self> {
-        let attacks = rows.first().map(|(_, r)| r.attacks.iter().map(|a| a.spec.clone()).collect()).unwrap_or_default();
-        let find = |name: &str| {
-            rows.iter()
-                .find(|(m, _)| m == name)
-                .map(|(_, r)| r.clone())
-                .ok_or_else(|| crate::Error::Attack(format!("gap reference '{name}' is not one of the models")))
-        };
-        let refs = match &reference {
-            Some((low, high)) => Some((find(low)?, find(high)?)),
-            None => None,
-        };
-        let rows = rows
-            .iter()
-            .map(|(model, report)| ModelRow {
-                model: model.clone(),
-                report: report.clone(),
-                gap_closed: refs.as_ref().map(|(low, high)| {
-                    report
-                        .attacks
-                        .iter()
-                        .zip(low.attacks.iter().zip(&high.attacks))
-                        .map(|(r, (l, h))| gap_closed(r.accuracy, l.accuracy, h.accuracy))
-                        .collect()
-                }),
-            })
-            .collect();
-        Ok(Self { attacks, gap_reference: reference, rows })
-    }
-
-    /// Markdown: `| model | clean | attack... |` with cells `acc (-drop%)`, plus `gap closed`
-    /// columns when reference rows were given.
-    pub fn to_markdown(&self) -> String {
-        let gap = self.gap_reference.is_some();
-        let mut head = vec!["model".to_string(), "clean".to_string()];
-        head.extend(self.attacks.iter().cloned());
-        if gap {
-            head.extend(self.attacks.iter().map(|a| format!("gap closed {a}")));
-        }
-        let mut out = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
-        for row in &self.rows {
-            let mut cells = vec![row.model.clone(), format!("{:.2}", 100.0 * row.report.clean_accuracy)];
-            cells.extend(row.report.attacks.iter().map(|a| format!("{:.2} (-{:.1}%)", 100.0 * a.accuracy, 100.0 * a.p_drop)));
-            if let Some(g) = &row.gap_closed {
-                cells.extend(g.iter().map(|v| v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))));
-            }
-            out += &format!("| {} |\n", cells.join(" | "));
-        }
-        out
-    }
-
-    /// CSV, one line per (model, column): `model,attack,accuracy,p_drop,gap_closed` (accuracies as
-    /// fractions; `clean` lines have an empty drop).
-    pub fn to_csv(&self) -> String {
-        let quote = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
-        let mut out = String::from("model,attack,images,accuracy,p_drop,gap_closed\n");
-        for row in &self.rows {
-            out += &format!("{},clean,{},{:.6},,\n", quote(&row.model), row.report.images, row.report.clean_accuracy);
-            for (i, a) in row.report.attacks.iter().enumerate() {
-                let g = row.gap_closed.as_ref().and_then(|g| g[i]).map_or(String::new(), |v| format!("{v:.6}"));
-                out += &format!("{},{},{},{:.6},{:.6},{}\n", quote(&row.model), quote(&a.spec), row.report.images, a.accuracy, a.p_drop, g);
-            }
-        }
-        out
-    }
-}
-
-/// The paper's "gap closed" (Table 4): `(acc - low) / (high - low)`; `None` when `high == low`.
-pub fn gap_closed(acc: f64, low: f64, high: f64) -> Option<f64> {
-    ((high - low).abs() > 1e-12).then(|| (acc - low) / (high - low))
+    Ok(EvalReport {
+        images: set.len(),
+        runtime: Some(crate::runtime::RuntimeInfo::of(device)),
+        normalization: model.config().normalization,
+        clean_accuracy,
+        attacks,
+    })
 }
 
 /// Clean top-1 accuracy of `model` (in eval mode) on `set`.
@@ -494,30 +391,6 @@ pub fn clean_accuracy(model: &Classifier, set: &ImageSet, batch_size: usize, dev
 mod tests {
     use super::*;
 
-    fn report(clean: f64, accs: &[f64]) -> EvalReport {
-        let spec: AttackSpec = "pgd:linf:8/255".parse().unwrap();
-        EvalReport {
-            images: 10,
-            clean_accuracy: clean,
-            attacks: accs
-                .iter()
-                .map(|&a| AttackResult {
-                    spec: spec.spec.clone(),
-                    attack: spec.kind,
-                    norm: spec.norm,
-                    eps: spec.eps,
-                    steps: spec.steps,
-                    loss: spec.loss,
-                    accuracy: a,
-                    p_drop: relative_drop(clean, a),
-                    seconds: 0.0,
-                    components: vec![],
-                    accuracy_after: vec![],
-                })
-                .collect(),
-        }
-    }
-
     #[test]
     fn inputs_outside_the_unit_range_are_an_error() {
         let device = Device::flex();
@@ -526,24 +399,5 @@ mod tests {
         let normalised = Tensor::<4>::from_data(TensorData::new(vec![-1.9f32, 0.5, 2.1, 0.2], [1, 1, 2, 2]), &device);
         let err = check_unit_range(&normalised).unwrap_err().to_string();
         assert!(err.contains("must lie in [0, 1]") && err.contains("-1.9"), "{err}");
-    }
-
-    #[test]
-    fn comparison_table_gap_closed_markdown_and_csv() {
-        let rows = vec![
-            ("simclr".to_string(), report(0.8, &[0.1])),
-            ("supcon".to_string(), report(0.9, &[0.5])),
-            ("afnc".to_string(), report(0.85, &[0.2])),
-        ];
-        let t = ComparisonTable::new(rows.clone(), Some(("simclr".into(), "supcon".into()))).unwrap();
-        let g: Vec<f64> = t.rows.iter().map(|r| r.gap_closed.as_ref().unwrap()[0].unwrap()).collect();
-        assert!((g[0] - 0.0).abs() < 1e-12 && (g[1] - 1.0).abs() < 1e-12 && (g[2] - 0.25).abs() < 1e-12, "{g:?}");
-        let md = t.to_markdown();
-        assert!(md.contains("| afnc | 85.00 | 20.00 (-76.5%) | 25.0% |"), "{md}");
-        let csv = t.to_csv();
-        assert!(csv.lines().any(|l| l == "afnc,pgd:linf:8/255,10,0.200000,0.764706,0.250000"), "{csv}");
-        assert_eq!(csv.lines().count(), 1 + 3 * 2);
-        assert!(ComparisonTable::new(rows, Some(("x".into(), "supcon".into()))).is_err());
-        assert_eq!(gap_closed(0.3, 0.5, 0.5), None);
     }
 }

@@ -8,15 +8,16 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use hypersphere_core::attacks::{self, AttackSpec, Objective};
-use hypersphere_core::data::batch::{to_bytes, to_tensor};
+use hypersphere_core::data::batch::{labels_tensor, to_bytes, to_tensor};
 use hypersphere_core::data::decode::{decode_rgb, encode_png};
-use hypersphere_core::metrics::{perturbation_norms, top_k};
+use hypersphere_core::metrics::perturbation_norms;
 use hypersphere_core::models::Classifier;
+use hypersphere_core::results::{Prediction, top_predictions};
 use serde::Serialize;
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs};
 
 #[derive(clap::Args, Debug)]
@@ -44,16 +45,8 @@ pub struct Args {
     /// Also write the result (spec, both top-5 lists, norms) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
-}
-
-#[derive(Serialize)]
-struct Prediction {
-    label: usize,
-    name: String,
-    probability: f32,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 #[derive(Serialize)]
@@ -73,7 +66,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>> {
     let probs = values(softmax(model.forward(x), 1))?;
-    Ok(top_k(&probs, 5).into_iter().map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] }).collect())
+    Ok(top_predictions(&probs, 5, model.config()))
 }
 
 fn parse_target(text: &str, model: &Classifier) -> Result<usize> {
@@ -91,18 +84,15 @@ fn parse_target(text: &str, model: &Classifier) -> Result<usize> {
 
 /// The targeted version (`ce-t` loss) of an FGSM or PGD spec on the cross-entropy.
 fn targeted(spec: &AttackSpec) -> Result<AttackSpec> {
-    let head: Vec<&str> = spec.spec.split(':').take(3).collect();
-    let text = match spec.kind {
-        attacks::AttackKind::Fgsm if spec.loss == Objective::Ce => format!("{}:ce-t", head.join(":")),
-        attacks::AttackKind::Pgd if spec.loss == Objective::Ce => format!("{}:{}:ce-t", head.join(":"), spec.steps),
+    match spec.kind {
+        attacks::AttackKind::Fgsm | attacks::AttackKind::Pgd if spec.loss == Objective::Ce => Ok(spec.with_loss(Objective::CeTargeted)?),
         _ => bail!("--target needs FGSM or PGD on the cross-entropy (they then ascend the targeted loss ce-t); '{}' is not one", spec.spec),
-    };
-    Ok(text.parse()?)
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
     let mut spec: AttackSpec = args.attack.parse()?;
-    let selected = select(args.device)?;
+    let selected = args.device.select()?;
     let model = model_files::load(&args.weights, &args.arch, &selected.device)?;
     let size = model.config().input_size;
     let bytes = std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
@@ -114,7 +104,7 @@ pub fn run(args: Args) -> Result<()> {
         spec = targeted(&spec)?;
     }
     let label = target.unwrap_or(clean[0].label);
-    let y = Tensor::<1, Int>::from_data(TensorData::new(vec![label as i64], [1]), &selected.device);
+    let y = labels_tensor(&[label], &selected.device);
     let adv = attacks::build(&spec).perturb(&model, x.clone(), y, args.seed);
     let adversarial = top5(&model, adv.clone())?;
     let adv_values = values(adv)?;

@@ -5,7 +5,8 @@
 //! Contract: `--json out.json` writes `{"data", "source", "images", "seed", "severities",
 //! "models": [{"model", "clean_accuracy", "mean_relative_drop", "corruptions": [{"corruption",
 //! "fidelity", "accuracy": [per severity], "relative_drop": [per severity], "mean_accuracy",
-//! "mean_relative_drop"}]}]}` with accuracies as fractions, severities in the order given.
+//! "mean_relative_drop"}]}]}` with accuracies as fractions, severities in the order given
+//! (`hypersphere_core::results::CorruptionReport`, the type the study report reads).
 
 use std::path::PathBuf;
 
@@ -14,9 +15,9 @@ use hypersphere_core::corruptions::{Fidelity, check_severity, cifar10c, corrupt_
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::evaluate::clean_accuracy;
 use hypersphere_core::metrics::relative_drop;
-use serde::Serialize;
+use hypersphere_core::results::{CorruptionReport, CorruptionResult, ModelCorruptions};
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs, write_atomic};
 use crate::progress::bar;
 
@@ -47,49 +48,14 @@ pub struct Args {
     /// Write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Seed of the subset and of the random corruptions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Images per forward pass.
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
-}
-
-/// One corruption's results for one model.
-#[derive(Debug, Serialize)]
-pub struct CorruptionResult {
-    pub corruption: String,
-    pub fidelity: Fidelity,
-    /// Accuracy per severity (in the order of `severities`).
-    pub accuracy: Vec<f64>,
-    /// `(clean - accuracy) / clean` per severity.
-    pub relative_drop: Vec<f64>,
-    pub mean_accuracy: f64,
-    pub mean_relative_drop: f64,
-}
-
-/// One model's results.
-#[derive(Debug, Serialize)]
-pub struct ModelResult {
-    pub model: String,
-    pub clean_accuracy: f64,
-    /// Mean over corruptions of their mean relative drop.
-    pub mean_relative_drop: f64,
-    pub corruptions: Vec<CorruptionResult>,
-}
-
-#[derive(Debug, Serialize)]
-struct Report {
-    data: String,
-    /// `native` (corrupted here) or `cifar10c:<dir>`.
-    source: String,
-    images: usize,
-    seed: u64,
-    severities: Vec<u8>,
-    models: Vec<ModelResult>,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -124,7 +90,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
-    let selected = select(args.device)?;
+    let selected = args.device.select()?;
     let device = selected.device.clone();
     let clean = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
     let models = args.models.iter().map(|p| model_files::load(p, &args.arch, &device)).collect::<Result<Vec<_>>>()?;
@@ -152,7 +118,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     pb.finish_and_clear();
-    let results: Vec<ModelResult> = args
+    let results: Vec<ModelCorruptions> = args
         .models
         .iter()
         .enumerate()
@@ -166,7 +132,7 @@ pub fn run(args: Args) -> Result<()> {
                     let drops: Vec<f64> = accuracy.iter().map(|&a| relative_drop(clean, a)).collect();
                     CorruptionResult {
                         corruption: c.name().into(),
-                        fidelity: if args.cifar10c.is_some() { Fidelity::Exact } else { c.fidelity() },
+                        fidelity: Some(if args.cifar10c.is_some() { Fidelity::Exact } else { c.fidelity() }),
                         mean_accuracy: mean(&accuracy),
                         mean_relative_drop: mean(&drops),
                         accuracy,
@@ -175,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
                 })
                 .collect();
             let mean_relative_drop = mean(&corruptions.iter().map(|c| c.mean_relative_drop).collect::<Vec<_>>());
-            ModelResult { model: path.display().to_string(), clean_accuracy: clean, mean_relative_drop, corruptions }
+            ModelCorruptions { model: path.display().to_string(), clean_accuracy: clean, mean_relative_drop, corruptions }
         })
         .collect();
     let source = match &args.cifar10c {
@@ -203,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
         println!("\nStarred rows are approximations of CIFAR-10-C: frost uses a procedural texture instead of the frost photographs, JPEG the image crate's encoder instead of libjpeg (see README); use --cifar10c for numbers you report.");
     }
     if let Some(path) = &args.json {
-        let report = Report { data: args.data.clone(), source, images, seed: args.seed, severities, models: results };
+        let report = CorruptionReport { data: args.data.clone(), source, images, seed: args.seed, severities, models: results };
         write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
         println!("\nwrote {}", path.display());
     }

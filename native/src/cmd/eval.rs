@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use hypersphere_core::attacks::AttackSpec;
 use hypersphere_core::data::{ImageSet, Split};
-use hypersphere_core::evaluate::{Cell, CellCache, ComparisonTable, EvalConfig, EvalReport, evaluate_resumable};
+use hypersphere_core::evaluate::{Cell, CellCache, ComparisonTable, EvalConfig, EvalReport, evaluate_resumable, model_name};
 use hypersphere_core::models::Classifier;
 use serde::{Deserialize, Serialize};
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs};
 use crate::progress::bar;
 
@@ -70,9 +70,8 @@ pub struct Args {
     /// Batch size.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Seed of the attacks' random starts (and of --limit's subset).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -215,18 +214,14 @@ pub fn evaluate_model(
     Ok(report)
 }
 
-/// `NAME=PATH` or `PATH` (named after its stem, or its folder for `model.bpk`).
+/// `NAME=PATH` or `PATH` (named by core's rule, [`model_name`]: its stem, or its folder for
+/// `model.bpk`).
 fn model_entry(text: &str) -> (String, PathBuf) {
     if let Some((name, path)) = text.split_once('=') {
         return (name.to_string(), PathBuf::from(path));
     }
     let path = PathBuf::from(text);
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| text.to_string());
-    let name = match (stem.as_str(), path.parent().and_then(|p| p.file_name())) {
-        ("model", Some(dir)) => dir.to_string_lossy().into_owned(),
-        _ => stem,
-    };
-    (name, path)
+    (model_name(&path), path)
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -265,7 +260,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         _ => bail!("--gap-reference takes two model names, LOW,HIGH"),
     };
-    let selected = select(args.device)?;
+    let selected = args.device.select()?;
     eprintln!("device: {}", selected.name);
     let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
     let key = ResumeKey { data: args.data.clone(), limit: args.limit, seed: args.seed, batch_size: args.batch_size };
@@ -274,6 +269,12 @@ pub fn run(args: Args) -> Result<()> {
     let mut rows = Vec::new();
     for (name, path) in &models {
         let model = model_files::load(path, &args.arch, &selected.device).with_context(|| format!("model '{name}'"))?;
+        eprintln!(
+            "model '{name}': {} width {}, normalisation: {}",
+            model.config().arch.name(),
+            model.config().width,
+            model_files::describe_normalization(&model.config().normalization)
+        );
         cache.model = name.clone();
         cache.weights = path.display().to_string();
         let report = evaluate_on(name, &model, &set, &specs, &config, &selected.device, &mut cache)?;

@@ -1,6 +1,7 @@
 //! `hypersphere geometry`: class separation (inter/intra-class cosine distance ratio, the
 //! paper's Figure 2), alignment and uniformity of the backbone features of one or more models
-//! on the same test images.
+//! on the same test images. `--json` writes an array of `hypersphere_core::results::GeometryResult`
+//! (the type the study report reads).
 
 use std::path::PathBuf;
 
@@ -8,12 +9,12 @@ use anyhow::{Result, bail};
 use hypersphere_core::data::Split;
 use hypersphere_core::data::batch::BatchOrder;
 use hypersphere_core::data::views::{ViewConfig, contrastive_views};
-use hypersphere_core::geometry::{ClassSeparation, TsneConfig, alignment, class_separation, extract_features, tsne_2d, uniformity};
+use hypersphere_core::geometry::{TsneConfig, alignment, class_separation, extract_features, tsne_2d, uniformity};
+use hypersphere_core::results::{GeometryResult, TsnePicture};
 use burn::module::Module;
 use burn::tensor::Tensor;
-use serde::Serialize;
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs, write_atomic};
 use crate::progress::bar;
 
@@ -37,34 +38,11 @@ pub struct Args {
     /// Write the results (with the per-class distance matrices) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Seed of the subset and of the views used for alignment.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-}
-
-/// The geometry of one model's features.
-#[derive(Debug, Serialize)]
-pub struct Geometry {
-    pub model: String,
-    pub images: usize,
-    pub separation: ClassSeparation,
-    /// Alignment of two SimCLR views of every image (alpha = 2).
-    pub alignment: f64,
-    /// Uniformity of the clean images' features (t = 2).
-    pub uniformity: f64,
-    /// The t-SNE picture, when asked for.
-    pub tsne: Option<TsnePicture>,
-}
-
-/// 2-D t-SNE coordinates of a subsample with its labels.
-#[derive(Debug, Serialize)]
-pub struct TsnePicture {
-    pub points: Vec<[f32; 2]>,
-    pub labels: Vec<usize>,
-    pub class_names: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -73,7 +51,7 @@ pub fn run(args: Args) -> Result<()> {
             bail!("model {} does not exist", m.display());
         }
     }
-    let selected = select(args.device)?;
+    let selected = args.device.select()?;
     let device = selected.device.clone();
     let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
     let classes = set.class_names.len();
@@ -110,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             None => None,
         };
-        results.push(Geometry { model: path.display().to_string(), images: set.len(), separation, alignment, uniformity, tsne });
+        results.push(GeometryResult { model: path.display().to_string(), images: set.len(), separation, alignment, uniformity, tsne });
         pb.inc(1);
     }
     pb.finish_and_clear();

@@ -7,7 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
 use hypersphere_core::report::{RunRecord, StudyRecord, render};
+use hypersphere_core::results::{CorruptionReport, GeometryResult};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::model_files::write_atomic;
@@ -25,16 +29,18 @@ pub struct Args {
     pub title: String,
 }
 
-fn read_json(path: &Path) -> Result<Option<Value>> {
+/// The contents of `path` as a `T` (`what` names the file's kind in errors), or `None` when
+/// there is no such file.
+fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
     if !path.exists() {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?))
+    Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not {what}", path.display()))?))
 }
 
 fn load_run(dir: &Path) -> Result<Option<RunRecord>> {
-    let Some(config) = read_json(&dir.join("config.json"))? else { return Ok(None) };
+    let Some(config) = read_json(&dir.join("config.json"), "valid JSON")? else { return Ok(None) };
     let metrics_path = dir.join("metrics.jsonl");
     let text = std::fs::read_to_string(&metrics_path).unwrap_or_default();
     let metrics = text
@@ -48,8 +54,8 @@ fn load_run(dir: &Path) -> Result<Option<RunRecord>> {
         name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         config,
         metrics,
-        linear_eval: read_json(&dir.join("linear_eval.json"))?,
-        eval: read_json(&dir.join("eval.json"))?,
+        linear_eval: read_json(&dir.join("linear_eval.json"), "valid JSON")?,
+        eval: read_json(&dir.join("eval.json"), "an `hypersphere eval --json` report")?,
         seconds,
     }))
 }
@@ -72,16 +78,27 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     // A study-level `eval.json` written by `eval --models ... --json` holds one row per model:
-    // each row's report goes to the run of the same name.
-    if let Some(table) = read_json(&args.study.join("eval.json"))? {
-        for row in table["rows"].as_array().into_iter().flatten() {
-            if let Some(run) = runs.iter_mut().find(|r| row["model"].as_str() == Some(r.name.as_str()) && r.eval.is_none()) {
-                run.eval = Some(row["report"].clone());
+    // each row's report goes to the run of the same name. (One model's report there names no
+    // run, so it is left out, as before.)
+    let eval_path = args.study.join("eval.json");
+    match read_json::<Value>(&eval_path, "valid JSON")? {
+        Some(v) if v.get("rows").is_some() => {
+            let table: ComparisonTable =
+                serde_json::from_value(v).with_context(|| format!("{} is not an `hypersphere eval --models ... --json` table", eval_path.display()))?;
+            for row in table.rows {
+                if let Some(run) = runs.iter_mut().find(|r| r.name == row.model && r.eval.is_none()) {
+                    run.eval = Some(row.report);
+                }
             }
         }
+        Some(v) if EvalReport::deserialize(&v).is_ok() => {
+            eprintln!("warning: {} holds one model's report, not a table with model names; it is not shown", eval_path.display())
+        }
+        Some(_) => bail!("{} is neither an `hypersphere eval --json` report nor a table", eval_path.display()),
+        None => {}
     }
-    let geometry = read_json(&args.study.join("geometry.json"))?;
-    let corruptions = read_json(&args.study.join("corruptions.json"))?;
+    let geometry: Option<Vec<GeometryResult>> = read_json(&args.study.join("geometry.json"), "an `hypersphere geometry --json` result")?;
+    let corruptions: Option<CorruptionReport> = read_json(&args.study.join("corruptions.json"), "an `hypersphere corrupt-eval --json` result")?;
     if runs.is_empty() && geometry.is_none() {
         bail!("{} holds no run folders (with config.json) and no geometry.json", args.study.display());
     }
