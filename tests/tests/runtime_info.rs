@@ -50,6 +50,32 @@ fn eval_json_names_the_runtime_and_the_normalisation() {
 }
 
 #[test]
+fn half_precision_evaluation_runs_in_that_precision_and_agrees_with_f32() {
+    // Weights stored in f32 (a state dict here) are recast to the device's precision on load.
+    let dir = scratch("runtime-half");
+    let accuracy = |precision: &str| {
+        let json = dir.join(format!("{precision}.json"));
+        let out = run(&[
+            "eval", "--arch", "resnet18-cifar", "--width", "8", "--weights", &fixture("resnet18_w8.safetensors"), "--normalize", "cifar10",
+            "--data", "procedural:64", "--device", "flex", "--precision", precision, "--attack", "fgsm:linf:1/255", "--json", json.to_str().unwrap(),
+        ]);
+        assert_success(&out);
+        let report = read_json(&json);
+        assert_eq!(report["runtime"]["precision"], precision, "{report}");
+        report["clean_accuracy"].as_f64().unwrap()
+    };
+    let full = accuracy("f32");
+    for half in ["f16", "bf16"] {
+        let acc = accuracy(half);
+        assert!((acc - full).abs() <= 2.0 / 64.0 + 1e-9, "{half}: {acc} vs f32 {full}");
+    }
+    // Flex has no TF32 mode: refused when the device is opened.
+    let out = run(&["eval", "--weights", &fixture("resnet18_w8.safetensors"), "--width", "8", "--data", "procedural:4", "--device", "flex", "--precision", "tf32"]);
+    assert_user_error(&out, "does not support tf32");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn precision_choices_are_checked_with_one_line_errors() {
     let out = run(&["train", "--data", "procedural:20", "--arch", "small-cnn", "--width", "2", "--epochs", "1", "--device", "flex", "--precision", "bf16", "--out", "/nonexistent/x"]);
     assert_user_error(&out, "no mixed-precision training");

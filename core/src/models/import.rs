@@ -72,6 +72,12 @@ pub fn load_foreign(config: ModelConfig, path: &Path, device: &Device) -> crate:
         crate::Error::Weights(format!("{}: {}", path.display(), shorten(first_line_with_detail(&e))))
     })?;
     check_complete(&result, &model, path)?;
+    // A state dict keeps its stored precision (f32) on load; on a device set to another float
+    // precision the parameters are recast through a burnpack round trip, as checkpoints are.
+    if device.settings().float_dtype != burn::tensor::FloatDType::F32 {
+        let config = model.config().clone();
+        return Classifier::from_burnpack(config, model.to_burnpack()?, device);
+    }
     Ok(model)
 }
 

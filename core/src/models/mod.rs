@@ -211,8 +211,11 @@ impl Classifier {
     /// Builds the classifier described by `config` and loads burnpack `bytes` into it.
     pub fn from_burnpack(config: ModelConfig, bytes: Vec<u8>, device: &Device) -> crate::Result<Self> {
         let model = Self::new(config, device)?;
+        // Weights take the device's float precision (f16/bf16 after `--precision`), whatever
+        // precision they were stored in.
         let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?
+            .cast_to_module_dtype();
         let arch = model.config.arch.name();
         let width = model.config.width;
         model.try_load_record(record).map_err(|e| {
@@ -237,7 +240,8 @@ pub fn module_to_burnpack<M: Module>(module: &M) -> crate::Result<Vec<u8>> {
 /// Loads burnpack `bytes` into `module` (which must have the same structure).
 pub fn module_from_burnpack<M: Module>(module: M, bytes: Vec<u8>) -> crate::Result<M> {
     let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+        .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?
+        .cast_to_module_dtype();
     module.try_load_record(record).map_err(|e| crate::Error::Weights(shorten(&e.to_string())))
 }
 
