@@ -9,6 +9,7 @@ pub mod augment;
 pub mod batch;
 pub mod cifar_binary;
 pub mod decode;
+pub mod device_views;
 pub mod image_folder;
 pub mod procedural;
 pub mod safetensors_images;

@@ -289,8 +289,9 @@ pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
     }
 }
 
-/// The generator of view `view` of the `position`-th image of a batch drawn with `seed`.
-fn view_rng(seed: u64, view: usize, position: usize) -> rand::rngs::StdRng {
+/// The generator of view `view` of the `position`-th image of a batch drawn with `seed` (shared
+/// with the device renderer, `device_views`, so both paths draw the same views).
+pub fn view_rng(seed: u64, view: usize, position: usize) -> rand::rngs::StdRng {
     let stream = ((view as u64) << 40) ^ position as u64;
     rand::rngs::StdRng::seed_from_u64(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
