@@ -1,6 +1,9 @@
 //! Supervised cross-entropy training with SGD + momentum (PyTorch semantics: dampening 0,
 //! weight decay added to the gradient), a warm-up + cosine schedule and the standard CIFAR
-//! augmentation (random crop with padding 4, horizontal flip).
+//! augmentation (random crop with padding 4, horizontal flip). The crops and flips of an epoch
+//! are drawn on the host as before (the same numbers from the same seed), and each batch goes
+//! to the device as bytes, where it is scaled, cropped and flipped
+//! ([`crop_flip_tensor`]), with exactly the values the host augmentation gave.
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
@@ -10,12 +13,15 @@ use web_time::Instant;
 
 use super::LrSchedule;
 use crate::data::ImageSet;
-use crate::data::augment::crop_flip;
-use crate::data::batch::{BatchOrder, gather};
+use crate::data::augment::{crop_flip_tensor, sample_crop_flips};
+use crate::data::batch::{BatchOrder, batch_bytes, labels_tensor, like_device, upload_pixels};
 use crate::evaluate::clean_accuracy;
 use crate::losses::cross_entropy;
 use crate::metrics::predictions;
 use crate::models::Classifier;
+
+/// Zero padding of the random crop (torchvision `RandomCrop(32, padding=4)`).
+const PADDING: usize = 4;
 
 /// Hyper-parameters of supervised training.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,14 +136,21 @@ pub fn train_supervised_from<E>(
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let epoch_set = if config.augment { crop_flip(train, 4, &mut rng) } else { train.clone() };
+        let crops = config.augment.then(|| sample_crop_flips(train.len(), PADDING, &mut rng));
         let order = BatchOrder::shuffled(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut pending = Vec::new();
         let mut lr = schedule.at(global_step);
         for (step, indices) in order.batches().enumerate() {
             lr = schedule.at(global_step);
-            let (x, y) = gather(&epoch_set, indices, &train_device);
+            let x = upload_pixels(&batch_bytes(train, indices), indices.len(), train.height, train.width, device).div_scalar(255.0);
+            let x = match &crops {
+                Some(crops) => crop_flip_tensor(x, &indices.iter().map(|&i| crops[i]).collect::<Vec<_>>(), PADDING),
+                None => x,
+            };
+            let x = like_device(x, &train_device);
+            let labels: Vec<usize> = indices.iter().map(|&i| train.labels[i]).collect();
+            let y = labels_tensor(&labels, &train_device);
             let logits = model.forward(x);
             let loss = cross_entropy(logits.clone(), y.clone());
             // Keep the statistics on the device; read them back every few steps only.

@@ -1,16 +1,20 @@
 //! `hypersphere bench-contrastive`: training-step throughput of SimCLR, SimCLR + A-FNC and
 //! SupCon at the same batch, the A-FNC overhead as a ratio to plain SimCLR (the paper: "minimal
-//! overhead"), and the share of a step spent producing the views.
+//! overhead"), the share of a step spent producing the views (rendered where training renders
+//! them on this device, `ViewBackend::Auto`), SimCLR with the views rendered the other way
+//! (host or device), and the rendering alone both ways (host: draw, render, upload; device:
+//! draw, upload bytes, render; each until the device is idle).
 //!
-//! The three methods are timed in interleaved rounds (SimCLR, A-FNC, SupCon, SimCLR, ...) and
-//! each reports its median step, so a machine whose load drifts during the run biases none.
+//! The contenders are timed in interleaved rounds (SimCLR, A-FNC, SupCon, SimCLR with the other
+//! renderer, SimCLR, ...) and each reports its median step, so a machine whose load drifts
+//! during the run biases none; the two renderers likewise.
 
 use anyhow::Result;
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
 use hypersphere_core::models::{Arch, Classifier, ModelConfig};
-use hypersphere_core::train::contrastive::{ContrastiveModel, contrastive_step};
+use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contrastive_step};
 use hypersphere_core::train::{ContrastiveConfig, FncSchedule};
 use std::time::Instant;
 
@@ -43,6 +47,7 @@ struct Contender {
     name: &'static str,
     objective: ContrastiveObjective,
     views: ViewConfig,
+    backend: ViewBackend,
     model: Option<ContrastiveModel>,
     optim: burn::optim::ModuleOptimizer,
     step_seconds: Vec<f64>,
@@ -61,19 +66,27 @@ pub fn run(args: Args) -> Result<()> {
     let indices: Vec<usize> = (0..data.len()).collect();
     // A-FNC at the middle of a 0.99 -> 0.7 schedule: the mask is built and applied every step.
     let afnc: FncSchedule = "adaptive:0.99:0.7".parse()?;
+    // The first three render views as training does on this device; the last one the other way.
+    let trained = ViewBackend::Auto.resolve(&device);
+    let (other, other_name) = match trained {
+        ViewBackend::Host => (ViewBackend::Device, "SimCLR, device views"),
+        _ => (ViewBackend::Host, "SimCLR, host views"),
+    };
     let mut contenders: Vec<Contender> = [
-        ("SimCLR", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr()),
-        ("SimCLR + A-FNC", ContrastiveObjective { cancellation: afnc.cancellation(1, 3, 1), ..ContrastiveObjective::nt_xent(0.5, 2) }, ViewConfig::simclr()),
-        ("SupCon", ContrastiveObjective::supcon(0.1, 2), ViewConfig::supcon()),
+        ("SimCLR", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), trained),
+        ("SimCLR + A-FNC", ContrastiveObjective { cancellation: afnc.cancellation(1, 3, 1), ..ContrastiveObjective::nt_xent(0.5, 2) }, ViewConfig::simclr(), trained),
+        ("SupCon", ContrastiveObjective::supcon(0.1, 2), ViewConfig::supcon(), trained),
+        (other_name, ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), other),
     ]
     .into_iter()
-    .map(|(name, objective, views)| -> Result<Contender> {
+    .map(|(name, objective, views, backend)| -> Result<Contender> {
         device.seed(0);
         let encoder = Classifier::new(model_config.clone(), &ad)?;
         Ok(Contender {
             name,
             objective,
             views,
+            backend,
             model: Some(ContrastiveModel::new(encoder, 128, &ad)),
             optim: ContrastiveConfig::default().optimizer(),
             step_seconds: Vec::new(),
@@ -81,13 +94,27 @@ pub fn run(args: Args) -> Result<()> {
         })
     })
     .collect::<Result<_>>()?;
+    // The renderers alone: one batch of two SimCLR views, until the device is idle.
+    let mut render_seconds = [Vec::new(), Vec::new()];
+    for round in 0..args.warmup + args.rounds {
+        for (k, backend) in [ViewBackend::Host, ViewBackend::Device].into_iter().enumerate() {
+            let start = Instant::now();
+            let views = backend.views(&data, &indices, &ViewConfig::simclr(), 2, round as u64, &device);
+            // Kept alive until the device is idle, so no backend can skip the work.
+            device.sync().map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
+            drop(views);
+            if round >= args.warmup {
+                render_seconds[k].push(start.elapsed().as_secs_f64());
+            }
+        }
+    }
     let total = (args.warmup + args.rounds) * contenders.len();
     let pb = bar(total as u64, "steps");
     pb.set_prefix("bench");
     for round in 0..args.warmup + args.rounds {
         for c in contenders.iter_mut() {
             let start = Instant::now();
-            let out = contrastive_step(c.model.take().expect("model"), &mut c.optim, &data, &indices, &c.objective, &c.views, round as u64, 0.01, &ad)?;
+            let out = contrastive_step(c.model.take().expect("model"), &mut c.optim, &data, &indices, &c.objective, &c.views, c.backend, round as u64, 0.01, &ad)?;
             // Reading the loss waits for the device to finish the step.
             let _ = out.output.loss.into_scalar::<f32>();
             c.model = Some(out.model);
@@ -105,12 +132,13 @@ pub fn run(args: Args) -> Result<()> {
         v[v.len() / 2]
     };
     println!(
-        "Contrastive training step on {} ({}, width {}, batch {} images = {} views, {} warm-up + {} timed rounds, median)",
+        "Contrastive training step on {} ({}, width {}, batch {} images = {} views rendered on the {}, {} warm-up + {} timed rounds, median)",
         selected.name,
         arch.name(),
         model_config.width,
         args.batch_size,
         2 * args.batch_size,
+        if trained == ViewBackend::Host { "host" } else { "device" },
         args.warmup,
         args.rounds
     );
@@ -129,5 +157,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     let overhead = median(&contenders[1].step_seconds) / base - 1.0;
     println!("\nA-FNC overhead over SimCLR: {:+.1}% of a step (paper: negligible; target <= 3%)", 100.0 * overhead);
+    println!("\nRendering one batch of {} SimCLR views ({} warm-up + {} timed, median)", 2 * args.batch_size, args.warmup, args.rounds);
+    println!("| views rendered on | ms/batch | views/s |");
+    println!("|---|---|---|");
+    for (name, seconds) in ["host (all cores, f32 upload)", "device (byte upload)"].into_iter().zip(&render_seconds) {
+        let s = median(seconds);
+        println!("| {name} | {:.2} | {:.0} |", 1e3 * s, (2 * args.batch_size) as f64 / s);
+    }
     Ok(())
 }
