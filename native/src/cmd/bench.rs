@@ -21,11 +21,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Tensor};
 use hypersphere_core::attacks::{Attack, AttackKind, AttackSpec, AutoAttack, Norm, PgdLinf};
 use hypersphere_core::bench::{BenchReport, BenchRow, measure, row};
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
+use hypersphere_core::data::batch::labels_tensor;
 use hypersphere_core::data::{safetensors_images, to_tensor};
 use hypersphere_core::evaluate::{attack_robust_samples, correct_mask};
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
@@ -154,8 +155,8 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
     let n = args.batch_size.max(1);
     let random_batch = |n: usize| {
         let x = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
-        let labels: Vec<i64> = (0..n as i64).map(|i| i % config.num_classes as i64).collect();
-        (x, Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device))
+        let labels: Vec<usize> = (0..n).map(|i| i % config.num_classes).collect();
+        (x, labels_tensor(&labels, device))
     };
     let (x, y) = random_batch(n);
     let (warmup, iters) = (args.warmup, args.iters);
@@ -252,8 +253,7 @@ fn same_weights(
     }
     let tensors = |n: usize| {
         let x = to_tensor(&set.pixels[..n * set.image_len()], n, set.height, set.width, device);
-        let labels: Vec<i64> = set.labels[..n].iter().map(|&l| l as i64).collect();
-        (x, Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device))
+        (x, labels_tensor(&set.labels[..n], device))
     };
     let n = args.batch_size.max(1).min(set.len());
     let (x, y) = tensors(n);
