@@ -73,7 +73,7 @@ impl std::str::FromStr for FncSchedule {
     type Err = crate::Error;
 
     fn from_str(text: &str) -> crate::Result<Self> {
-        let bad = |why: String| crate::Error::Train(format!("--fnc '{text}': {why} (valid: {FNC_SPELLINGS})"));
+        let bad = |why: String| crate::Error::Train(format!("FNC schedule '{text}': {why} (valid: {FNC_SPELLINGS})"));
         let mut parts = text.trim().split(':');
         let kind = parts.next().unwrap_or_default().to_ascii_lowercase();
         let rest: Vec<&str> = parts.collect();
@@ -95,7 +95,15 @@ impl std::str::FromStr for FncSchedule {
         let schedule = match (kind.as_str(), numbers.as_slice()) {
             ("none", []) => Self::None,
             ("fixed", [rho]) => Self::Fixed { rho: check(*rho)?, mode },
-            ("adaptive", [a, b]) => Self::Adaptive { initial: check(*a)?, last: check(*b)?, decay, per, mode },
+            ("adaptive", [a, b]) => {
+                let (initial, last) = (check(*a)?, check(*b)?);
+                if initial < last {
+                    return Err(crate::Error::Train(format!(
+                        "FNC schedule '{text}': the A-FNC threshold must not increase, but RHO_INITIAL {initial} is below RHO_FINAL {last} (the paper's best is adaptive:0.99:0.7)"
+                    )));
+                }
+                Self::Adaptive { initial, last, decay, per, mode }
+            }
             ("oracle", []) => Self::Oracle { mode },
             _ => return Err(bad("wrong kind or number of thresholds".into())),
         };
@@ -108,7 +116,9 @@ impl std::str::FromStr for FncSchedule {
 
 impl FncSchedule {
     /// The threshold at `step` (0-based, over the whole run) of a run of `epochs` epochs of
-    /// `steps_per_epoch` steps; `None` when nothing is cancelled by similarity.
+    /// `steps_per_epoch` steps; `None` when nothing is cancelled by similarity. An adaptive
+    /// schedule starts at `initial` (epoch 0, or step 0 per step) and reaches `last` at the last
+    /// epoch (or step); a run of a single epoch (per step: a single step) trains at `initial`.
     pub fn rho(&self, step: usize, epochs: usize, steps_per_epoch: usize) -> Option<f32> {
         match *self {
             Self::None | Self::Oracle { .. } => None,
@@ -118,7 +128,7 @@ impl FncSchedule {
                     Granularity::Epoch => (step / steps_per_epoch.max(1), epochs),
                     Granularity::Step => (step, epochs * steps_per_epoch),
                 };
-                let t = if span > 1 { (position.min(span - 1)) as f32 / (span - 1) as f32 } else { 1.0 };
+                let t = if span > 1 { (position.min(span - 1)) as f32 / (span - 1) as f32 } else { 0.0 };
                 Some(match decay {
                     Decay::Linear => initial - (initial - last) * t,
                     Decay::Cosine => last + (initial - last) * 0.5 * (1.0 + (std::f32::consts::PI * t).cos()),
@@ -156,7 +166,47 @@ mod tests {
         for bad in ["fixed", "fixed:2", "adaptive:0.9", "sometimes", "fixed:0.9:sideways", "none:linear"] {
             let err = bad.parse::<FncSchedule>().unwrap_err().to_string();
             assert!(err.contains("valid:"), "{bad}: {err}");
+            assert!(!err.contains("--"), "core's errors name no command-line flag: {err}");
         }
+    }
+
+    /// A-FNC lowers the threshold; an increasing one (`adaptive:A:B` with A < B) is rejected
+    /// with one line that names the value and both thresholds. A constant one (A = B) is allowed.
+    #[test]
+    fn an_increasing_adaptive_threshold_is_rejected() {
+        for text in ["adaptive:0.7:0.99", "adaptive:-0.5:0.5:cosine:step"] {
+            let err = text.parse::<FncSchedule>().unwrap_err().to_string();
+            assert!(err.contains(text) && err.contains("must not increase"), "{text}: {err}");
+            assert!(!err.contains('\n') && !err.contains("--"), "{text}: one line, no flag: {err}");
+        }
+        let constant: FncSchedule = "adaptive:0.8:0.8".parse().unwrap();
+        assert_eq!(constant.rho(5, 10, 3), Some(0.8));
+        assert!("adaptive:0.99:0.7".parse::<FncSchedule>().is_ok());
+    }
+
+    /// Every schedule starts at `initial`: epoch 0 of any run, and the whole of a one-epoch run
+    /// (per step: step 0, and a one-step run). Before the fix a span of one gave `t = 1`, so a
+    /// one-epoch run trained at the final threshold.
+    #[test]
+    fn schedules_start_at_the_initial_threshold_and_one_epoch_runs_train_there() {
+        for text in ["adaptive:0.99:0.7", "adaptive:0.99:0.7:cosine", "adaptive:0.99:0.7:step", "adaptive:0.99:0.7:cosine:step"] {
+            let s: FncSchedule = text.parse().unwrap();
+            for epochs in [1, 2, 5] {
+                assert_eq!(s.rho(0, epochs, 7), Some(0.99), "{text}, {epochs} epochs, step 0");
+            }
+            assert_eq!(s.rho(0, 1, 1), Some(0.99), "{text}: a one-step run");
+        }
+        let per_epoch: FncSchedule = "adaptive:0.99:0.7".parse().unwrap();
+        for step in 0..7 {
+            assert_eq!(per_epoch.rho(step, 1, 7), Some(0.99), "one epoch of 7 steps, step {step}");
+            assert_eq!(
+                per_epoch.cancellation(step, 1, 7).unwrap().detector,
+                Detector::Threshold(0.99),
+                "the loss of a one-epoch run cancels at rho_initial"
+            );
+        }
+        // Two epochs still reach the end.
+        assert!((per_epoch.rho(7, 2, 7).unwrap() - 0.7).abs() < 1e-6);
     }
 
     #[test]
