@@ -47,6 +47,14 @@ enum Command {
 }
 
 fn main() {
+    // Burn creates a few tensors on `Device::default()` whatever device a run uses (a resumed
+    // optimizer's state, which moves to its parameter's device at the next step). With CUDA
+    // compiled in, that default is CUDA, which panics on machines without an NVIDIA driver;
+    // Flex is always there. A BURN_DEVICE the user set is kept.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: the first statement of main, before any thread is started.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Quickstart(args) => cmd::quickstart::run(args),

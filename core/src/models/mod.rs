@@ -214,8 +214,11 @@ impl Classifier {
         // Weights take the device's float precision (f16/bf16 after `--precision`), whatever
         // precision they were stored in.
         let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?
-            .cast_to_module_dtype();
+            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+        // Only off f32: casting materialises every parameter first, and Burn 0.22 materialises
+        // some (BatchNorm's running state on an autodiff device) on the default device, which
+        // is CUDA in this build and fails without an NVIDIA driver.
+        let record = if device.settings().float_dtype == burn::tensor::FloatDType::F32 { record } else { record.cast_to_module_dtype() };
         let arch = model.config.arch.name();
         let width = model.config.width;
         model.try_load_record(record).map_err(|e| {
@@ -240,8 +243,7 @@ pub fn module_to_burnpack<M: Module>(module: &M) -> crate::Result<Vec<u8>> {
 /// Loads burnpack `bytes` into `module` (which must have the same structure).
 pub fn module_from_burnpack<M: Module>(module: M, bytes: Vec<u8>) -> crate::Result<M> {
     let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?
-        .cast_to_module_dtype();
+        .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
     module.try_load_record(record).map_err(|e| crate::Error::Weights(shorten(&e.to_string())))
 }
 
