@@ -11,7 +11,7 @@ random-weights benchmark and the same-weights fixture are kept apart). Every hyp
 mode; each output row has: name, batch, hypersphere_img_s, pytorch_img_s, ratio,
 hypersphere_precision, pytorch_mode, backend (hypersphere's backend<compiler>), device, and the
 PyTorch version. With --readme, the Markdown table replaces the text between the markers
-`<!-- bench-table:begin -->` and `<!-- bench-table:end -->`.
+`<!-- NAME:begin -->` and `<!-- NAME:end -->` (--marker NAME, default bench-table).
 """
 import argparse
 import json
@@ -66,8 +66,8 @@ def markdown(rows):
     return "\n".join(out) + "\n"
 
 
-def replace_between_markers(path, text):
-    begin, end = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+def replace_between_markers(path, text, marker):
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     with open(path) as f:
         doc = f.read()
     if begin not in doc or end not in doc:
@@ -84,7 +84,8 @@ def main():
     p.add_argument("--pytorch", nargs="*", default=[], help="bench_pytorch.py --json reports (missing files are skipped)")
     p.add_argument("--out", required=True, help="the paired rows (JSON)")
     p.add_argument("--markdown", help="also write the table here")
-    p.add_argument("--readme", help="replace the table between the bench-table markers of this file")
+    p.add_argument("--readme", help="replace the table between the markers of this file")
+    p.add_argument("--marker", default="bench-table", help="marker name: <!-- NAME:begin --> ... <!-- NAME:end -->")
     a = p.parse_args()
     hs = [load(f) for f in a.hypersphere]
     pt = []
@@ -101,7 +102,7 @@ def main():
         with open(a.markdown, "w") as f:
             f.write(table)
     if a.readme:
-        replace_between_markers(a.readme, table)
+        replace_between_markers(a.readme, table, a.marker)
     print(table, end="")
     if not pt:
         print("(no PyTorch report: hypersphere rows only, in the JSON)", file=sys.stderr)

@@ -12,6 +12,15 @@ pub fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     predictions(logits).equal(labels).int().sum().into_scalar::<i64>() as usize
 }
 
+/// Number of samples classified correctly both clean and after the attack (one read-back): the
+/// robust count of AutoAttack and torchattacks, where a misclassified image stays misclassified
+/// even if an attack's random start happens to fix it.
+pub fn count_robust(clean_logits: Tensor<2>, adversarial_logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+    let clean = predictions(clean_logits).equal(labels.clone());
+    let adversarial = predictions(adversarial_logits).equal(labels);
+    clean.bool_and(adversarial).int().sum().into_scalar::<i64>() as usize
+}
+
 /// Relative accuracy drop `P_drop = (clean - adversarial) / clean` (paper, Section 4).
 /// Zero when the clean accuracy is zero.
 pub fn relative_drop(clean: f64, adversarial: f64) -> f64 {
@@ -37,6 +46,20 @@ pub fn perturbation_norms(adversarial: &[f32], clean: &[f32]) -> (f32, f32) {
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn robust_counts_need_both_clean_and_adversarial_correct() {
+        let d = Device::flex();
+        // Labels 0, 1, 0, 1. Clean predictions 0, 0, 0, 1 (sample 1 wrong); adversarial 0, 1, 1, 1
+        // (sample 1 "fixed", sample 2 fooled).
+        let logits = |winners: [usize; 4]| {
+            let v: Vec<f32> = winners.iter().flat_map(|&w| if w == 0 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
+            Tensor::<2>::from_data(TensorData::new(v, [4, 2]), &d)
+        };
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 0, 1], [4]), &d);
+        assert_eq!(count_correct(logits([0, 1, 1, 1]), labels.clone()), 3);
+        assert_eq!(count_robust(logits([0, 0, 0, 1]), logits([0, 1, 1, 1]), labels), 2);
+    }
 
     #[test]
     fn counts_and_drops() {

@@ -16,7 +16,7 @@ use web_time::Instant;
 use crate::attacks::{self, Apgd, Attack, AttackKind, AttackSpec, AutoAttack, Fab, Objective};
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, gather};
-use crate::metrics::{count_correct, predictions, relative_drop};
+use crate::metrics::{count_correct, count_robust, predictions, relative_drop};
 use crate::models::Classifier;
 
 mod table;
@@ -324,8 +324,9 @@ pub fn evaluate_resumable(
                         Runner::Auto(aa) => autoattack_cell(&model, aa, &x, &y, seed),
                         Runner::Plain(attack) => {
                             let start = Instant::now();
-                            let adv = attack.perturb(&model, x, y.clone(), seed);
-                            let correct = count_correct(model.forward(adv), y);
+                            let adv = attack.perturb(&model, x.clone(), y.clone(), seed);
+                            // Robust = correct clean and after the attack (fra31, torchattacks).
+                            let correct = count_robust(model.forward(x), model.forward(adv), y);
                             Cell { correct, seconds: start.elapsed().as_secs_f64(), after: vec![] }
                         }
                     };

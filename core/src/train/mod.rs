@@ -25,7 +25,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
 
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
-pub use presets::{Method, PRESETS, Scale, TrainPlan};
+pub use presets::{Method, PRESETS, PlanOverrides, Scale, TrainPlan};
 pub use linear_eval::{LinearEvalConfig, LinearEvalReport, linear_eval};
 pub use schedule::LrSchedule;
 pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised, train_supervised_from};

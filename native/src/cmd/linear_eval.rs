@@ -9,7 +9,7 @@ use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::Classifier;
 use hypersphere_core::train::{LinearEvalConfig, LinearEvalReport, linear_eval};
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs};
 use crate::progress::bar;
 use crate::run_folder::RunFolder;
@@ -45,9 +45,8 @@ pub struct Args {
     /// Test subset.
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Seed of the batch order and subsets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -84,7 +83,7 @@ pub fn evaluate_encoder(
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let selected = select(args.device)?;
+    let selected = args.device.select()?;
     let device = selected.device.clone();
     let (run, encoder, data, mut config, train_limit, test_limit) = match (&args.run, &args.encoder) {
         (Some(dir), _) => {

@@ -6,7 +6,7 @@ use anyhow::Result;
 use hypersphere_core::attacks::AttackSpec;
 
 use super::train::{self, Args as TrainArgs};
-use crate::device::DeviceChoice;
+use crate::device::DeviceArgs;
 use crate::model_files;
 
 #[derive(clap::Args, Debug)]
@@ -26,9 +26,8 @@ pub struct Args {
     /// Run folder.
     #[arg(long, default_value = "runs/quickstart")]
     pub out: std::path::PathBuf,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -57,9 +56,9 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
-    let selected = crate::device::select(args.device)?;
+    let selected = args.device.select()?;
     let model = model_files::load(&out.join("model.bpk"), &model_files::ArchArgs {
-        arch: None, width: None, num_classes: None, normalize: "cifar10".into(),
+        arch: None, width: None, num_classes: None, normalize: Some("cifar10".into()),
     }, &selected.device)?;
     println!("\nRobustness of the trained model ({}):", out.display());
     let report = super::eval::evaluate_model(&model, &args.data, &specs, Some(args.test_limit), 100, args.seed, &selected.device)?;
