@@ -1,10 +1,18 @@
 //! The sanity suite of Carlini et al. (2019, "On Evaluating Adversarial Robustness", Sec. 5) for
 //! every attack hypersphere has, on a small CNN trained here on procedural data: eps = 0 changes
-//! nothing; every output lies in [0, 1] and in the norm ball; a larger ball never helps the model;
-//! more iterations never help; an unbounded attack drives accuracy to ~0; AutoAttack is at least as
-//! strong as each of its components. Plus the per-sample bookkeeping of APGD and AutoAttack.
+//! nothing, and a tiny eps runs the real loop yet changes no prediction; every output lies in
+//! [0, 1] and in the norm ball; a larger ball never helps the model; more iterations never help;
+//! an unbounded attack drives accuracy to ~0; AutoAttack is at least as strong as each of its
+//! components, and the evaluation's AutoAttack (`evaluate::autoattack_cell`, each component on
+//! the still-robust samples) is exactly the per-sample worst case over its components run alone.
+//! Plus the per-sample bookkeeping of APGD and AutoAttack.
 
-#![cfg(feature = "train")]
+// Needs the `train` feature (the model is trained here). `cargo test --workspace` turns it on
+// (the CLI depends on it); without it this file is an error instead of zero tests.
+#[cfg(not(feature = "train"))]
+compile_error!(
+    "core/tests/attack_suite.rs needs the `train` feature: run `cargo test --workspace` or `cargo test -p hypersphere-core --features train`"
+);
 
 use std::sync::OnceLock;
 
@@ -14,8 +22,8 @@ use hypersphere_core::attacks::{self, Attack, AttackKind, AttackSpec, AutoAttack
 use hypersphere_core::data::ImageSet;
 use hypersphere_core::data::batch::gather;
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
-use hypersphere_core::evaluate::{EvalConfig, evaluate};
-use hypersphere_core::metrics::count_correct;
+use hypersphere_core::evaluate::{EvalConfig, autoattack_cell, evaluate};
+use hypersphere_core::metrics::{count_correct, predictions};
 use hypersphere_core::models::{Arch, Classifier, ModelConfig};
 use hypersphere_core::train::{SupervisedConfig, train_supervised};
 
@@ -100,6 +108,57 @@ fn eps_zero_returns_the_input_for_every_attack() {
     }
 }
 
+/// Predicted class per image.
+fn predicted(x: Tensor<4>) -> Vec<i64> {
+    predictions(trained().forward(x)).into_data().convert::<i64>().try_into_vec::<i64>().unwrap()
+}
+
+/// Per image: does the model classify it correctly?
+fn correct_per_sample(x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
+    let labels = y.clone().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+    predicted(x).iter().zip(&labels).map(|(p, l)| p == l).collect()
+}
+
+#[test]
+fn a_tiny_eps_runs_every_attack_and_changes_no_prediction() {
+    // eps = 0 returns before any work in every attack (the test above); a radius this small
+    // runs the real loop (random start, steps, projections, queries), which must stay inside its
+    // ball and, this far inside every decision margin, change no prediction. The radii are
+    // tiny, yet large enough that f32 rounding of `x + delta` (at most one ulp of 1.0, 1.2e-7,
+    // per moved pixel) stays a small part of them: l_2 1e-4 moves each of 3,072 pixels by ~2e-6.
+    let (x, y) = batch();
+    let clean = values(x.clone());
+    let per = clean.len() / N;
+    let before = predicted(x.clone());
+    let ulp = f32::EPSILON as f64;
+    for s in every_attack_with("1e-6", "1e-4", "1e-2", 50) {
+        let sp = spec(&s);
+        let adv = attacks::build(&sp).perturb(trained(), x.clone(), y.clone(), 9);
+        assert_eq!(predicted(adv.clone()), before, "{s}: a radius of {} changed a prediction", sp.eps);
+        let adv = values(adv);
+        let eps = sp.eps as f64;
+        let mut largest = 0f64;
+        for (i, (a, c)) in adv.chunks(per).zip(clean.chunks(per)).enumerate() {
+            let d: Vec<f64> = a.iter().zip(c).map(|(p, q)| *p as f64 - *q as f64).collect();
+            let moved = d.iter().filter(|v| **v != 0.0).count() as f64;
+            let (norm, rounding) = match sp.norm {
+                Norm::Linf => (d.iter().fold(0f64, |m, v| m.max(v.abs())), ulp),
+                Norm::L2 => (d.iter().map(|v| v * v).sum::<f64>().sqrt(), ulp * moved.sqrt()),
+                Norm::L1 => (d.iter().map(|v| v.abs()).sum::<f64>(), ulp * moved),
+            };
+            assert!(norm <= eps * (1.0 + 1e-5) + rounding, "{s}: sample {i} moved {norm:e} > eps {eps:e} (+ rounding {rounding:e})");
+            largest = largest.max(norm);
+        }
+        if matches!(sp.kind, AttackKind::Fab | AttackKind::FabT | AttackKind::AutoAttack) {
+            // Minimum-norm FAB returns the clean image wherever the closest adversarial point it
+            // found lies outside eps; AutoAttack keeps the clean image where no component fools.
+            assert!(adv == clean, "{s}: an image changed although nothing was fooled");
+        } else {
+            assert!(largest > 0.5 * eps, "{s}: largest perturbation {largest:e} of eps {eps:e}: the attack never moved");
+        }
+    }
+}
+
 #[test]
 fn every_output_is_in_the_box_and_the_ball() {
     let (x, y) = batch();
@@ -163,6 +222,10 @@ fn unbounded_attacks_drive_accuracy_to_zero() {
     }
 }
 
+/// The AutoAttack of the page ([`AutoAttack::perturb`]: every component on the whole batch, the
+/// first adversarial point kept per sample by tensor masks) against its components run with the
+/// same seeds: this checks the masks' bookkeeping. The evaluation's path (`autoattack_cell`) is
+/// checked against an independent composition in the two tests after this one.
 #[test]
 fn autoattack_is_at_least_as_strong_as_each_component() {
     let (x, y) = batch();
@@ -190,6 +253,100 @@ fn autoattack_is_at_least_as_strong_as_each_component() {
     let standard = spec("autoattack:linf:8/255");
     assert_eq!(standard.components, vec![AttackKind::ApgdCe, AttackKind::ApgdT, AttackKind::FabT, AttackKind::Square]);
     assert_eq!(standard.component_steps, vec![100, 100, 100, 5000]);
+}
+
+/// Robust images after each prefix of the components, composed independently: image `j` is
+/// robust after component `k` when it is classified correctly and none of components `0..=k`
+/// fooled it on its own (the per-sample worst case).
+fn worst_case_after(clean: &[bool], fooled: &[Vec<bool>]) -> Vec<usize> {
+    (0..fooled.len()).map(|k| (0..clean.len()).filter(|&j| clean[j] && !fooled[..=k].iter().any(|f| f[j])).count()).collect()
+}
+
+/// "component fools [images]" per component, for failure messages.
+fn fooled_sets(names: &[String], fooled: &[Vec<bool>]) -> Vec<String> {
+    names.iter().zip(fooled).map(|(n, f)| format!("{n} fools {:?}", (0..f.len()).filter(|&j| f[j]).collect::<Vec<_>>())).collect()
+}
+
+/// The composition can tell a right `autoattack_cell` from a wrong one only if some image
+/// survives every component (else a cell that fools everything passes) and a later component
+/// fools an image the first leaves robust (else a cell that stops after the first component,
+/// or attacks compacted subsets with the wrong indices, passes).
+fn assert_later_components_fool_more(names: &[String], clean: &[bool], fooled: &[Vec<bool>]) {
+    let survivors = *worst_case_after(clean, fooled).last().unwrap();
+    assert!(survivors > 0, "every image is fooled, so the check is weak: {:?}", fooled_sets(names, fooled));
+    let later_only = (0..clean.len()).filter(|&j| !fooled[0][j] && fooled[1..].iter().any(|f| f[j])).count();
+    assert!(later_only > 0, "the later components fool no image the first leaves robust: {:?}", fooled_sets(names, fooled));
+}
+
+/// Two components fool different images both ways (neither set contains the other): then a
+/// cell that kept only one component's verdict, or let a later component's miss overwrite an
+/// earlier hit, also differs from the worst case.
+fn assert_two_components_disagree_both_ways(names: &[String], fooled: &[Vec<bool>]) {
+    let only = |a: &Vec<bool>, b: &Vec<bool>| (0..a.len()).any(|j| a[j] && !b[j]);
+    let disagree = (0..fooled.len()).any(|a| (a + 1..fooled.len()).any(|b| only(&fooled[a], &fooled[b]) && only(&fooled[b], &fooled[a])));
+    assert!(disagree, "every two components' fooled sets are nested: {:?}", fooled_sets(names, fooled));
+}
+
+#[test]
+fn autoattack_cell_is_the_per_sample_worst_case_of_its_components_run_alone() {
+    // `evaluate::autoattack_cell` (what `eval` runs for AutoAttack) gathers the still-robust
+    // images between components and runs APGD-T and FAB-T target by target on the images still
+    // robust. Its result must be the per-sample worst case over the components run alone, each
+    // with its own seed. Random numbers (APGD's start, Square's windows) are drawn per batch
+    // position, so both sides get the same numbers only when every image is its own batch: then
+    // the cell's counts are exactly this image's robustness after each component.
+    // At 1/255 APGD-CE and APGD-DLR fool different images (the confidence-based and the
+    // scale-free loss rank the images differently), APGD-T and FAB-T fool more (one per target).
+    let aa = AutoAttack::new(spec("autoattack:linf:1/255:apgd-ce@5+apgd-dlr@5+apgd-t@2+fab-t@2+square@100"));
+    let names: Vec<String> = aa.components().map(|c| c.spec().spec.clone()).collect();
+    let (set, seed, device) = (test_set(N), 21, Device::flex());
+    let mut clean = vec![false; N];
+    let mut fooled = vec![vec![false; N]; names.len()];
+    for j in 0..N {
+        let (x, y) = gather(&set, &[j], &device);
+        clean[j] = correct_per_sample(x.clone(), &y)[0];
+        for (i, component) in aa.components().enumerate() {
+            let adv = component.perturb(trained(), x.clone(), y.clone(), AutoAttack::component_seed(seed, i));
+            fooled[i][j] = clean[j] && !correct_per_sample(adv, &y)[0];
+        }
+        let cell = autoattack_cell(trained(), &aa, &x, &y, seed);
+        let column: Vec<Vec<bool>> = fooled.iter().map(|f| vec![f[j]]).collect();
+        let expected = worst_case_after(&clean[j..=j], &column);
+        assert_eq!(cell.after, expected, "image {j}: robust after each of {names:?}; alone each fooled it: {column:?}");
+        assert_eq!(cell.correct, expected[names.len() - 1], "image {j}");
+    }
+    println!("one image per batch: {:?}", fooled_sets(&names, &fooled));
+    assert_later_components_fool_more(&names, &clean, &fooled);
+    assert_two_components_disagree_both_ways(&names, &fooled);
+}
+
+#[test]
+fn autoattack_cell_on_a_whole_batch_is_the_worst_case_of_deterministic_components() {
+    // The same on a whole batch, where the cell gathers subsets of it between components and
+    // targets (the compaction and the index bookkeeping `eval` runs on every batch). FAB and
+    // FAB-T with one restart start at the clean image and draw no random numbers, so an image's
+    // result does not depend on the other images of its batch, and the components can run
+    // alone on the whole batch. At 3/255 one iteration of FAB-T (9 targets) fools images that
+    // one of untargeted FAB does not.
+    let aa = AutoAttack::new(spec("autoattack:linf:3/255:fab@1+fab-t@1"));
+    let names: Vec<String> = aa.components().map(|c| c.spec().spec.clone()).collect();
+    let (x, y) = batch();
+    let seed = 5;
+    let clean = correct_per_sample(x.clone(), &y);
+    let fooled: Vec<Vec<bool>> = aa
+        .components()
+        .enumerate()
+        .map(|(i, component)| {
+            let adv = component.perturb(trained(), x.clone(), y.clone(), AutoAttack::component_seed(seed, i));
+            correct_per_sample(adv, &y).iter().zip(&clean).map(|(ok, c)| *c && !ok).collect()
+        })
+        .collect();
+    let cell = autoattack_cell(trained(), &aa, &x, &y, seed);
+    let expected = worst_case_after(&clean, &fooled);
+    assert_eq!(cell.after, expected, "robust after each of {names:?}");
+    assert_eq!(cell.correct, expected[names.len() - 1]);
+    println!("whole batch: {:?}, robust after each: {:?}", fooled_sets(&names, &fooled), cell.after);
+    assert_later_components_fool_more(&names, &clean, &fooled);
 }
 
 #[test]

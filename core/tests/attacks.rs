@@ -1,7 +1,12 @@
 //! Attack properties on a model trained here on procedural data (Carlini et al. 2019,
 //! "On Evaluating Adversarial Robustness": sanity checks every attack must pass).
 
-#![cfg(feature = "train")]
+// Needs the `train` feature (the model is trained here). `cargo test --workspace` turns it on (the
+// CLI depends on it); without it this file is an error instead of zero tests.
+#[cfg(not(feature = "train"))]
+compile_error!(
+    "core/tests/attacks.rs needs the `train` feature: run `cargo test --workspace` or `cargo test -p hypersphere-core --features train`"
+);
 
 use std::sync::OnceLock;
 

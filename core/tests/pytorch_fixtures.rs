@@ -2,7 +2,12 @@
 //! `scripts/make_fixtures.py`): weight import in three file layouts, logits to 1e-4, and FGSM
 //! to 1e-5 per pixel wherever the gradient sign is unambiguous.
 
-#![cfg(feature = "import")]
+// Needs the `import` feature (PyTorch weights). `cargo test --workspace` turns it on (the
+// CLI depends on it); without it this file is an error instead of zero tests.
+#[cfg(not(feature = "import"))]
+compile_error!(
+    "core/tests/pytorch_fixtures.rs needs the `import` feature: run `cargo test --workspace` or `cargo test -p hypersphere-core --features import`"
+);
 
 mod common;
 

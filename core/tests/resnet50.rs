@@ -3,7 +3,12 @@
 //! `scripts/make_resnet50_fixture.py`) loads without editing and gives PyTorch's features and
 //! logits; the standard width has torchvision's parameter count and 2048-d features.
 
-#![cfg(feature = "import")]
+// Needs the `import` feature (a PyTorch checkpoint). `cargo test --workspace` turns it on (the
+// CLI depends on it); without it this file is an error instead of zero tests.
+#[cfg(not(feature = "import"))]
+compile_error!(
+    "core/tests/resnet50.rs needs the `import` feature: run `cargo test --workspace` or `cargo test -p hypersphere-core --features import`"
+);
 
 mod common;
 

@@ -8,7 +8,12 @@
 //! APGD-CE + APGD-T + Square composition against torchattacks' MultiAttack) within 4 points, since
 //! the two libraries draw different random numbers. The fixture's `randomised` field says which.
 
-#![cfg(feature = "import")]
+// Needs the `import` feature (PyTorch weights). `cargo test --workspace` turns it on (the
+// CLI depends on it); without it this file is an error instead of zero tests.
+#[cfg(not(feature = "import"))]
+compile_error!(
+    "core/tests/torchattacks_agreement.rs needs the `import` feature: run `cargo test --workspace` or `cargo test -p hypersphere-core --features import`"
+);
 
 mod common;
 
