@@ -255,13 +255,17 @@ struct EpochSums {
 
 impl EpochSums {
     /// Reads back and adds the pending step statistics, emptying `pending`.
+    /// One read-back for the whole interval: the steps' four values summed on the device.
     fn absorb(&mut self, pending: &mut Vec<[Tensor<1>; 4]>) {
-        for [loss, negatives, cancelled, same_class] in pending.drain(..) {
-            self.loss += loss.into_scalar::<f64>();
-            self.negatives += negatives.into_scalar::<f64>();
-            self.cancelled += cancelled.into_scalar::<f64>();
-            self.same_class += same_class.into_scalar::<f64>();
+        if pending.is_empty() {
+            return;
         }
+        let rows: Vec<Tensor<1>> = pending.drain(..).map(|values| Tensor::cat(values.to_vec(), 0)).collect();
+        let sums = Tensor::stack::<2>(rows, 0).sum_dim(0).into_data().try_into_vec_as::<f64>().expect("the statistics read back as floats");
+        self.loss += sums[0];
+        self.negatives += sums[1];
+        self.cancelled += sums[2];
+        self.same_class += sums[3];
     }
 }
 
@@ -292,7 +296,8 @@ pub fn train_contrastive<E: From<crate::Error>>(
     if train.len() < 2 {
         return Err(crate::Error::Train("contrastive training needs at least 2 images".into()).into());
     }
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    // Fixed batch shapes: the ragged last batch of each (reshuffled) epoch is dropped.
+    let steps_per_epoch = BatchOrder::shuffled(train.len(), config.batch_size, 0).full_len().max(1);
     let schedule = LrSchedule {
         base: config.lr,
         warmup_steps: config.warmup_epochs * steps_per_epoch,
@@ -314,8 +319,8 @@ pub fn train_contrastive<E: From<crate::Error>>(
         let mut pending = Vec::new();
         let mut global_step = (epoch - 1) * steps_per_epoch;
         let (mut lr, mut rho) = (schedule.at(global_step), None);
-        for (step, indices) in order.batches().enumerate() {
-            // A final batch of one image has no negatives: fold it into the next epoch's order.
+        for (step, indices) in order.full_batches().enumerate() {
+            // A set of one image has no negatives.
             if indices.len() < 2 {
                 continue;
             }

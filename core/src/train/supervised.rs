@@ -6,7 +6,7 @@
 //! ([`crop_flip_tensor`]), with exactly the values the host augmentation gave.
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
@@ -125,7 +125,8 @@ pub fn train_supervised_from<E>(
     mut on_step: impl FnMut(StepProgress),
     mut on_epoch: impl FnMut(&EpochReport, &Classifier, &ModuleOptimizer) -> Result<(), E>,
 ) -> Result<Classifier, E> {
-    let steps_per_epoch = train.len().div_ceil(config.batch_size.max(1));
+    // Fixed batch shapes: the ragged last batch of each (reshuffled) epoch is dropped.
+    let steps_per_epoch = BatchOrder::shuffled(train.len(), config.batch_size, 0).full_len().max(1);
     let schedule = LrSchedule {
         base: config.lr,
         warmup_steps: config.warmup_epochs * steps_per_epoch,
@@ -141,7 +142,7 @@ pub fn train_supervised_from<E>(
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut pending = Vec::new();
         let mut lr = schedule.at(global_step);
-        for (step, indices) in order.batches().enumerate() {
+        for (step, indices) in order.full_batches().enumerate() {
             lr = schedule.at(global_step);
             let x = upload_pixels(&batch_bytes(train, indices), indices.len(), train.height, train.width, device).div_scalar(255.0);
             let x = match &crops {
@@ -160,10 +161,12 @@ pub fn train_supervised_from<E>(
             global_step += 1;
             seen += indices.len();
             if pending.len() == 20 || step + 1 == steps_per_epoch {
-                for (l, c) in pending.drain(..) {
-                    loss_sum += l.into_scalar::<f64>();
-                    correct += c.into_scalar::<i64>() as usize;
-                }
+                // One read-back per logging interval: the interval's sums, stacked.
+                let (losses, counts): (Vec<Tensor<1>>, Vec<Tensor<1, Int>>) = pending.drain(..).unzip();
+                let sums = Tensor::cat(vec![Tensor::cat(losses, 0).sum(), Tensor::cat(counts, 0).sum().float()], 0);
+                let sums = sums.into_data().try_into_vec_as::<f64>().expect("the statistics read back as floats");
+                loss_sum += sums[0];
+                correct += sums[1].round() as usize;
                 on_step(StepProgress {
                     epoch,
                     step: step + 1,
