@@ -134,6 +134,23 @@ impl RunFolder {
     }
 
     /// Writes the optimizer state into `dir` (a checkpoint folder).
+    /// Ends an epoch safely, in the order a kill at any moment survives: the epoch's checkpoint
+    /// folder (`save_weights` writes the weights into it, then the optimizer state), the metrics
+    /// line, then `checkpoint.json` naming the epoch (which removes older checkpoint folders).
+    pub fn commit_epoch(
+        &self,
+        epoch: usize,
+        metrics: &impl Serialize,
+        optim: &ModuleOptimizer,
+        save_weights: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        let dir = self.checkpoint_dir(epoch)?;
+        save_weights(&dir)?;
+        Self::save_optimizer(&dir, optim)?;
+        self.append_metrics(metrics)?;
+        self.set_checkpoint(epoch)
+    }
+
     pub fn save_optimizer(dir: &Path, optim: &ModuleOptimizer) -> Result<()> {
         let bytes = optim.to_record().into_bytes().map_err(|e| anyhow::anyhow!("cannot serialise the optimizer state: {e:?}"))?;
         write_atomic(&dir.join("optimizer.bpk"), &bytes)

@@ -156,6 +156,12 @@ impl BatchOrder {
     }
 }
 
+/// Training steps per epoch over `len` images at `batch_size`, as the training loops take them
+/// ([`BatchOrder::full_batches`]; at least 1).
+pub fn steps_per_epoch(len: usize, batch_size: usize) -> usize {
+    (len / batch_size.max(1)).max(1)
+}
+
 /// Gathers the images at `indices` into a tensor and their labels.
 pub fn gather(set: &ImageSet, indices: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
     let subset = set.select(indices);

@@ -297,7 +297,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
         return Err(crate::Error::Train("contrastive training needs at least 2 images".into()).into());
     }
     // Fixed batch shapes: the ragged last batch of each (reshuffled) epoch is dropped.
-    let steps_per_epoch = BatchOrder::shuffled(train.len(), config.batch_size, 0).full_len().max(1);
+    let steps_per_epoch = crate::data::batch::steps_per_epoch(train.len(), config.batch_size);
     let schedule = LrSchedule {
         base: config.lr,
         warmup_steps: config.warmup_epochs * steps_per_epoch,
@@ -354,6 +354,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                     loss: sums.loss / seen.max(1) as f64,
                     lr,
                     images_per_second: seen as f64 / start.elapsed().as_secs_f64().max(1e-9),
+                    rho,
                 });
             }
         }

@@ -65,6 +65,8 @@ pub struct StepProgress {
     pub lr: f64,
     /// Training images per second so far in this epoch.
     pub images_per_second: f64,
+    /// The FNC threshold of the current step, from the run's schedule (`None` without one).
+    pub rho: Option<f32>,
 }
 
 /// One line of `metrics.jsonl`.
@@ -126,7 +128,7 @@ pub fn train_supervised_from<E>(
     mut on_epoch: impl FnMut(&EpochReport, &Classifier, &ModuleOptimizer) -> Result<(), E>,
 ) -> Result<Classifier, E> {
     // Fixed batch shapes: the ragged last batch of each (reshuffled) epoch is dropped.
-    let steps_per_epoch = BatchOrder::shuffled(train.len(), config.batch_size, 0).full_len().max(1);
+    let steps_per_epoch = crate::data::batch::steps_per_epoch(train.len(), config.batch_size);
     let schedule = LrSchedule {
         base: config.lr,
         warmup_steps: config.warmup_epochs * steps_per_epoch,
@@ -174,6 +176,7 @@ pub fn train_supervised_from<E>(
                     loss: loss_sum / seen as f64,
                     lr,
                     images_per_second: seen as f64 / start.elapsed().as_secs_f64().max(1e-9),
+                    rho: None,
                 });
             }
         }

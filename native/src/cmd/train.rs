@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
+use hypersphere_core::data::batch::steps_per_epoch;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
 use hypersphere_core::train::contrastive::OptimizerKind;
@@ -239,8 +240,8 @@ fn initial_model(resume: Option<&Path>, stem: &str, config: &ModelConfig, init: 
     })
 }
 
-fn bar_message(p: &StepProgress, epochs: usize, rho: Option<f32>) -> String {
-    let rho = rho.map(|r| format!(" rho {r:.3}")).unwrap_or_default();
+fn bar_message(p: &StepProgress, epochs: usize) -> String {
+    let rho = p.rho.map(|r| format!(" rho {r:.3}")).unwrap_or_default();
     format!("epoch {}/{} loss {:.3} lr {:.4}{rho} {:.0} img/s", p.epoch, epochs, p.loss, p.lr, p.images_per_second)
 }
 
@@ -262,7 +263,7 @@ fn train_ce(
     if let Some(dir) = &resume {
         optim = RunFolder::load_optimizer(dir, optim)?;
     }
-    let steps = train_set.len().div_ceil(config.batch_size.max(1)) as u64;
+    let steps = steps_per_epoch(train_set.len(), config.batch_size) as u64;
     let pb = bar(steps * config.epochs as u64, "steps");
     pb.set_prefix("train");
     pb.set_position((start_epoch as u64 - 1) * steps);
@@ -276,16 +277,15 @@ fn train_ce(
         start_epoch,
         &selected.device,
         |p| {
-            pb.set_position((p.epoch as u64 - 1) * steps + p.step as u64);
-            pb.set_message(bar_message(&p, config.epochs, None));
+            pb.set_length(config.epochs as u64 * p.steps as u64);
+            pb.set_position((p.epoch as u64 - 1) * p.steps as u64 + p.step as u64);
+            pb.set_message(bar_message(&p, config.epochs));
         },
         |report, model, optim| -> Result<()> {
-            let dir = run.checkpoint_dir(report.epoch)?;
-            model_files::save(model, &dir, "model")?;
-            RunFolder::save_optimizer(&dir, optim)?;
-            model_files::save(model, &run.dir, "model")?;
-            run.append_metrics(report)?;
-            run.set_checkpoint(report.epoch)?;
+            run.commit_epoch(report.epoch, report, optim, |dir| {
+                model_files::save(model, dir, "model")?;
+                model_files::save(model, &run.dir, "model").map(|_| ())
+            })?;
             last_test = report.test_accuracy;
             pb.suspend(|| {
                 eprintln!(
@@ -335,7 +335,7 @@ fn train_contrastive_run(
         optim = RunFolder::load_optimizer(dir, optim)?;
     }
     let model = ContrastiveModel { encoder, head };
-    let steps = train_set.len().div_ceil(config.batch_size) as u64;
+    let steps = steps_per_epoch(train_set.len(), config.batch_size) as u64;
     let pb = bar(steps * config.epochs as u64, "steps");
     pb.set_prefix(format!("{:?}", config.method).to_lowercase());
     pb.set_position((start_epoch as u64 - 1) * steps);
@@ -349,18 +349,16 @@ fn train_contrastive_run(
         start_epoch,
         &selected.device,
         |p| {
-            let global = (p.epoch - 1) * steps as usize + p.step.saturating_sub(1);
-            pb.set_position(global as u64 + 1);
-            pb.set_message(bar_message(&p, config.epochs, config.fnc.rho(global, config.epochs, steps as usize)));
+            pb.set_length(config.epochs as u64 * p.steps as u64);
+            pb.set_position((p.epoch as u64 - 1) * p.steps as u64 + p.step as u64);
+            pb.set_message(bar_message(&p, config.epochs));
         },
         |report, model, optim| -> Result<()> {
-            let dir = run.checkpoint_dir(report.epoch)?;
-            model_files::save(&model.encoder, &dir, "encoder")?;
-            write_atomic(&dir.join("projection.bpk"), &module_to_burnpack(&model.head)?)?;
-            RunFolder::save_optimizer(&dir, optim)?;
-            model_files::save(&model.encoder, &run.dir, "encoder")?;
-            run.append_metrics(report)?;
-            run.set_checkpoint(report.epoch)?;
+            run.commit_epoch(report.epoch, report, optim, |dir| {
+                model_files::save(&model.encoder, dir, "encoder")?;
+                write_atomic(&dir.join("projection.bpk"), &module_to_burnpack(&model.head)?)?;
+                model_files::save(&model.encoder, &run.dir, "encoder").map(|_| ())
+            })?;
             let percent = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into());
             let fnc = match (report.rho, report.cancelled_fraction) {
                 (Some(rho), Some(f)) => format!(", rho {rho:.3} cancelled {} (precision {})", percent(Some(f)), percent(report.cancel_precision)),
