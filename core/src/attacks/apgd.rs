@@ -20,15 +20,12 @@
 //! The output is, per sample, the last adversarial iterate found, or the point of highest loss
 //! when none was found.
 
-use burn::module::Module;
-use burn::tensor::{Bool, Int, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use burn::tensor::{Bool, Int, Tensor};
 
-use super::gradient::{l2_norms, objective_gradient, select_samples};
+use super::gradient::{objective_gradient, select_samples};
+use super::norm::{project, sphere_start, steepest_ascent};
 use super::objective::Objective;
-use super::pgd_l2::project_l2;
-use super::pgd_linf::project_linf;
-use super::{Attack, AttackKind, AttackSpec, Norm};
+use super::{Attack, AttackKind, AttackSpec, prepared, ranked_class, run_seed};
 use crate::metrics::predictions;
 use crate::models::Classifier;
 
@@ -69,32 +66,6 @@ pub fn checkpoints(n: usize) -> Vec<usize> {
     out
 }
 
-/// Uniform numbers in [-1, 1) (`gaussian = false`) or standard normals, drawn on the host.
-pub(crate) fn host_noise(dims: [usize; 4], seed: u64, gaussian: bool, like: &Tensor<4>) -> Tensor<4> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let n: usize = dims.iter().product();
-    let values: Vec<f32> = (0..n)
-        .map(|_| {
-            if gaussian {
-                let (u, v): (f32, f32) = (rng.random_range(f32::EPSILON..1.0), rng.random());
-                (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-            } else {
-                rng.random_range(-1.0f32..1.0)
-            }
-        })
-        .collect();
-    Tensor::from_data(TensorData::new(values, dims), &like.device())
-}
-
-/// Projection onto the threat model's ball around `x` and onto [0, 1].
-fn project(norm: Norm, adv: Tensor<4>, x: &Tensor<4>, eps: f32) -> Tensor<4> {
-    match norm {
-        Norm::Linf => project_linf(adv, x, eps),
-        Norm::L2 => (x.clone() + project_l2(adv - x.clone(), eps)).clamp(0.0, 1.0),
-        Norm::L1 => unreachable!("APGD-l1 is not implemented; the spec parser rejects it"),
-    }
-}
-
 impl Apgd {
     /// One APGD run from a random start. Returns the output images and the per-sample
     /// "an adversarial point was found" mask.
@@ -112,20 +83,8 @@ impl Apgd {
             (AttackKind::ApgdDlr, None) => Objective::Dlr,
             _ => Objective::Ce,
         };
-        let dims = x.dims();
-        let n = dims[0];
-        let start = match norm {
-            Norm::Linf => {
-                let t = host_noise(dims, seed, false, x);
-                let scale = t.clone().abs().max_dim(1).max_dim(2).max_dim(3).clamp_min(1e-12);
-                t / scale * eps
-            }
-            _ => {
-                let t = host_noise(dims, seed, true, x);
-                t.clone() / l2_norms(t) * eps
-            }
-        };
-        let mut x_adv = (x.clone() + start).clamp(0.0, 1.0);
+        let n = x.dims()[0];
+        let mut x_adv = sphere_start(norm, x, eps, seed);
         let (mut grad, loss, logits) = objective_gradient(model, x_adv.clone(), objective, labels.clone(), targets);
         let mut fooled = predictions(logits).not_equal(labels.clone());
         let mut x_best_adv = x_adv.clone();
@@ -144,10 +103,7 @@ impl Apgd {
             let a = if i == 0 { 1.0 } else { self.momentum };
             let previous = x_adv.clone() - x_old;
             x_old = x_adv.clone();
-            let direction = match norm {
-                Norm::Linf => grad.sign(),
-                _ => grad.clone() / l2_norms(grad),
-            };
+            let direction = steepest_ascent(norm, grad);
             let z = project(norm, x_adv.clone() + direction * step.clone(), x, eps);
             x_adv = project(norm, x_adv.clone() + (z - x_adv.clone()) * a + previous * (1.0 - a), x, eps);
             let (g, loss, logits) = objective_gradient(model, x_adv.clone(), objective, labels.clone(), targets);
@@ -185,32 +141,31 @@ impl Apgd {
         self.target_classes.min(classes - 1)
     }
 
+    /// Runs the restarts for one target (or the untargeted attack) and merges them into
+    /// `merged` (output, fooled): a sample keeps its first adversarial point, and a sample not
+    /// yet fooled takes the latest run's output. Run `r` is seeded [`run_seed`]`(seed, r)`.
+    fn runs_into(&self, model: &Classifier, x: &Tensor<4>, labels: &Tensor<1, Int>, target: Option<&Tensor<1, Int>>, seed: u64, merged: &mut (Tensor<4>, Tensor<1, Bool>)) {
+        for r in 0..self.restarts as u64 {
+            let (adv, found) = self.single_run(model, x, labels, target, run_seed(seed, r));
+            let (out, fooled) = merged;
+            *out = select_samples(fooled.clone().bool_not(), adv, out.clone());
+            *fooled = fooled.clone().bool_or(found);
+        }
+    }
+
     /// One target of APGD-T (the `rank`-th most likely clean class, 1-based: 1 is the runner-up)
     /// or, with `rank = None`, the untargeted run, with all restarts; `seed` is the attack's seed
     /// as given to [`Attack::perturb`]. Running every rank on the samples still robust after the
     /// previous ones gives the same samples fooled as [`Attack::perturb`] (which runs them all on
     /// the whole batch), at a fraction of the cost; [`crate::evaluate`] does that.
     pub fn perturb_rank(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, rank: Option<usize>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
-        if self.spec.eps == 0.0 {
-            return x;
-        }
-        let model = model.valid();
-        let target = rank.map(|t| {
-            let n = x.dims()[0];
-            let (_, order) = model.forward(x.clone()).topk_with_indices(t + 1, 1);
-            order.slice([0..n, t..t + 1]).reshape([n])
-        });
-        let mut out = x.clone();
-        let mut fooled = predictions(model.forward(x.clone())).not_equal(labels.clone());
-        let first_run = rank.map_or(0, |t| (t as u64 - 1) * self.restarts as u64);
-        for r in 0..self.restarts as u64 {
-            let run_seed = seed.wrapping_add((first_run + r).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let (adv, found) = self.single_run(&model, &x, &labels, target.as_ref(), run_seed);
-            out = select_samples(fooled.clone().bool_not(), adv, out);
-            fooled = fooled.bool_or(found);
-        }
-        out
+        prepared(&self.spec, model, images, |model, x| {
+            let target = rank.map(|t| ranked_class(model, &x, t));
+            let mut merged = (x.clone(), predictions(model.forward(x.clone())).not_equal(labels.clone()));
+            let first_run = rank.map_or(0, |t| (t as u64 - 1) * self.restarts as u64);
+            self.runs_into(model, &x, &labels, target.as_ref(), run_seed(seed, first_run), &mut merged);
+            merged.0
+        })
     }
 }
 
@@ -219,35 +174,21 @@ impl Attack for Apgd {
         &self.spec
     }
 
-    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
-        if self.spec.eps == 0.0 {
-            return x;
-        }
-        let model = model.valid();
-        let mut out = x.clone();
-        let mut fooled = predictions(model.forward(x.clone())).not_equal(labels.clone());
+    fn run(&self, model: &Classifier, x: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
+        let mut merged = (x.clone(), predictions(model.forward(x.clone())).not_equal(labels.clone()));
         let targets: Vec<Option<Tensor<1, Int>>> = if self.spec.kind == AttackKind::ApgdT {
             let [n, c] = [x.dims()[0], model.config().num_classes];
-            let count = self.target_classes.min(c - 1);
+            let count = self.target_count(c);
             let (_, order) = model.forward(x.clone()).topk_with_indices(count + 1, 1);
             (1..=count).map(|t| Some(order.clone().slice([0..n, t..t + 1]).reshape([n]))).collect()
         } else {
             vec![None]
         };
-        let mut run = 0u64;
-        for target in &targets {
-            for _ in 0..self.restarts {
-                let run_seed = seed.wrapping_add(run.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                run += 1;
-                let (adv, found) = self.single_run(&model, &x, &labels, target.as_ref(), run_seed);
-                // Keep the first adversarial point per sample; robust samples take the latest run.
-                let take = fooled.clone().bool_not();
-                out = select_samples(take, adv, out);
-                fooled = fooled.bool_or(found);
-            }
+        for (i, target) in targets.iter().enumerate() {
+            let first_run = i as u64 * self.restarts as u64;
+            self.runs_into(model, &x, &labels, target.as_ref(), run_seed(seed, first_run), &mut merged);
         }
-        out
+        merged.0
     }
 }
 

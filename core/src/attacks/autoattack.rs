@@ -14,7 +14,6 @@
 //! ([`crate::evaluate`]) instead gathers the still-robust samples between components on the host
 //! and runs each component on those only, which is much faster.
 
-use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
 use super::gradient::select_samples;
@@ -51,16 +50,11 @@ impl Attack for AutoAttack {
         &self.spec
     }
 
-    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
-        if self.spec.eps == 0.0 {
-            return x;
-        }
-        let model = model.valid();
+    fn run(&self, model: &Classifier, x: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
         let mut fooled = predictions(model.forward(x.clone())).not_equal(labels.clone());
         let mut out = x.clone();
         for (i, attack) in self.components().enumerate() {
-            let adv = attack.perturb(&model, x.clone(), labels.clone(), Self::component_seed(seed, i));
+            let adv = attack.perturb(model, x.clone(), labels.clone(), Self::component_seed(seed, i));
             let wrong = predictions(model.forward(adv.clone())).not_equal(labels.clone());
             out = select_samples(fooled.clone().bool_not().bool_and(wrong.clone()), adv, out);
             fooled = fooled.bool_or(wrong);

@@ -31,23 +31,17 @@
 //! monotone piecewise-linear function, then an exact solve on the bracket's linear piece lands
 //! on it. Everything here is tensor masks, so FAB also runs in the browser.
 
-use burn::module::Module;
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::apgd::host_noise;
-use super::gradient::{l2_norms, select_samples};
+use super::gradient::select_samples;
+use super::norm::sphere_start;
 use super::objective::logit_of;
-use super::{Attack, AttackKind, AttackSpec, Norm};
+use super::{Attack, AttackKind, AttackSpec, Norm, prepared, ranked_class, run_seed};
 use crate::metrics::predictions;
 use crate::models::Classifier;
 
 /// The distance recorded for a sample with no adversarial point yet (as in the reference).
 const NOT_FOUND: f32 = 1e10;
-
-/// The seed of the `run`-th run of an attack seeded with `seed` (as in [`super::apgd`]).
-fn run_seed(seed: u64, run: u64) -> u64 {
-    seed.wrapping_add(run.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
 
 /// FAB (untargeted) or FAB-T.
 pub struct Fab {
@@ -226,24 +220,6 @@ impl Fab {
         (best, best_distance)
     }
 
-    /// A random start at half the radius eps (as in the reference: l_inf a uniform direction
-    /// scaled to the ball's corner, l_2 a Gaussian direction), clipped to [0, 1].
-    fn random_start(&self, x: &Tensor<4>, seed: u64) -> Tensor<4> {
-        let eps = self.spec.eps;
-        let start = match self.spec.norm {
-            Norm::Linf => {
-                let t = host_noise(x.dims(), seed, false, x);
-                let scale = t.clone().abs().max_dim(1).max_dim(2).max_dim(3).clamp_min(1e-12);
-                t / scale
-            }
-            _ => {
-                let t = host_noise(x.dims(), seed, true, x);
-                t.clone() / l2_norms(t)
-            }
-        };
-        (x.clone() + start * (0.5 * eps)).clamp(0.0, 1.0)
-    }
-
     /// Runs the restarts for one target (or the untargeted attack) and merges them into
     /// `merged` (output, fooled): a sample takes the first adversarial point within eps. Run `r`
     /// draws its random start from `seed + r * 0x9E3779B97F4A7C15`.
@@ -258,7 +234,8 @@ impl Fab {
     ) {
         let attacked = predictions(model.forward(x.clone())).equal(labels.clone());
         for r in 0..self.restarts as u64 {
-            let start = (r > 0).then(|| self.random_start(x, run_seed(seed, r)));
+            // Later restarts start at half the radius eps, as in the reference.
+            let start = (r > 0).then(|| sphere_start(self.spec.norm, x, 0.5 * self.spec.eps, run_seed(seed, r)));
             let (adv, distance) = self.single_run(model, x, labels, &attacked, target, start);
             let found = distance.lower_equal_elem(self.spec.eps);
             let (out, fooled) = merged;
@@ -267,29 +244,19 @@ impl Fab {
         }
     }
 
-    /// The `rank`-th most likely clean class per sample (1-based: 1 is the runner-up).
-    fn target(model: &Classifier, x: &Tensor<4>, rank: usize) -> Tensor<1, Int> {
-        let n = x.dims()[0];
-        let (_, order) = model.forward(x.clone()).topk_with_indices(rank + 1, 1);
-        order.slice([0..n, rank..rank + 1]).reshape([n])
-    }
-
     /// One target of FAB-T (the `rank`-th most likely clean class, 1-based) or, with
     /// `rank = None`, the untargeted attack, with all restarts; `seed` is the attack's seed as
     /// given to [`Attack::perturb`]. Running every rank on the samples still robust after the
     /// previous ones fools the same samples as [`Attack::perturb`] on the whole batch;
     /// [`crate::evaluate`] does that.
     pub fn perturb_rank(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, rank: Option<usize>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
-        if self.spec.eps == 0.0 {
-            return x;
-        }
-        let model = model.valid();
-        let mut merged = (x.clone(), predictions(model.forward(x.clone())).not_equal(labels.clone()));
-        let target = rank.map(|t| Self::target(&model, &x, t));
-        let first_run = rank.map_or(0, |t| (t as u64 - 1) * self.restarts as u64);
-        self.runs_into(&model, &x, &labels, target.as_ref(), run_seed(seed, first_run), &mut merged);
-        merged.0
+        prepared(&self.spec, model, images, |model, x| {
+            let mut merged = (x.clone(), predictions(model.forward(x.clone())).not_equal(labels.clone()));
+            let target = rank.map(|t| ranked_class(model, &x, t));
+            let first_run = rank.map_or(0, |t| (t as u64 - 1) * self.restarts as u64);
+            self.runs_into(model, &x, &labels, target.as_ref(), run_seed(seed, first_run), &mut merged);
+            merged.0
+        })
     }
 }
 
@@ -298,21 +265,16 @@ impl Attack for Fab {
         &self.spec
     }
 
-    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
-        if self.spec.eps == 0.0 {
-            return x;
-        }
-        let model = model.valid();
+    fn run(&self, model: &Classifier, x: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
         let mut merged = (x.clone(), predictions(model.forward(x.clone())).not_equal(labels.clone()));
         if self.spec.kind == AttackKind::FabT {
             for rank in 1..=self.target_count(model.config().num_classes) {
-                let target = Self::target(&model, &x, rank);
+                let target = ranked_class(model, &x, rank);
                 let first_run = (rank as u64 - 1) * self.restarts as u64;
-                self.runs_into(&model, &x, &labels, Some(&target), run_seed(seed, first_run), &mut merged);
+                self.runs_into(model, &x, &labels, Some(&target), run_seed(seed, first_run), &mut merged);
             }
         } else {
-            self.runs_into(&model, &x, &labels, None, seed, &mut merged);
+            self.runs_into(model, &x, &labels, None, seed, &mut merged);
         }
         merged.0
     }

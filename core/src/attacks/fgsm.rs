@@ -2,11 +2,9 @@
 //! `ce-t` loss (`fgsm:linf:EPS:ce-t`) the labels are target classes and the step descends their
 //! cross-entropy instead (Kurakin et al. 2017's targeted variant).
 
-use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
-use super::gradient::{input_gradient, objective_gradient};
-use super::objective::Objective;
+use super::gradient::ascent_gradient;
 use super::{Attack, AttackSpec};
 use crate::models::Classifier;
 
@@ -27,16 +25,8 @@ impl Attack for Fgsm {
         &self.spec
     }
 
-    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, _seed: u64) -> Tensor<4> {
-        let images = images.without_autodiff();
-        if self.spec.eps == 0.0 {
-            return images;
-        }
-        let model = model.valid();
-        let grad = match self.spec.loss {
-            Objective::Ce => input_gradient(&model, images.clone(), labels),
-            other => objective_gradient(&model, images.clone(), other, labels, None).0,
-        };
+    fn run(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, _seed: u64) -> Tensor<4> {
+        let grad = ascent_gradient(model, images.clone(), labels, self.spec.loss);
         (images + grad.sign() * self.spec.eps).clamp(0.0, 1.0)
     }
 }

@@ -1,8 +1,10 @@
-//! The input gradient every gradient-based attack ascends.
+//! The input gradient every gradient-based attack ascends, and the PGD loop.
 
 use burn::tensor::{Int, Tensor};
 
+use super::norm::{ball_start, project};
 use super::objective::Objective;
+use super::{AttackSpec, Norm};
 use crate::losses::cross_entropy_per_sample;
 use crate::models::Classifier;
 
@@ -36,38 +38,41 @@ pub fn objective_gradient(
     (grad, loss.without_autodiff(), logits.without_autodiff())
 }
 
-/// The loop every PGD variant shares (Madry et al. 2018): start at `x + noise` clipped to
-/// [0, 1] (or at `x` without noise), then `steps` times take the input gradient of `objective`
-/// on the eval-mode model and apply `step(adv, grad)`, the norm's ascent step followed by its
-/// projection.
+/// The input gradient of `objective` (summed over the batch) at `images`: [`input_gradient`]
+/// for the cross-entropy, [`objective_gradient`] for the others. `model` must be in eval mode.
+pub(crate) fn ascent_gradient(model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, objective: Objective) -> Tensor<4> {
+    match objective {
+        Objective::Ce => input_gradient(model, images, labels),
+        other => objective_gradient(model, images, other, labels, None).0,
+    }
+}
+
+/// The loop every PGD variant shares (Madry et al. 2018): start at `x` or, given a seed, at
+/// [`ball_start`] (a random point of the `norm` ball of the spec's eps); then the spec's `steps`
+/// times take the input gradient of the spec's loss on the eval-mode `model`, move by `alpha`
+/// times the ascent direction `direction(grad, adv)` and [`project`] back onto the ball and [0, 1].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn projected_ascent(
     model: &Classifier,
     x: &Tensor<4>,
-    noise: Option<Tensor<4>>,
     labels: Tensor<1, Int>,
-    steps: usize,
-    objective: Objective,
-    step: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
+    norm: Norm,
+    spec: &AttackSpec,
+    random_start: Option<u64>,
+    alpha: f32,
+    direction: impl Fn(Tensor<4>, &Tensor<4>) -> Tensor<4>,
 ) -> Tensor<4> {
-    use burn::module::Module;
-    let model = model.valid();
-    let mut adv = match noise {
-        Some(noise) => (x.clone() + noise).clamp(0.0, 1.0),
+    let eps = spec.eps;
+    let mut adv = match random_start {
+        Some(seed) => ball_start(norm, x, eps, seed),
         None => x.clone(),
     };
-    for _ in 0..steps {
-        let grad = match objective {
-            Objective::Ce => input_gradient(&model, adv.clone(), labels.clone()),
-            other => objective_gradient(&model, adv.clone(), other, labels.clone(), None).0,
-        };
-        adv = step(adv, grad);
+    for _ in 0..spec.steps {
+        let grad = ascent_gradient(model, adv.clone(), labels.clone(), spec.loss);
+        let step = direction(grad, &adv) * alpha;
+        adv = project(norm, adv + step, x, eps);
     }
     adv
-}
-
-/// Per-sample l_2 norms of a batch, shape `[N, 1, 1, 1]`, floored at 1e-12.
-pub(crate) fn l2_norms(x: Tensor<4>) -> Tensor<4> {
-    x.powi_scalar(2).sum_dims(&[1, 2, 3]).sqrt().clamp_min(1e-12)
 }
 
 /// Where `mask` (`[N]`) is true take `a`'s sample, else `b`'s.

@@ -3,11 +3,11 @@
 //! followed by projection onto the ball and onto [0, 1]. The ascended objective is the spec's
 //! LOSS (cross-entropy unless `pgd:linf:EPS:STEPS:dlr` or `:cw`).
 
-use burn::tensor::{Int, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use burn::tensor::{Int, Tensor};
 
 use super::gradient::projected_ascent;
-use super::{Attack, AttackSpec};
+use super::norm::steepest_ascent;
+use super::{Attack, AttackSpec, Norm};
 use crate::models::Classifier;
 
 /// l_inf PGD with random start.
@@ -30,34 +30,13 @@ impl PgdLinf {
     }
 }
 
-/// Uniform noise in `[-eps, eps]` drawn on the host from `seed`, so every device agrees.
-pub(crate) fn uniform_noise(dims: [usize; 4], eps: f32, seed: u64, like: &Tensor<4>) -> Tensor<4> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let n: usize = dims.iter().product();
-    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-eps..=eps)).collect();
-    Tensor::from_data(TensorData::new(values, dims), &like.device())
-}
-
-/// Projects `adv` onto the l_inf ball of radius `eps` around `x`, intersected with [0, 1].
-pub(crate) fn project_linf(adv: Tensor<4>, x: &Tensor<4>, eps: f32) -> Tensor<4> {
-    adv.max_pair(x.clone() - eps).min_pair(x.clone() + eps).clamp(0.0, 1.0)
-}
-
 impl Attack for PgdLinf {
     fn spec(&self) -> &AttackSpec {
         &self.spec
     }
 
-    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
-        let eps = self.spec.eps;
-        if eps == 0.0 {
-            return x;
-        }
-        let alpha = self.step_size();
-        let noise = self.random_start.then(|| uniform_noise(x.dims(), eps, seed, &x));
-        projected_ascent(model, &x, noise, labels, self.spec.steps, self.spec.loss, |adv, grad| {
-            project_linf(adv + grad.sign() * alpha, &x, eps)
-        })
+    fn run(&self, model: &Classifier, x: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
+        let start = self.random_start.then_some(seed);
+        projected_ascent(model, &x, labels, Norm::Linf, &self.spec, start, self.step_size(), |grad, _| steepest_ascent(Norm::Linf, grad))
     }
 }

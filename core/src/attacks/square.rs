@@ -28,12 +28,12 @@
 //! margin found), where fra31 and torchattacks return its clean image; both are classified
 //! correctly, so robust accuracy is the same.
 
-use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::gradient::{l2_norms, select_samples};
+use super::gradient::select_samples;
+use super::norm::{norms, unit};
 use super::objective::margin;
 use super::{Attack, AttackSpec, Norm};
 use crate::metrics::predictions;
@@ -153,7 +153,7 @@ fn l2_proposal(
     let ((vh, vw), (vh2, vw2)) = (to, from);
     let r1 = [0..n, 0..c, vh..vh + s, vw..vw + s];
     let r2 = [0..n, 0..c, vh2..vh2 + s, vw2..vw2 + s];
-    let norms_image = l2_norms(delta.clone());
+    let norms_image = norms(Norm::L2, delta.clone());
     let mut window_mask = Tensor::<4>::zeros([1, 1, h, w], &device);
     window_mask = window_mask.clone().slice_assign([0..1, 0..1, vh..vh + s, vw..vw + s], Tensor::ones([1, 1, s, s], &device));
     window_mask = window_mask.clone().slice_assign([0..1, 0..1, vh2..vh2 + s, vw2..vw2 + s], Tensor::ones([1, 1, s, s], &device));
@@ -170,7 +170,7 @@ fn l2_proposal(
     let fresh = fresh / fresh_norm * budget;
     let delta = delta.slice_assign(r2, Tensor::zeros([n, c, s, s], &device));
     let delta = delta.slice_assign(r1, fresh);
-    delta.clone() / l2_norms(delta) * eps
+    unit(Norm::L2, delta) * eps
 }
 
 impl Attack for Square {
@@ -178,17 +178,11 @@ impl Attack for Square {
         &self.spec
     }
 
-    fn perturb(&self, model: &Classifier, images: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
-        let x = images.without_autodiff();
+    fn run(&self, model: &Classifier, x: Tensor<4>, labels: Tensor<1, Int>, seed: u64) -> Tensor<4> {
         let eps = self.spec.eps;
-        if eps == 0.0 {
-            return x;
-        }
-        let model = model.valid();
         let mut rng = StdRng::seed_from_u64(seed);
         let [n, c, h, w] = x.dims();
         let device = x.device();
-        let normalize = |d: Tensor<4>| d.clone() / l2_norms(d);
         // Only the clean-correct samples are attacked; the others stay at the clean image.
         let clean_correct = predictions(model.forward(x.clone())).equal(labels.clone());
         // Initialisation (one query).
@@ -210,7 +204,7 @@ impl Attack for Square {
                     }
                     vh += s;
                 }
-                (x.clone() + normalize(delta) * eps).clamp(0.0, 1.0)
+                (x.clone() + unit(Norm::L2, delta) * eps).clamp(0.0, 1.0)
             }
         };
         let mut best = select_samples(clean_correct.clone(), start, x.clone());
