@@ -96,6 +96,9 @@ pub struct ContrastiveConfig {
     pub projection_dim: usize,
     /// View distribution.
     pub views: ViewConfig,
+    /// Where views are rendered (`auto`: on the device for GPUs, on the host for Flex).
+    #[serde(default)]
+    pub view_backend: ViewBackend,
     /// Passes over the training set.
     pub epochs: usize,
     /// Images per step (each gives two views).
@@ -124,6 +127,7 @@ impl Default for ContrastiveConfig {
             temperature: 0.5,
             projection_dim: 128,
             views: ViewConfig::simclr(),
+            view_backend: ViewBackend::Auto,
             epochs: 100,
             batch_size: 256,
             optimizer: OptimizerKind::Sgd,
@@ -309,7 +313,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
     };
     let train_device = device.clone().autodiff();
     // Not (yet) a field of the config: `TrainPlan` builds `ContrastiveConfig` literally.
-    let view_backend = ViewBackend::default().resolve(device);
+    let view_backend = config.view_backend.resolve(device);
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
         let mut augment_seconds = 0.0;

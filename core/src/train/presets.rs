@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::contrastive::{ContrastiveConfig, ContrastiveMethod, OptimizerKind};
+use super::contrastive::{ContrastiveConfig, ContrastiveMethod, OptimizerKind, ViewBackend};
 use super::fnc::FncSchedule;
 use super::knn::KnnConfig;
 use super::linear_eval::LinearEvalConfig;
@@ -168,6 +168,7 @@ impl TrainPlan {
             temperature,
             projection_dim: 128,
             views,
+            view_backend: ViewBackend::Auto,
             epochs,
             batch_size,
             optimizer: OptimizerKind::Sgd,
@@ -273,6 +274,8 @@ pub struct PlanOverrides {
     pub linear_epochs: Option<usize>,
     /// Linear-evaluation learning rate.
     pub linear_lr: Option<f64>,
+    /// Where contrastive views are rendered.
+    pub view_backend: Option<ViewBackend>,
 }
 
 impl TrainPlan {
@@ -339,6 +342,9 @@ impl TrainPlan {
         }
         if let Some(opt) = o.optimizer {
             c.optimizer = opt;
+        }
+        if let Some(v) = o.view_backend {
+            c.view_backend = v;
         }
         if let Some(e) = o.linear_epochs {
             l.epochs = e;

@@ -12,7 +12,7 @@ use burn::module::Module;
 use hypersphere_core::data::batch::steps_per_epoch;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
-use hypersphere_core::train::contrastive::OptimizerKind;
+use hypersphere_core::train::contrastive::{OptimizerKind, ViewBackend};
 use hypersphere_core::train::{
     ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
 };
@@ -67,6 +67,9 @@ pub struct Args {
     /// Optimiser of contrastive pre-training: sgd or lars.
     #[arg(long)]
     pub optimizer: Option<String>,
+    /// Where contrastive views are rendered: auto (the device on GPUs, the host on Flex), host or device.
+    #[arg(long)]
+    pub views: Option<String>,
     /// Temperature of the contrastive loss.
     #[arg(long)]
     pub temperature: Option<f32>,
@@ -125,6 +128,13 @@ pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
         Some("lars") => Some(OptimizerKind::Lars),
         Some(other) => bail!("unknown --optimizer '{other}' (valid: sgd, lars)"),
     };
+    let view_backend = match args.views.as_deref() {
+        None => None,
+        Some("auto") => Some(ViewBackend::Auto),
+        Some("host") => Some(ViewBackend::Host),
+        Some("device") => Some(ViewBackend::Device),
+        Some(other) => bail!("unknown --views '{other}' (valid: auto, host, device)"),
+    };
     let overrides = PlanOverrides {
         seed: Some(args.seed),
         arch: args.arch.as_deref().map(str::parse).transpose()?,
@@ -145,6 +155,7 @@ pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
         optimizer,
         linear_epochs: args.linear_epochs,
         linear_lr: args.linear_lr,
+        view_backend,
     };
     Ok(plan.apply(&overrides, args.preset.is_some())?)
 }
