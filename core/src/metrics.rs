@@ -2,6 +2,8 @@
 
 use burn::tensor::{Int, Tensor};
 
+use crate::models::Classifier;
+
 /// Predicted classes (`argmax` of the logits), shape `[N]`.
 pub fn predictions(logits: Tensor<2>) -> Tensor<1, Int> {
     logits.argmax(1).flatten::<1>(0, 1)
@@ -19,6 +21,12 @@ pub fn count_robust(clean_logits: Tensor<2>, adversarial_logits: Tensor<2>, labe
     let clean = predictions(clean_logits).equal(labels.clone());
     let adversarial = predictions(adversarial_logits).equal(labels);
     clean.bool_and(adversarial).int().sum().into_scalar::<i64>() as usize
+}
+
+/// Correctly classified samples (`true`) of a batch, read back to the host.
+pub fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
+    let ok = predictions(model.forward(x)).equal(y.clone()).int();
+    ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
 }
 
 /// Relative accuracy drop `P_drop = (clean - adversarial) / clean` (paper, Section 4).

@@ -14,11 +14,11 @@
 //! ([`crate::evaluate`]) instead gathers the still-robust samples between components on the host
 //! and runs each component on those only, which is much faster.
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::gradient::select_samples;
-use super::{Attack, AttackKind, AttackSpec, build};
-use crate::metrics::predictions;
+use super::{Apgd, Attack, AttackKind, AttackSpec, Fab, build};
+use crate::metrics::{correct_mask, predictions};
 use crate::models::Classifier;
 
 /// AutoAttack with the components of its spec.
@@ -43,6 +43,27 @@ impl AutoAttack {
     pub fn component_seed(seed: u64, index: usize) -> u64 {
         seed ^ (index as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
     }
+
+    /// The compacting schedule (native evaluation and `bench`): each component in order on the
+    /// samples of `x` still marked `robust` (gathered on the host, in chunks of at most
+    /// `batch_size`), clearing `robust` for every sample it fools. `after_component(i,
+    /// component, robust)` runs after component `i`. `robust` starts as the clean-correct mask.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_on_robust(
+        &self,
+        model: &Classifier,
+        x: &Tensor<4>,
+        y: &Tensor<1, Int>,
+        robust: &mut [bool],
+        batch_size: usize,
+        seed: u64,
+        mut after_component: impl FnMut(usize, &dyn Attack, &[bool]),
+    ) {
+        for (i, component) in self.components().enumerate() {
+            attack_robust_samples(model, component, x, y, robust, batch_size, Self::component_seed(seed, i));
+            after_component(i, component, robust);
+        }
+    }
 }
 
 impl Attack for AutoAttack {
@@ -60,5 +81,70 @@ impl Attack for AutoAttack {
             fooled = fooled.bool_or(wrong);
         }
         out
+    }
+}
+
+/// One run of an attack on a batch of still-robust samples and their labels.
+type AttackRun<'a> = Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + 'a>;
+
+/// One run per target rank `1..=count` of a targeted attack (APGD-T, FAB-T), all sharing `run`.
+fn per_target<'a>(count: usize, run: impl Fn(Tensor<4>, Tensor<1, Int>, usize) -> Tensor<4> + 'a) -> Vec<AttackRun<'a>> {
+    let run = std::rc::Rc::new(run);
+    (1..=count)
+        .map(|rank| {
+            let run = run.clone();
+            Box::new(move |xs, ys| run(xs, ys, rank)) as AttackRun<'a>
+        })
+        .collect()
+}
+
+/// Runs one AutoAttack component on the samples of `x` still marked `robust` (gathered on the
+/// host, in batches of at most `batch_size`) and clears `robust` for every sample it fools.
+/// APGD-T and FAB-T run target by target, each target on the samples still robust, as
+/// torchattacks does.
+pub fn attack_robust_samples(
+    model: &Classifier,
+    component: &dyn Attack,
+    x: &Tensor<4>,
+    y: &Tensor<1, Int>,
+    robust: &mut [bool],
+    batch_size: usize,
+    seed: u64,
+) {
+    let classes = model.config().num_classes;
+    let runs: Vec<AttackRun<'_>> = match component.spec().kind {
+        AttackKind::ApgdT => {
+            let apgd = Apgd::new(component.spec().clone());
+            per_target(apgd.target_count(classes), move |xs, ys, rank| apgd.perturb_rank(model, xs, ys, Some(rank), seed))
+        }
+        AttackKind::FabT => {
+            let fab = Fab::new(component.spec().clone());
+            per_target(fab.target_count(classes), move |xs, ys, rank| fab.perturb_rank(model, xs, ys, Some(rank), seed))
+        }
+        _ => vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))],
+    };
+    let chunks: Vec<Vec<i64>> = robust
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r)
+        .map(|(j, _)| j as i64)
+        .collect::<Vec<_>>()
+        .chunks(batch_size.max(1))
+        .map(<[i64]>::to_vec)
+        .collect();
+    for chunk in chunks {
+        for run in &runs {
+            let idx: Vec<i64> = chunk.iter().copied().filter(|&j| robust[j as usize]).collect();
+            if idx.is_empty() {
+                break;
+            }
+            let k = idx.len();
+            let sel = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [k]), &x.device());
+            let (xs, ys) = (x.clone().select(0, sel.clone()), y.clone().select(0, sel));
+            let adv = run(xs, ys.clone());
+            for (j, ok) in idx.iter().zip(correct_mask(model, adv, &ys)) {
+                robust[*j as usize] = ok;
+            }
+        }
     }
 }

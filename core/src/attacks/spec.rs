@@ -123,6 +123,11 @@ pub const STANDARD_COMPONENTS: [AttackKind; 4] = [AttackKind::ApgdCe, AttackKind
 /// the 20 gradients are identical, so one is used.
 pub const RAND_COMPONENTS: [AttackKind; 2] = [AttackKind::ApgdCe, AttackKind::ApgdDlr];
 
+/// A radius as specs write it: a decimal (`0.5`) or a fraction (`8/255`).
+pub fn parse_eps(text: &str) -> Option<f32> {
+    parse_number(text).filter(|e| e.is_finite() && *e >= 0.0)
+}
+
 fn parse_number(text: &str) -> Option<f32> {
     match text.split_once('/') {
         Some((a, b)) => {
@@ -178,6 +183,15 @@ impl AttackSpec {
     /// The same attack ascending `loss` (FGSM: ce or ce-t; PGD: any but dlr-t).
     pub fn with_loss(&self, loss: Objective) -> crate::Result<Self> {
         self.rebuild(Some(self.steps), Some(loss))
+    }
+
+    /// AutoAttack with these components in this order, each with its iterations (queries for
+    /// Square; `None`: the published budget).
+    pub fn with_components(&self, components: Vec<(AttackKind, Option<usize>)>) -> crate::Result<Self> {
+        if self.kind != AttackKind::AutoAttack {
+            return Err(crate::Error::Attack(format!("'{}': only AutoAttack has components", self.spec)));
+        }
+        Self::build(None, self.kind, self.norm, self.eps, Some(self.steps), Some(self.loss), Some(components))
     }
 
     /// The same attack at radius `eps`.
@@ -471,6 +485,10 @@ mod tests {
         assert_eq!(aa.components, STANDARD_COMPONENTS.to_vec());
         assert_eq!(aa, aa.spec.parse().unwrap(), "{}", aa.spec);
         assert_eq!(pgd.with_eps(2.0 / 255.0).unwrap().spec, "pgd:linf:2/255:40");
+        let custom = aa.with_components(vec![(AttackKind::ApgdCe, Some(10)), (AttackKind::Square, None)]).unwrap();
+        assert_eq!(custom.spec, "autoattack:linf:4/255:apgd-ce@10+square@5000");
+        assert_eq!(custom, custom.spec.parse().unwrap());
+        assert!(aa.with_components(vec![(AttackKind::Pgd, None)]).is_err() && pgd.with_components(vec![]).is_err());
         // The grammar's rules hold for fields too.
         for err in [
             AttackSpec::new(AttackKind::Fgsm, Norm::L2, 0.1).unwrap_err(),

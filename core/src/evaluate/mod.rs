@@ -9,14 +9,16 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::attacks::{self, Apgd, Attack, AttackKind, AttackSpec, AutoAttack, Fab, Objective};
+use crate::attacks::{self, Attack, AttackKind, AttackSpec, AutoAttack, Objective};
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, gather};
-use crate::metrics::{count_correct, count_robust, predictions, relative_drop};
+pub use crate::attacks::autoattack::attack_robust_samples;
+use crate::metrics::{count_correct, count_robust, relative_drop};
+pub use crate::metrics::correct_mask;
 use crate::models::Classifier;
 
 mod table;
@@ -170,76 +172,6 @@ pub fn check_unit_range(x: &Tensor<4>) -> crate::Result<()> {
     Ok(())
 }
 
-/// Correctly classified samples (`true`) of a batch, read back to the host.
-pub fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
-    let ok = predictions(model.forward(x)).equal(y.clone()).int();
-    ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
-}
-
-/// One run of an attack on a batch of still-robust samples and their labels.
-type AttackRun<'a> = Box<dyn Fn(Tensor<4>, Tensor<1, Int>) -> Tensor<4> + 'a>;
-
-/// One run per target rank `1..=count` of a targeted attack (APGD-T, FAB-T), all sharing `run`.
-fn per_target<'a>(count: usize, run: impl Fn(Tensor<4>, Tensor<1, Int>, usize) -> Tensor<4> + 'a) -> Vec<AttackRun<'a>> {
-    let run = std::rc::Rc::new(run);
-    (1..=count)
-        .map(|rank| {
-            let run = run.clone();
-            Box::new(move |xs, ys| run(xs, ys, rank)) as AttackRun<'a>
-        })
-        .collect()
-}
-
-/// Runs one AutoAttack component on the samples of `x` still marked `robust` (gathered on the
-/// host, in batches of at most `batch_size`) and clears `robust` for every sample it fools.
-/// APGD-T and FAB-T run target by target, each target on the samples still robust, as
-/// torchattacks does.
-pub fn attack_robust_samples(
-    model: &Classifier,
-    component: &dyn Attack,
-    x: &Tensor<4>,
-    y: &Tensor<1, Int>,
-    robust: &mut [bool],
-    batch_size: usize,
-    seed: u64,
-) {
-    let classes = model.config().num_classes;
-    let runs: Vec<AttackRun<'_>> = match component.spec().kind {
-        AttackKind::ApgdT => {
-            let apgd = Apgd::new(component.spec().clone());
-            per_target(apgd.target_count(classes), move |xs, ys, rank| apgd.perturb_rank(model, xs, ys, Some(rank), seed))
-        }
-        AttackKind::FabT => {
-            let fab = Fab::new(component.spec().clone());
-            per_target(fab.target_count(classes), move |xs, ys, rank| fab.perturb_rank(model, xs, ys, Some(rank), seed))
-        }
-        _ => vec![Box::new(move |xs, ys| component.perturb(model, xs, ys, seed))],
-    };
-    let chunks: Vec<Vec<i64>> = robust
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r)
-        .map(|(j, _)| j as i64)
-        .collect::<Vec<_>>()
-        .chunks(batch_size.max(1))
-        .map(<[i64]>::to_vec)
-        .collect();
-    for chunk in chunks {
-        for run in &runs {
-            let idx: Vec<i64> = chunk.iter().copied().filter(|&j| robust[j as usize]).collect();
-            if idx.is_empty() {
-                break;
-            }
-            let k = idx.len();
-            let sel = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [k]), &x.device());
-            let (xs, ys) = (x.clone().select(0, sel.clone()), y.clone().select(0, sel));
-            let adv = run(xs, ys.clone());
-            for (j, ok) in idx.iter().zip(correct_mask(model, adv, &ys)) {
-                robust[*j as usize] = ok;
-            }
-        }
-    }
-}
 
 /// AutoAttack on one batch, each component only on the samples still robust (gathered on the
 /// host between components); `correct` is the number of samples no component fooled and `after`
@@ -248,11 +180,8 @@ pub fn autoattack_cell(model: &Classifier, aa: &AutoAttack, x: &Tensor<4>, y: &T
     let start = Instant::now();
     let mut robust = correct_mask(model, x.clone(), y);
     let mut after = Vec::new();
-    for (i, component) in aa.components().enumerate() {
-        let n = robust.len();
-        attack_robust_samples(model, component, x, y, &mut robust, n, AutoAttack::component_seed(seed, i));
-        after.push(robust.iter().filter(|r| **r).count());
-    }
+    let n = robust.len();
+    aa.run_on_robust(model, x, y, &mut robust, n, seed, |_, _, robust| after.push(robust.iter().filter(|r| **r).count()));
     Cell { correct: robust.iter().filter(|r| **r).count(), seconds: start.elapsed().as_secs_f64(), after }
 }
 
@@ -391,6 +320,7 @@ pub fn clean_accuracy(model: &Classifier, set: &ImageSet, batch_size: usize, dev
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     #[test]
     fn inputs_outside_the_unit_range_are_an_error() {

@@ -22,13 +22,14 @@ use anyhow::{Context, Result, bail};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Tensor};
+use hypersphere_core::attacks::spec::parse_eps;
 use hypersphere_core::attacks::{Attack, AttackKind, AttackSpec, AutoAttack, Norm, PgdLinf};
 use hypersphere_core::bench::{BenchReport, BenchRow, measure, row};
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
 use hypersphere_core::data::batch::labels_tensor;
 use hypersphere_core::data::{safetensors_images, to_tensor};
-use hypersphere_core::evaluate::{attack_robust_samples, correct_mask};
+use hypersphere_core::metrics::correct_mask;
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
 use hypersphere_core::losses::cross_entropy;
 use hypersphere_core::metrics::count_correct;
@@ -51,12 +52,12 @@ enum Budget {
     Queries,
 }
 
-/// AutoAttack "standard" in its published order: the name printed, the spec name, the budget.
-const AUTOATTACK_STANDARD: [(&str, &str, Budget); 4] = [
-    ("APGD-CE", "apgd-ce", Budget::Steps),
-    ("APGD-T", "apgd-t", Budget::TargetedSteps),
-    ("FAB-T", "fab-t", Budget::TargetedSteps),
-    ("Square", "square", Budget::Queries),
+/// AutoAttack "standard" in its published order: the name printed, the component, the budget.
+const AUTOATTACK_STANDARD: [(&str, AttackKind, Budget); 4] = [
+    ("APGD-CE", AttackKind::ApgdCe, Budget::Steps),
+    ("APGD-T", AttackKind::ApgdT, Budget::TargetedSteps),
+    ("FAB-T", AttackKind::FabT, Budget::TargetedSteps),
+    ("Square", AttackKind::Square, Budget::Queries),
 ];
 
 /// The threat model of the attack rows.
@@ -296,23 +297,13 @@ fn same_weights(
     }
     let (xs, ys) = tensors(k);
     let (steps, queries) = (args.aa_steps.max(1), args.aa_queries.max(1));
-    // (label, budget as printed, whether this build has it), and the spec of those it has.
-    let mut plan = Vec::new();
-    let mut items = Vec::new();
-    for (label, name, budget) in AUTOATTACK_STANDARD {
-        let (n, text) = match budget {
-            Budget::Steps => (steps, format!("{steps} steps")),
-            Budget::TargetedSteps => (steps, format!("9 targets x {steps} steps")),
-            Budget::Queries => (queries, format!("{queries} queries")),
-        };
-        let available = format!("{name}:linf:{}", args.aa_eps).parse::<AttackSpec>().is_ok();
-        if available {
-            items.push(format!("{name}@{n}"));
-        }
-        plan.push((label, text, available));
-    }
-    let spec = format!("autoattack:linf:{}:{}", args.aa_eps, items.join("+"));
-    let aa = AutoAttack::new(spec.parse().with_context(|| format!("building AutoAttack from {spec}"))?);
+    // AutoAttack standard at the given budgets, built from fields.
+    let eps = parse_eps(&args.aa_eps).with_context(|| format!("--aa-eps '{}' is not a radius (like 8/255 or 0.03)", args.aa_eps))?;
+    let budgets: Vec<(AttackKind, Option<usize>)> = AUTOATTACK_STANDARD
+        .iter()
+        .map(|(_, kind, budget)| (*kind, Some(if matches!(budget, Budget::Queries) { queries } else { steps })))
+        .collect();
+    let aa = AutoAttack::new(AttackSpec::new(AttackKind::AutoAttack, Norm::Linf, eps)?.with_components(budgets)?);
     let mut robust = correct_mask(&model, xs.clone(), &ys);
     let count = |robust: &[bool]| robust.iter().filter(|r| **r).count();
     println!();
@@ -323,35 +314,30 @@ fn same_weights(
     println!("| attack | budget | measured on | images attacked | seconds | seconds per 1,000 images | robust accuracy |");
     println!("|---|---|---|---|---|---|---|");
     println!("| clean | | {k} images | | | | {:.1}% |", percent(count(&robust), k));
-    let mut total = 0.0;
-    let mut components = aa.components().enumerate();
-    for (label, budget, available) in &plan {
-        if !available {
-            println!("| {label} | not available in this build | {k} images | 0 | | | |");
-            continue;
-        }
-        let (i, component) = components.next().context("AutoAttack built fewer components than it was given")?;
-        let attacked = count(&robust);
-        let start = Instant::now();
-        attack_robust_samples(&model, component, &xs, &ys, &mut robust, args.batch_size, AutoAttack::component_seed(0, i));
-        let secs = start.elapsed().as_secs_f64();
+    let (mut total, mut attacked) = (0.0, count(&robust));
+    let mut started = Instant::now();
+    aa.run_on_robust(&model, &xs, &ys, &mut robust, args.batch_size, 0, |i, _, robust| {
+        let secs = started.elapsed().as_secs_f64();
         total += secs;
+        let (label, _, budget) = AUTOATTACK_STANDARD[i];
+        let budget = match budget {
+            Budget::Steps => format!("{steps} steps"),
+            Budget::TargetedSteps => format!("9 targets x {steps} steps"),
+            Budget::Queries => format!("{queries} queries"),
+        };
         println!(
             "| {label} | {budget} | {k} images | {attacked} | {secs:.2} | {:.1} | {:.1}% |",
             secs * 1000.0 / k as f64,
-            percent(count(&robust), k)
+            percent(count(robust), k)
         );
-    }
-    let run: Vec<&str> = plan.iter().filter(|p| p.2).map(|p| p.0).collect();
+        attacked = count(robust);
+        started = Instant::now();
+    });
     println!(
-        "| AutoAttack ({}) | | {k} images | | {total:.2} | {:.1} | {:.1}% |",
-        run.join(", "),
+        "| AutoAttack (APGD-CE, APGD-T, FAB-T, Square) | | {k} images | | {total:.2} | {:.1} | {:.1}% |",
         total * 1000.0 / k as f64,
         percent(count(&robust), k)
     );
-    for (label, _, _) in plan.iter().filter(|p| !p.2) {
-        println!("{label}: not available in this build");
-    }
     let detail = format!("l_inf {}, {steps} steps, {queries} queries, robust {:.1}%", args.aa_eps, percent(count(&robust), k));
     rows.push(row("autoattack-standard", &detail, k, 0, 1, total));
     Ok(report(rows))
