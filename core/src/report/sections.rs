@@ -109,9 +109,9 @@ pub(super) fn cancellation(page: &mut Page, runs: &[RunRecord]) -> crate::Result
     Ok(())
 }
 
-/// `pgd:linf:8/255:10` -> `pgd:linf`.
-fn attack_family(spec: &str) -> String {
-    spec.split(':').take(2).collect::<Vec<_>>().join(":")
+/// An attack's family for the accuracy-vs-epsilon charts, from its typed fields: `pgd:linf`.
+fn attack_family(a: &crate::evaluate::AttackResult) -> String {
+    format!("{}:{}", a.attack.name(), crate::attacks::spec::norm_name(a.norm))
 }
 
 /// `## Robustness (Table 1 layout)`: accuracy and relative drop per attack of every evaluated
@@ -139,8 +139,8 @@ pub(super) fn robustness(page: &mut Page, runs: &[RunRecord]) -> crate::Result<(
     page.table(&header, &rows);
     page.note("Cells: top-1 accuracy under attack, with the relative drop (clean - adversarial) / clean.");
     let mut families: Vec<String> = Vec::new();
-    for spec in &specs {
-        let family = attack_family(spec);
+    for attack in &first.attacks {
+        let family = attack_family(attack);
         if !families.contains(&family) {
             families.push(family);
         }
@@ -150,7 +150,7 @@ pub(super) fn robustness(page: &mut Page, runs: &[RunRecord]) -> crate::Result<(
             .iter()
             .map(|(name, e)| {
                 let mut points = vec![(0.0, 100.0 * e.clean_accuracy)];
-                for a in e.attacks.iter().filter(|a| attack_family(&a.spec) == family) {
+                for a in e.attacks.iter().filter(|a| attack_family(a) == family) {
                     points.push((255.0 * f64::from(a.eps), 100.0 * a.accuracy));
                 }
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
