@@ -5,18 +5,11 @@ use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
 use hypersphere_core::metrics::top_k;
 use hypersphere_core::models::Classifier;
-use serde::Serialize;
+pub use hypersphere_core::results::Prediction;
+use hypersphere_core::results::top_predictions;
 use wasm_bindgen::JsError;
 
 use crate::js_err;
-
-/// One entry of a top-k list.
-#[derive(Serialize)]
-pub struct Prediction {
-    pub label: usize,
-    pub name: String,
-    pub probability: f32,
-}
 
 /// The values of a tensor, read asynchronously.
 pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
@@ -27,10 +20,7 @@ pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
 /// Top-5 classes of one image `[1, 3, H, W]`, most probable first.
 pub async fn top5(model: &Classifier, x: Tensor<4>) -> Result<Vec<Prediction>, JsError> {
     let probs = read(softmax(model.forward(x), 1)).await?;
-    Ok(top_k(&probs, 5)
-        .into_iter()
-        .map(|label| Prediction { label, name: model.config().class_name(label), probability: probs[label] })
-        .collect())
+    Ok(top_predictions(&probs, 5, model.config()))
 }
 
 /// Predicted class of every image of a batch.
