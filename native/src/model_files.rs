@@ -32,6 +32,31 @@ impl Default for ArchArgs {
     }
 }
 
+/// Several models and how to read foreign ones: the flags `geometry` and `corrupt-eval` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelsArgs {
+    /// Models, comma-separated: model.bpk files (with their .json) or PyTorch state dicts (--arch, --width).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub models: Vec<PathBuf>,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+}
+
+impl ModelsArgs {
+    /// Fails, naming the file, when a model does not exist (before any device work starts).
+    pub fn check_exist(&self) -> Result<()> {
+        match self.models.iter().find(|m| !m.exists()) {
+            Some(m) => bail!("model {} does not exist", m.display()),
+            None => Ok(()),
+        }
+    }
+
+    /// Loads model `path` (one of `models`) on `device`.
+    pub fn load(&self, path: &Path, device: &Device) -> Result<Classifier> {
+        load(path, &self.arch, device)
+    }
+}
+
 /// How a model's normalisation reads in headers: `CIFAR-10 mean/std`, `none ([0, 1] pixels)`.
 pub fn describe_normalization(n: &Option<Normalization>) -> String {
     match n {

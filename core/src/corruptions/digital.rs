@@ -34,21 +34,6 @@ fn rgb_to_hsv64(r: f64, g: f64, b: f64) -> (f64, f64, f64) {
     ((h / 6.0).rem_euclid(1.0), delta / v, v)
 }
 
-/// scikit-image's `hsv2rgb` of one pixel in f64 (the formulas of [`crate::data::views::hsv_to_rgb`]).
-fn hsv_to_rgb64(h: f64, s: f64, v: f64) -> (f64, f64, f64) {
-    let h6 = h * 6.0;
-    let sector = h6.floor();
-    let f = h6 - sector;
-    let (p, q, t) = (v * (1.0 - s), v * (1.0 - f * s), v * (1.0 - (1.0 - f) * s));
-    match (sector as i64).rem_euclid(6) {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
-    }
-}
 
 /// `brightness`: HSV value `+ c` (c = .05 .1 .15 .2 .3), clipped to 1, back to RGB with
 /// scikit-image's `rgb2hsv`/`hsv2rgb` formulas in f64. Exact.
@@ -57,7 +42,7 @@ pub fn brightness(image: &[u8], s: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(image.len());
     for p in image.chunks_exact(3) {
         let (h, sat, v) = rgb_to_hsv64(p[0] as f64 / 255.0, p[1] as f64 / 255.0, p[2] as f64 / 255.0);
-        let (r, g, b) = hsv_to_rgb64(h, sat, (v + c).clamp(0.0, 1.0));
+        let (r, g, b) = crate::data::views::hsv_to_rgb64(h, sat, (v + c).clamp(0.0, 1.0));
         out.extend([r, g, b]);
     }
     to_bytes_trunc(&out)

@@ -273,13 +273,21 @@ pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     (h / 6.0, s, max)
 }
 
-/// The inverse of [`rgb_to_hsv`].
+/// The inverse of [`rgb_to_hsv`] (computed by [`hsv_to_rgb64`], rounded to f32).
 pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
+    let (r, g, b) = hsv_to_rgb64(f64::from(h), f64::from(s), f64::from(v));
+    (r as f32, g as f32, b as f32)
+}
+
+/// Hue (turns), saturation and value to RGB: the one HSV-to-RGB formula of the project (the
+/// colour jitter's hue and the CIFAR-10-C saturate corruption, which follows scikit-image's
+/// `hsv2rgb`, in f64).
+pub fn hsv_to_rgb64(h: f64, s: f64, v: f64) -> (f64, f64, f64) {
     let h6 = h * 6.0;
     let sector = h6.floor();
     let f = h6 - sector;
     let (p, q, t) = (v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f)));
-    match (sector as i32).rem_euclid(6) {
+    match (sector as i64).rem_euclid(6) {
         0 => (v, t, p),
         1 => (q, v, p),
         2 => (p, v, t),

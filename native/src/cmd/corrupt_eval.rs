@@ -18,16 +18,13 @@ use hypersphere_core::metrics::relative_drop;
 use hypersphere_core::results::{CorruptionReport, CorruptionResult, ModelCorruptions};
 
 use crate::device::DeviceArgs;
-use crate::model_files::{self, ArchArgs, write_atomic};
+use crate::model_files::{ModelsArgs, write_atomic};
 use crate::progress::bar;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Models, comma-separated: model.bpk files (with their .json) or PyTorch state dicts (--arch, --width).
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub models: Vec<PathBuf>,
     #[command(flatten)]
-    pub arch: ArchArgs,
+    pub models: ModelsArgs,
     /// Dataset whose test split gives the clean images (and, without --cifar10c, the images to corrupt): a path or `procedural[:N]`.
     #[arg(long)]
     pub data: String,
@@ -77,11 +74,7 @@ pub fn run(args: Args) -> Result<()> {
     if severities.is_empty() {
         bail!("no severity given (use 1..5)");
     }
-    for m in &args.models {
-        if !m.exists() {
-            bail!("model {} does not exist", m.display());
-        }
-    }
+    args.models.check_exist()?;
     if let Some(dir) = &args.cifar10c {
         for c in &corruptions {
             let path = dir.join(format!("{}.npy", c.name()));
@@ -93,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
     let selected = args.device.select()?;
     let device = selected.device.clone();
     let clean = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
-    let models = args.models.iter().map(|p| model_files::load(p, &args.arch, &device)).collect::<Result<Vec<_>>>()?;
+    let models = args.models.models.iter().map(|p| args.models.load(p, &device)).collect::<Result<Vec<_>>>()?;
     let clean_acc: Vec<f64> = models.iter().map(|m| clean_accuracy(m, &clean, args.batch_size, &device)).collect();
     // accuracy[model][corruption][severity]
     let mut acc = vec![vec![Vec::with_capacity(severities.len()); corruptions.len()]; models.len()];
@@ -119,6 +112,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     pb.finish_and_clear();
     let results: Vec<ModelCorruptions> = args
+        .models
         .models
         .iter()
         .enumerate()

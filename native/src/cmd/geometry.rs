@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use hypersphere_core::data::Split;
 use hypersphere_core::data::batch::BatchOrder;
 use hypersphere_core::data::views::{ViewConfig, contrastive_views};
@@ -15,16 +15,13 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use crate::device::DeviceArgs;
-use crate::model_files::{self, ArchArgs, write_atomic};
+use crate::model_files::{ModelsArgs, write_atomic};
 use crate::progress::bar;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Models, comma-separated: model.bpk files (with their .json) or PyTorch state dicts (--arch, --width).
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub models: Vec<PathBuf>,
     #[command(flatten)]
-    pub arch: ArchArgs,
+    pub models: ModelsArgs,
     /// Dataset (its test split): a path or `procedural[:N]`.
     #[arg(long)]
     pub data: String,
@@ -46,22 +43,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    for m in &args.models {
-        if !m.exists() {
-            bail!("model {} does not exist", m.display());
-        }
-    }
+    args.models.check_exist()?;
     let selected = args.device.select()?;
     let device = selected.device.clone();
     let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
     let classes = set.class_names.len();
     // The t-SNE subsample: the same images for every model.
     let picture_set = (args.tsne > 0).then(|| if args.tsne < set.len() { set.subset(args.tsne, args.seed) } else { set.clone() });
-    let pb = bar(args.models.len() as u64, "models");
+    let pb = bar(args.models.models.len() as u64, "models");
     pb.set_prefix("geometry");
     let mut results = Vec::new();
-    for path in &args.models {
-        let model = model_files::load(path, &args.arch, &device)?.valid();
+    for path in &args.models.models {
+        let model = args.models.load(path, &device)?.valid();
         pb.set_message(path.display().to_string());
         let features = extract_features(&model, &set, 256, &device);
         let separation = class_separation(features.clone(), &set.labels, classes, &device)?;
