@@ -4,6 +4,9 @@
 Run with CPU PyTorch 2.x, safetensors and torchattacks:
     pip install torchattacks==3.5.1
     python3 scripts/torchattacks_agreement.py core/tests/fixtures
+    # re-run only the attacks on the committed weights and images (what the reference numbers
+    # in ta_agreement.json are; its stdout is committed as ta_agreement.log):
+    python3 scripts/torchattacks_agreement.py --from-fixture core/tests/fixtures | tee core/tests/fixtures/ta_agreement.log
 
 Builds the CIFAR ResNet-18 of scripts/make_fixtures.py (torchvision names, CIFAR-10
 normalisation inside forward) at width 4, trains it for a few hundred steps on synthetic
@@ -78,13 +81,24 @@ def accuracy(model, x, y):
         return (model(x).argmax(1) == y).float().mean().item()
 
 
-def main(out_dir):
+def main(out_dir, from_fixture=False):
+    """Trains the fixture model and writes the fixture; with from_fixture, loads the committed
+    weights and images from out_dir instead and only re-runs torchattacks on them (training on
+    the CPU is not bit-reproducible across machines, the attacks on fixed weights are), writing
+    ta_agreement.json (and a log of this run) next to them."""
     import torchattacks
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file, load_file
 
     torch.manual_seed(0)
-    model = train(ResNet18Cifar(width=WIDTH))
-    x, y = synthetic(N_TEST, torch.Generator().manual_seed(12345))
+    if from_fixture:
+        model = ResNet18Cifar(width=WIDTH)
+        model.load_state_dict(load_file(os.path.join(out_dir, "ta_model.safetensors")))
+        model.eval()
+        data = load_file(os.path.join(out_dir, "ta_images.safetensors"))
+        x, y = data["images"].float() / 255, data["labels"]
+    else:
+        model = train(ResNet18Cifar(width=WIDTH))
+        x, y = synthetic(N_TEST, torch.Generator().manual_seed(12345))
     clean = accuracy(model, x, y)
     print(f"clean accuracy {clean:.3f}")
 
@@ -142,16 +156,19 @@ def main(out_dir):
                         "randomised": randomised, "random_start": random_start})
 
     os.makedirs(out_dir, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, os.path.join(out_dir, "ta_model.safetensors"))
-    save_file({"images": (x * 255).round().to(torch.uint8).contiguous(), "labels": y.to(torch.int64)},
-              os.path.join(out_dir, "ta_images.safetensors"))
+    if not from_fixture:
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, os.path.join(out_dir, "ta_model.safetensors"))
+        save_file({"images": (x * 255).round().to(torch.uint8).contiguous(), "labels": y.to(torch.int64)},
+                  os.path.join(out_dir, "ta_images.safetensors"))
     meta = {"width": WIDTH, "images": N_TEST, "clean_accuracy": clean, "torch": torch.__version__,
             "torchattacks": torchattacks.__version__, "attacks": results}
     with open(os.path.join(out_dir, "ta_agreement.json"), "w") as f:
         json.dump(meta, f, indent=1)
-    print(f"wrote {out_dir}/ta_model.safetensors, ta_images.safetensors, ta_agreement.json")
+    written = "ta_agreement.json" if from_fixture else "ta_model.safetensors, ta_images.safetensors, ta_agreement.json"
+    print(f"wrote {written} in {out_dir}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "core/tests/fixtures")
+    args = [a for a in sys.argv[1:] if a != "--from-fixture"]
+    main(args[0] if args else "core/tests/fixtures", from_fixture="--from-fixture" in sys.argv[1:])
