@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_success, assert_user_error, run, scratch};
+use common::{assert_success, assert_user_error, row, run, scratch};
 use serde_json::{Value, json};
 
 fn write(path: &Path, text: &str) {
@@ -23,16 +23,6 @@ fn percent(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
 }
 
-/// The cells of the row `| label | ...` of the table under `## heading`.
-fn row(md: &str, heading: &str, label: &str) -> Vec<String> {
-    let section = md.split(&format!("## {heading}\n")).nth(1).unwrap_or_else(|| panic!("no section '{heading}' in:\n{md}"));
-    let section = section.split("\n## ").next().unwrap();
-    let line = section
-        .lines()
-        .find(|l| l.starts_with(&format!("| {label} |")))
-        .unwrap_or_else(|| panic!("no row '{label}' under '{heading}':\n{section}"));
-    line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
-}
 
 /// An `hypersphere eval` report: the clean accuracy and (spec, eps, accuracy) per attack.
 fn eval_report(clean: f64, attacks: &[(&str, f64, f64)]) -> Value {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_success, run, scratch};
+use common::{assert_success, row, run, scratch};
 use serde_json::Value;
 
 fn json(path: &std::path::Path) -> Value {
@@ -14,16 +14,6 @@ fn percent(v: &Value) -> String {
     format!("{:.2}%", 100.0 * v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")))
 }
 
-/// The cells of the row `| label | ...` of the table under `## heading`.
-fn row(md: &str, heading: &str, label: &str) -> Vec<String> {
-    let section = md.split(&format!("## {heading}\n")).nth(1).unwrap_or_else(|| panic!("no section '{heading}' in:\n{md}"));
-    let section = section.split("\n## ").next().unwrap();
-    let line = section
-        .lines()
-        .find(|l| l.starts_with(&format!("| {label} |")))
-        .unwrap_or_else(|| panic!("no row '{label}' under '{heading}':\n{section}"));
-    line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
-}
 
 #[test]
 fn the_whole_study_runs_and_a_second_run_skips_finished_stages() {

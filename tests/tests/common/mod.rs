@@ -41,3 +41,14 @@ pub fn assert_user_error(out: &Output, needle: &str) {
 pub fn assert_success(out: &Output) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The cells of the row (of a Markdown report) `| label | ...` of the table under `## heading`.
+pub fn row(md: &str, heading: &str, label: &str) -> Vec<String> {
+    let section = md.split(&format!("## {heading}\n")).nth(1).unwrap_or_else(|| panic!("no section '{heading}' in:\n{md}"));
+    let section = section.split("\n## ").next().unwrap();
+    let line = section
+        .lines()
+        .find(|l| l.starts_with(&format!("| {label} |")))
+        .unwrap_or_else(|| panic!("no row '{label}' under '{heading}':\n{section}"));
+    line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
+}
