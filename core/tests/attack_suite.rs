@@ -411,3 +411,33 @@ fn evaluate_reports_every_new_attack_with_its_loss() {
     assert_eq!(json["attacks"][1]["loss"], "cw");
     assert_eq!(json["attacks"][2]["components"], serde_json::json!(["apgd-ce", "square"]));
 }
+
+/// Padding a chunk of still-robust samples up to a power of two (for fixed GPU shapes) changes
+/// no real sample's result: random components draw sample by sample, so the first samples of a
+/// padded batch see the draws they would see alone.
+#[test]
+fn padded_chunks_give_the_same_verdicts_as_exact_chunks() {
+    let (x, y) = batch();
+    let model = trained();
+    let clean = hypersphere_core::metrics::correct_mask(model, x.clone(), &y);
+    // 5 still-robust samples: batch 5 runs them as they are, batch 8 pads them to 8.
+    let mut start: Vec<bool> = vec![false; N];
+    for j in clean.iter().enumerate().filter(|(_, c)| **c).map(|(j, _)| j).take(5) {
+        start[j] = true;
+    }
+    assert_eq!(start.iter().filter(|r| **r).count(), 5, "the model gets at least 5 images right");
+    let mut mixed = 0;
+    for text in ["apgd-ce:linf:3/255:5", "apgd-t:linf:3/255:2", "square:linf:12/255:100", "fab-t:l2:0.5:3"] {
+        let component = attacks::build(&spec(text));
+        let (mut exact, mut padded) = (start.clone(), start.clone());
+        hypersphere_core::evaluate::attack_robust_samples(model, component.as_ref(), &x, &y, &mut exact, 5, 11);
+        hypersphere_core::evaluate::attack_robust_samples(model, component.as_ref(), &x, &y, &mut padded, 8, 11);
+        assert_eq!(exact, padded, "{text}");
+        let survivors = exact.iter().filter(|r| **r).count();
+        eprintln!("{text}: {survivors} of 5 survive");
+        mixed += usize::from(survivors > 0 && survivors < 5);
+    }
+    // Verdicts that differ within a chunk: a change in the draws would have room to show.
+    assert!(mixed >= 2, "too few components with mixed verdicts ({mixed})");
+}
+

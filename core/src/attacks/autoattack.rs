@@ -138,13 +138,39 @@ pub fn attack_robust_samples(
             if idx.is_empty() {
                 break;
             }
+            // Bucketed shapes: the still-robust samples are padded (repeating the first) up to
+            // the next power of two (at most `batch_size`), so a GPU's autotuner and kernel
+            // fusion see a handful of batch sizes, not one per count. Every attack draws its
+            // randomness sample by sample in order, so the real samples' results do not change;
+            // the padding's are ignored.
             let k = idx.len();
-            let sel = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [k]), &x.device());
+            let padded = bucket(k, batch_size);
+            let rows: Vec<i64> = idx.iter().copied().chain(std::iter::repeat_n(idx[0], padded - k)).collect();
+            let sel = Tensor::<1, Int>::from_data(TensorData::new(rows, [padded]), &x.device());
             let (xs, ys) = (x.clone().select(0, sel.clone()), y.clone().select(0, sel));
             let adv = run(xs, ys.clone());
             for (j, ok) in idx.iter().zip(correct_mask(model, adv, &ys)) {
                 robust[*j as usize] = ok;
             }
         }
+    }
+}
+
+/// The batch size a chunk of `k` still-robust samples runs at: the next power of two, capped at
+/// `batch_size` (and at least `k`).
+fn bucket(k: usize, batch_size: usize) -> usize {
+    k.next_power_of_two().min(batch_size.max(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket;
+
+    #[test]
+    fn chunks_run_at_power_of_two_sizes_up_to_the_batch() {
+        assert_eq!([1, 2, 3, 5, 9, 100, 128].map(|k| bucket(k, 128)), [1, 2, 4, 8, 16, 128, 128]);
+        assert_eq!(bucket(100, 100), 100);
+        assert_eq!(bucket(70, 100), 100);
+        assert_eq!(bucket(7, 0), 7);
     }
 }
