@@ -88,10 +88,9 @@ pub struct Selected {
     pub device: Device,
     /// `auto` resolved (never `Auto`), to hand to child processes without probing again.
     pub choice: DeviceChoice,
-    /// Device, backend, compiler and precision, for headers and JSON.
+    /// Device, backend, compiler and precision, for JSON; its `Display` is the header line
+    /// (`NVIDIA H200 · cuda<cpp> · f32`).
     pub runtime: RuntimeInfo,
-    /// One line for headers: `NVIDIA H200 · cuda<cpp> · f32`.
-    pub name: String,
 }
 
 /// Runs `f`, turning a panic inside a backend's probing into `None` (without printing it), with
@@ -171,11 +170,6 @@ fn hardware(kind: DeviceType) -> Vec<Device> {
     quietly(|| Device::enumerate(kind).into_vec()).unwrap_or_default()
 }
 
-/// Resolves a device choice (f32).
-pub fn select(choice: DeviceChoice) -> Result<Selected> {
-    select_with(choice, Precision::F32)
-}
-
 /// Resolves a device choice and sets its precision.
 pub fn select_with(choice: DeviceChoice, precision: Precision) -> Result<Selected> {
     let (mut device, choice) = match choice {
@@ -231,8 +225,7 @@ pub fn select_with(choice: DeviceChoice, precision: Precision) -> Result<Selecte
     };
     configure_precision(&mut device, precision)?;
     let runtime = RuntimeInfo::of(&device);
-    let name = runtime.to_string();
-    Ok(Selected { device, choice, runtime, name })
+    Ok(Selected { device, choice, runtime })
 }
 
 #[cfg(test)]
@@ -241,9 +234,9 @@ mod tests {
 
     #[test]
     fn flex_is_named_with_backend_and_precision() {
-        let s = select(DeviceChoice::Flex).unwrap();
+        let s = select_with(DeviceChoice::Flex, Precision::F32).unwrap();
         assert_eq!(s.choice, DeviceChoice::Flex);
-        assert_eq!(s.name, "CPU · flex · f32");
+        assert_eq!(s.runtime.to_string(), "CPU · flex · f32");
     }
 
     #[test]

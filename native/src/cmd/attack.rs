@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     let flipped = attacks::succeeded(target, clean[0].label, adversarial[0].label);
     let show = |p: &[Prediction]| p.iter().map(|p| format!("{} {:.1}%", p.name, 100.0 * p.probability)).collect::<Vec<_>>().join(", ");
-    println!("{} on {} ({}):", spec.spec, args.image.display(), selected.name);
+    println!("{} on {} ({}):", spec.spec, args.image.display(), selected.runtime);
     println!("  clean:       {}", show(&clean));
     println!("  adversarial: {}", show(&adversarial));
     println!(

@@ -10,6 +10,7 @@
 //! during the run biases none; the two renderers likewise.
 
 use anyhow::Result;
+use hypersphere_core::bench::median;
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
@@ -18,7 +19,7 @@ use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contra
 use hypersphere_core::train::{ContrastiveConfig, FncSchedule};
 use std::time::Instant;
 
-use crate::device::{DeviceChoice, select};
+use crate::device::DeviceArgs;
 use crate::progress::bar;
 
 #[derive(clap::Args, Debug)]
@@ -38,9 +39,8 @@ pub struct Args {
     /// Untimed steps of each method first (kernel compilation, autotuning, allocator).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Compute device.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 struct Contender {
@@ -55,7 +55,7 @@ struct Contender {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let selected = select(args.device)?;
+    let selected = args.device.select_for_training()?;
     let device = selected.device.clone();
     let ad = device.clone().autodiff();
     let arch: Arch = args.arch.parse()?;
@@ -126,14 +126,9 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     pb.finish_and_clear();
-    let median = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     println!(
         "Contrastive training step on {} ({}, width {}, batch {} images = {} views rendered on the {}, {} warm-up + {} timed rounds, median)",
-        selected.name,
+        selected.runtime,
         arch.name(),
         model_config.width,
         args.batch_size,

@@ -261,7 +261,7 @@ pub fn run(args: Args) -> Result<()> {
         _ => bail!("--gap-reference takes two model names, LOW,HIGH"),
     };
     let selected = args.device.select()?;
-    eprintln!("device: {}", selected.name);
+    eprintln!("device: {}", selected.runtime);
     let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
     let key = ResumeKey { data: args.data.clone(), limit: args.limit, seed: args.seed, batch_size: args.batch_size };
     let mut cache = ResultsFile::open(args.resume.as_deref(), &key)?;

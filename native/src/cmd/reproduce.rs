@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<()> {
     // Probe for a GPU once here rather than in every stage; every stage gets the resolved
     // device and the precision (checked here: training cannot use f16/bf16).
     let selected = args.device.select_for_training()?;
-    eprintln!("device: {}", selected.name);
+    eprintln!("device: {}", selected.runtime);
     let device = s(selected.choice.name());
     let precision = s(args.device.precision.name());
     let limit = args.limit.or(match scale {

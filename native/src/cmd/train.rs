@@ -209,7 +209,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
                 "data": data,
                 "train_images": train_set.len(),
                 "test_images": test_set.len(),
-                "device": selected.name,
+                "device": selected.runtime.to_string(),
                 "runtime": selected.runtime,
                 "model": model_config,
                 "plan": plan,
@@ -224,7 +224,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
         plan.width,
         train_set.len(),
         test_set.len(),
-        selected.name,
+        selected.runtime,
         run.dir.display()
     );
     let test_accuracy = match plan.method {
