@@ -1,6 +1,6 @@
 //! Scalar metrics of the paper's tables.
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Bool, Int, Tensor};
 
 use crate::models::Classifier;
 
@@ -9,23 +9,31 @@ pub fn predictions(logits: Tensor<2>) -> Tensor<1, Int> {
     logits.argmax(1).flatten::<1>(0, 1)
 }
 
-/// Number of positions where predictions equal labels (reads one number back from the device).
-pub fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
-    predictions(logits).equal(labels).int().sum().into_scalar::<i64>() as usize
+/// Which predictions equal their labels, `[N]`, on the device.
+pub fn correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Bool> {
+    predictions(logits).equal(labels)
 }
 
-/// Number of samples classified correctly both clean and after the attack (one read-back): the
-/// robust count of AutoAttack and torchattacks, where a misclassified image stays misclassified
-/// even if an attack's random start happens to fix it.
-pub fn count_robust(clean_logits: Tensor<2>, adversarial_logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
-    let clean = predictions(clean_logits).equal(labels.clone());
-    let adversarial = predictions(adversarial_logits).equal(labels);
-    clean.bool_and(adversarial).int().sum().into_scalar::<i64>() as usize
+/// Number of `true` entries (reads one number back from the device).
+pub fn count(mask: Tensor<1, Bool>) -> usize {
+    mask.int().sum().into_scalar::<i64>() as usize
+}
+
+/// Number of positions where predictions equal labels (reads one number back from the device).
+pub fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+    count(correct(logits, labels))
+}
+
+/// Number of samples classified correctly both clean (`clean_correct`, from [`correct`]) and
+/// after the attack (one read-back): the robust count of AutoAttack and torchattacks, where a
+/// misclassified image stays misclassified even if an attack's random start happens to fix it.
+pub fn count_robust(clean_correct: Tensor<1, Bool>, adversarial_logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+    count(clean_correct.bool_and(correct(adversarial_logits, labels)))
 }
 
 /// Correctly classified samples (`true`) of a batch, read back to the host.
 pub fn correct_mask(model: &Classifier, x: Tensor<4>, y: &Tensor<1, Int>) -> Vec<bool> {
-    let ok = predictions(model.forward(x)).equal(y.clone()).int();
+    let ok = correct(model.forward(x), y.clone()).int();
     ok.into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default().into_iter().map(|v| v != 0).collect()
 }
 
@@ -66,7 +74,7 @@ mod tests {
         };
         let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 0, 1], [4]), &d);
         assert_eq!(count_correct(logits([0, 1, 1, 1]), labels.clone()), 3);
-        assert_eq!(count_robust(logits([0, 0, 0, 1]), logits([0, 1, 1, 1]), labels), 2);
+        assert_eq!(count_robust(correct(logits([0, 0, 0, 1]), labels.clone()), logits([0, 1, 1, 1]), labels), 2);
     }
 
     #[test]

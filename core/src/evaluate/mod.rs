@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
@@ -17,7 +17,7 @@ use crate::attacks::{self, Attack, AttackKind, AttackSpec, AutoAttack, Objective
 use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, gather};
 pub use crate::attacks::autoattack::attack_robust_samples;
-use crate::metrics::{count_correct, count_robust, relative_drop};
+use crate::metrics::{self, count, count_correct, count_robust, relative_drop};
 pub use crate::metrics::correct_mask;
 use crate::models::Classifier;
 
@@ -224,11 +224,20 @@ pub fn evaluate_resumable(
             }
             Ok(batch.clone().unwrap())
         };
+        // The batch's clean-correct mask, computed once (on the device) for the clean cell and
+        // every plain attack's robust count.
+        let mut clean_ok: Option<Tensor<1, Bool>> = None;
+        let mut clean_mask = |batch: &mut Option<(Tensor<4>, Tensor<1, Int>)>| -> crate::Result<Tensor<1, Bool>> {
+            if clean_ok.is_none() {
+                let (x, y) = load(batch)?;
+                clean_ok = Some(metrics::correct(model.forward(x), y));
+            }
+            Ok(clean_ok.clone().unwrap())
+        };
         let clean = match cache.get(b, "clean") {
             Some(cell) => cell,
             None => {
-                let (x, y) = load(&mut batch)?;
-                let cell = Cell { correct: count_correct(model.forward(x), y), seconds: 0.0, after: vec![] };
+                let cell = Cell { correct: count(clean_mask(&mut batch)?), seconds: 0.0, after: vec![] };
                 cache.put(b, "clean", &cell);
                 cell
             }
@@ -253,9 +262,9 @@ pub fn evaluate_resumable(
                         Runner::Auto(aa) => autoattack_cell(&model, aa, &x, &y, seed),
                         Runner::Plain(attack) => {
                             let start = Instant::now();
-                            let adv = attack.perturb(&model, x.clone(), y.clone(), seed);
+                            let adv = attack.perturb(&model, x, y.clone(), seed);
                             // Robust = correct clean and after the attack (fra31, torchattacks).
-                            let correct = count_robust(model.forward(x), model.forward(adv), y);
+                            let correct = count_robust(clean_mask(&mut batch)?, model.forward(adv), y);
                             Cell { correct, seconds: start.elapsed().as_secs_f64(), after: vec![] }
                         }
                     };
