@@ -146,13 +146,9 @@ impl BatchOrder {
     /// size; a set smaller than one batch is one batch. The dropped images change every epoch,
     /// since the order is reshuffled.
     pub fn full_batches(&self) -> impl Iterator<Item = &[usize]> {
-        let keep = if self.indices.len() < self.batch_size { self.indices.len() } else { self.indices.len() / self.batch_size * self.batch_size };
+        let len = self.indices.len();
+        let keep = len.min(steps_per_epoch(len, self.batch_size) * self.batch_size);
         self.indices[..keep].chunks(self.batch_size)
-    }
-
-    /// Number of [`full_batches`](Self::full_batches).
-    pub fn full_len(&self) -> usize {
-        if self.indices.is_empty() { 0 } else { (self.indices.len() / self.batch_size).max(1) }
     }
 }
 
@@ -188,9 +184,9 @@ mod tests {
     fn full_batches_drop_the_ragged_last_one() {
         let order = BatchOrder::shuffled(10, 4, 1);
         let sizes: Vec<usize> = order.full_batches().map(<[usize]>::len).collect();
-        assert_eq!((sizes, order.full_len()), (vec![4, 4], 2));
+        assert_eq!((sizes, steps_per_epoch(10, 4)), (vec![4, 4], 2));
         let small = BatchOrder::shuffled(3, 4, 1);
-        assert_eq!((small.full_batches().count(), small.full_len()), (1, 1));
+        assert_eq!((small.full_batches().count(), steps_per_epoch(3, 4)), (1, 1));
         let exact = BatchOrder::sequential(8, 4);
         assert_eq!(exact.full_batches().flatten().copied().collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
     }
