@@ -261,11 +261,10 @@ impl EpochSums {
     /// Reads back and adds the pending step statistics, emptying `pending`.
     /// One read-back for the whole interval: the steps' four values summed on the device.
     fn absorb(&mut self, pending: &mut Vec<[Tensor<1>; 4]>) {
-        if pending.is_empty() {
+        let sums = super::read_sums(pending.drain(..).map(|values| Tensor::cat(values.to_vec(), 0)).collect());
+        if sums.is_empty() {
             return;
         }
-        let rows: Vec<Tensor<1>> = pending.drain(..).map(|values| Tensor::cat(values.to_vec(), 0)).collect();
-        let sums = Tensor::stack::<2>(rows, 0).sum_dim(0).into_data().try_into_vec_as::<f64>().expect("the statistics read back as floats");
         self.loss += sums[0];
         self.negatives += sums[1];
         self.cancelled += sums[2];
@@ -312,7 +311,6 @@ pub fn train_contrastive<E: From<crate::Error>>(
         ContrastiveMethod::SupCon => Positives::Classes,
     };
     let train_device = device.clone().autodiff();
-    // Not (yet) a field of the config: `TrainPlan` builds `ContrastiveConfig` literally.
     let view_backend = config.view_backend.resolve(device);
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();

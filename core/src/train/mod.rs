@@ -11,6 +11,20 @@ pub mod presets;
 pub mod schedule;
 pub mod supervised;
 
+/// Column sums of per-step statistics (each row one step's values, same length), summed on
+/// the device and read back in one transfer: the training loops' one read-back per logging
+/// interval. Empty for no rows.
+pub(crate) fn read_sums(rows: Vec<burn::tensor::Tensor<1>>) -> Vec<f64> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    burn::tensor::Tensor::stack::<2>(rows, 0)
+        .sum_dim(0)
+        .into_data()
+        .try_into_vec_as::<f64>()
+        .expect("the statistics read back as floats")
+}
+
 /// SGD as `torch.optim.SGD`: momentum with dampening 0 (Burn's default is 0.1), L2 weight
 /// decay added to the gradient. Shared by supervised training, contrastive pre-training and
 /// linear evaluation.

@@ -6,7 +6,7 @@
 //! ([`crop_flip_tensor`]), with exactly the values the host augmentation gave.
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
@@ -157,16 +157,14 @@ pub fn train_supervised_from<E>(
             let logits = model.forward(x);
             let loss = cross_entropy(logits.clone(), y.clone());
             // Keep the statistics on the device; read them back every few steps only.
-            pending.push((loss.clone().detach() * indices.len() as f32, predictions(logits.detach()).equal(y).int().sum()));
+            pending.push(Tensor::cat(vec![loss.clone().detach() * indices.len() as f32, predictions(logits.detach()).equal(y).int().sum().float()], 0));
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             global_step += 1;
             seen += indices.len();
             if pending.len() == 20 || step + 1 == steps_per_epoch {
-                // One read-back per logging interval: the interval's sums, stacked.
-                let (losses, counts): (Vec<Tensor<1>>, Vec<Tensor<1, Int>>) = pending.drain(..).unzip();
-                let sums = Tensor::cat(vec![Tensor::cat(losses, 0).sum(), Tensor::cat(counts, 0).sum().float()], 0);
-                let sums = sums.into_data().try_into_vec_as::<f64>().expect("the statistics read back as floats");
+                // One read-back per logging interval: (loss sum, correct count) of its steps.
+                let sums = super::read_sums(pending.drain(..).collect());
                 loss_sum += sums[0];
                 correct += sums[1].round() as usize;
                 on_step(StepProgress {
