@@ -25,7 +25,13 @@ impl Normalization {
     /// input they enter its graph as constants.
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let device = x.device();
-        let (mean, inv_std) = self.constants(&device.clone().without_autodiff());
+        let (mut mean, mut inv_std) = self.constants(&device.clone().without_autodiff());
+        // Mixed-precision training runs the forward in f16/bf16 on an f32 device: the cached
+        // f32 constants follow the input's dtype.
+        if mean.dtype() != x.dtype() {
+            let dtype: burn::tensor::FloatDType = x.dtype().into();
+            (mean, inv_std) = (mean.cast(dtype), inv_std.cast(dtype));
+        }
         if device.is_autodiff() {
             (x - mean.autodiff()) * inv_std.autodiff()
         } else {

@@ -7,6 +7,7 @@ pub mod fnc;
 pub mod knn;
 pub mod lars;
 pub mod linear_eval;
+pub mod mixed_precision;
 pub mod presets;
 pub mod schedule;
 pub mod supervised;
@@ -40,6 +41,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TrainPlan};
+pub use mixed_precision::{AmpStep, HalfPrecision, LossScaler, MixedPrecision};
 pub use linear_eval::{LinearEvalConfig, LinearEvalReport, linear_eval};
 pub use schedule::LrSchedule;
 pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised, train_supervised_from};
