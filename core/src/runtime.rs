@@ -10,6 +10,8 @@ use std::fmt;
 use burn::tensor::{Device, FloatDType};
 use serde::{Deserialize, Serialize};
 
+use crate::train::mixed_precision::HalfPrecision;
+
 /// The float precision a device computes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,12 +63,15 @@ impl Precision {
         }
     }
 
-    /// Whether training may use this precision. Burn 0.22 has no automatic mixed precision
-    /// (no f32 master weights, no loss scaling: burn issues 4332 and 5696), so a model trained
-    /// with f16/bf16 as the device dtype would update its weights in half precision; training
-    /// is therefore limited to f32 and tf32 (f32 storage).
-    pub fn trainable(self) -> bool {
-        matches!(self, Precision::F32 | Precision::Tf32)
+    /// How training runs in this precision: f32 and tf32 as the device's own precision; f16
+    /// and bf16 as mixed precision (the device stays f32 for the master weights, the forward
+    /// and backward passes run in half precision: [`crate::train::mixed_precision`]).
+    pub fn training_half(self) -> Option<HalfPrecision> {
+        match self {
+            Precision::F32 | Precision::Tf32 => None,
+            Precision::F16 => Some(HalfPrecision::F16),
+            Precision::Bf16 => Some(HalfPrecision::Bf16),
+        }
     }
 }
 
@@ -121,6 +126,10 @@ pub struct RuntimeInfo {
     pub precision: Precision,
     /// Whether the device is a software renderer or the CPU rather than a GPU.
     pub software: bool,
+    /// Mixed-precision training: the forward and backward passes ran in this half precision
+    /// while `precision` is the master weights' (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_precision: Option<HalfPrecision>,
 }
 
 impl RuntimeInfo {
@@ -132,7 +141,7 @@ impl RuntimeInfo {
         let software = identity.as_ref().is_none_or(|i| i.physical.is_none());
         let name = identity.map(|i| i.name).unwrap_or_else(|| "CPU".to_string());
         let precision = Precision::of_dtype(base.settings().float_dtype).unwrap_or_default();
-        Self { device: name, backend: backend.to_string(), compiler: compiler.to_string(), precision, software }
+        Self { device: name, backend: backend.to_string(), compiler: compiler.to_string(), precision, software, mixed_precision: None }
     }
 
     /// `backend<compiler>` as cubecl names its runtimes (`wgpu<spirv>`, `cuda<cpp>`, `flex`).
@@ -144,7 +153,11 @@ impl RuntimeInfo {
 impl fmt::Display for RuntimeInfo {
     /// `NVIDIA H200 · cuda<cpp> · f32`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} · {} · {}", self.device, self.runtime(), self.precision)?;
+        write!(f, "{} · {} · ", self.device, self.runtime())?;
+        match self.mixed_precision {
+            Some(half) => write!(f, "{} mixed (master weights {})", half.name(), self.precision)?,
+            None => write!(f, "{}", self.precision)?,
+        }
         if self.software && self.backend != "flex" {
             write!(f, " (software renderer)")?;
         }
@@ -194,7 +207,7 @@ mod tests {
         }
         let err = "f8".parse::<Precision>().unwrap_err().to_string();
         assert!(err.contains("unknown precision 'f8'"), "{err}");
-        assert!(Precision::Tf32.trainable() && !Precision::Bf16.trainable());
+        assert_eq!((Precision::Tf32.training_half(), Precision::Bf16.training_half()), (None, Some(HalfPrecision::Bf16)));
     }
 
     #[test]

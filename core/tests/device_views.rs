@@ -324,7 +324,7 @@ fn step_losses(backend: ViewBackend, seed: u64) -> Vec<f32> {
     let mut losses = Vec::new();
     for step in 0..2 {
         let objective = ContrastiveObjective::nt_xent(0.5, 2);
-        let out = contrastive_step(model, &mut optim, &data, &indices, &objective, &ViewConfig::simclr(), backend, seed + step, 0.1, &ad).unwrap();
+        let out = contrastive_step(model, &mut optim, &data, &indices, &objective, &ViewConfig::simclr(), backend, seed + step, 0.1, &ad, None).unwrap();
         losses.push(out.output.loss.into_scalar::<f32>());
         model = out.model;
     }

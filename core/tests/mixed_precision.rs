@@ -68,10 +68,12 @@ fn f32_step(model: Classifier, x: Tensor<4>, y: Tensor<1, Int>) -> Classifier {
 
 fn amp_step(amp: &mut MixedPrecision, model: Classifier, x: Tensor<4>, y: Tensor<1, Int>) -> (Classifier, bool) {
     let mut optim = sgd(0.9, 5e-4);
-    let (model, _, step) = amp.step(&mut optim, 0.1, model, |m| {
-        let logits = m.forward(x).cast(FloatDType::F32);
-        (cross_entropy(logits, y), ())
-    });
+    let (model, _, step) = amp
+        .step(&mut optim, 0.1, model, |m| {
+            let logits = m.forward(x).cast(FloatDType::F32);
+            Ok::<_, std::convert::Infallible>((cross_entropy(logits, y), ()))
+        })
+        .unwrap();
     (model, step.applied)
 }
 

@@ -49,7 +49,8 @@ pub struct DeviceArgs {
     pub device: DeviceChoice,
     /// Float precision: f32 (default; comparable with PyTorch/torchattacks with TF32 off), tf32
     /// (f32 storage, tensor-core matmuls where the GPU has them), f16, bf16 (evaluation and
-    /// attacks only: Burn 0.22 has no mixed-precision training).
+    /// attacks compute in it; training runs mixed precision: f32 master weights, f16 with
+    /// dynamic loss scaling).
     #[arg(long, default_value = "f32", value_parser = parse_precision)]
     pub precision: Precision,
 }
@@ -64,22 +65,20 @@ impl DeviceArgs {
         select_with(self.device, self.precision)
     }
 
-    /// Refuses precisions training cannot use (before any work starts).
-    pub fn check_trainable(&self) -> Result<()> {
-        if !self.precision.trainable() {
-            bail!(
-                "--precision {} is for evaluation and attacks: Burn 0.22 has no mixed-precision training \
-                 (f32 master weights, loss scaling); train with f32 or tf32",
-                self.precision
-            );
-        }
-        Ok(())
-    }
-
-    /// As [`select`](Self::select), refusing precisions training cannot use.
+    /// Opens the device for training: f32/tf32 as the device precision; f16/bf16 as mixed
+    /// precision on an f32 device (f32 master weights), named in `runtime.mixed_precision`.
     pub fn select_for_training(&self) -> Result<Selected> {
-        self.check_trainable()?;
-        self.select()
+        match self.precision.training_half() {
+            None => self.select(),
+            Some(half) => {
+                let mut selected = select_with(self.device, Precision::F32)?;
+                if !selected.device.supports_dtype(half.float_dtype()) {
+                    bail!("--precision {}: this device ({}) cannot compute in {}", self.precision, selected.runtime, half.name());
+                }
+                selected.runtime.mixed_precision = Some(half);
+                Ok(selected)
+            }
+        }
     }
 }
 
@@ -240,10 +239,12 @@ mod tests {
     }
 
     #[test]
-    fn half_precision_training_is_refused_with_the_reason() {
+    fn half_precision_training_is_mixed_precision_on_an_f32_device() {
         let args = DeviceArgs { device: DeviceChoice::Flex, precision: Precision::Bf16 };
-        let err = args.select_for_training().err().expect("refused").to_string();
-        assert!(err.contains("no mixed-precision training"), "{err}");
+        let s = args.select_for_training().unwrap();
+        assert_eq!(s.runtime.precision, Precision::F32);
+        assert_eq!(s.runtime.mixed_precision, Some(hypersphere_core::train::HalfPrecision::Bf16));
+        assert_eq!(s.runtime.to_string(), "CPU · flex · bf16 mixed (master weights f32)");
     }
 
     #[test]

@@ -10,12 +10,13 @@
 //! it had not stopped.
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::fnc::FncSchedule;
+use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use super::knn::{KnnConfig, knn_accuracy};
 use super::lars::Lars;
 use super::{LrSchedule, StepProgress};
@@ -117,6 +118,10 @@ pub struct ContrastiveConfig {
     pub knn: KnnConfig,
     /// Seed of shuffling and views.
     pub seed: u64,
+    /// Mixed-precision training in this half precision (f32 master weights; `None`: the
+    /// device's own precision). A run setting, not part of the recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_precision: Option<HalfPrecision>,
 }
 
 impl Default for ContrastiveConfig {
@@ -137,6 +142,7 @@ impl Default for ContrastiveConfig {
             warmup_epochs: 10,
             knn: KnnConfig::default(),
             seed: 0,
+            mixed_precision: None,
         }
     }
 }
@@ -219,7 +225,8 @@ pub struct StepOutput {
 
 /// One optimisation step on the images at `indices`: two views each (drawn from `seed`,
 /// rendered by `backend`), projections, the loss of `objective`, backward, `optim` at learning
-/// rate `lr`. Tensors are created on `train_device` (the autodiff device). Shared by training
+/// rate `lr`, in mixed precision when `amp` is given. Tensors are created on `train_device`
+/// (the autodiff device). Shared by training
 /// and `bench`. `augment_seconds` is host time: with [`ViewBackend::Device`] it covers drawing
 /// the parameters, the upload and queueing the rendering, not the device's work.
 #[allow(clippy::too_many_arguments)]
@@ -234,15 +241,17 @@ pub fn contrastive_step(
     seed: u64,
     lr: f64,
     train_device: &Device,
+    amp: Option<&mut MixedPrecision>,
 ) -> crate::Result<StepOutput> {
     let t = Instant::now();
     let images = backend.views(train, indices, views, objective.views, seed, train_device);
     let labels: Vec<usize> = indices.iter().map(|&i| train.labels[i]).collect();
     let labels = labels_tensor(&labels, train_device);
     let augment_seconds = t.elapsed().as_secs_f64();
-    let out = contrastive_loss(model.project(images), Some(labels), objective)?;
-    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-    let model = optim.step(lr, model, grads);
+    let (model, out) = train_step(amp, optim, lr, model, |m, compute| {
+        let out = contrastive_loss(compute.output(m.project(compute.input(images))), Some(labels), objective)?;
+        Ok::<_, crate::Error>((out.loss.clone(), out))
+    })?;
     let output = ContrastiveOutput { loss: out.loss.detach(), ..out };
     Ok(StepOutput { model, output, augment_seconds })
 }
@@ -311,6 +320,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
         ContrastiveMethod::SupCon => Positives::Classes,
     };
     let train_device = device.clone().autodiff();
+    let mut amp = config.mixed_precision.map(MixedPrecision::new);
     let view_backend = config.view_backend.resolve(device);
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
@@ -335,7 +345,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 cancellation: config.fnc.cancellation(global_step, config.epochs, steps_per_epoch),
             };
             let step_seed = epoch_seed.wrapping_add((step as u64) << 32);
-            let step_out = contrastive_step(model, optim, train, indices, &objective, &config.views, view_backend, step_seed, lr, &train_device)?;
+            let step_out = contrastive_step(model, optim, train, indices, &objective, &config.views, view_backend, step_seed, lr, &train_device, amp.as_mut())?;
             model = step_out.model;
             augment_seconds += step_out.augment_seconds;
             let out = step_out.output;

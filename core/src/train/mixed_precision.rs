@@ -135,16 +135,16 @@ impl MixedPrecision {
 
     /// One optimizer step in mixed precision. `forward` runs on the half-precision copy of
     /// `model` and returns the f32 loss to minimise (unscaled) and any outputs the caller wants
-    /// (detach them). Returns the updated master model.
-    pub fn step<M: Module, T>(
+    /// (detach them), or an error (then nothing is stepped). Returns the updated master model.
+    pub fn step<M: Module, T, E>(
         &mut self,
         optim: &mut ModuleOptimizer,
         lr: f64,
         model: M,
-        forward: impl FnOnce(&M) -> (Tensor<1>, T),
-    ) -> (M, T, AmpStep) {
+        forward: impl FnOnce(&M) -> Result<(Tensor<1>, T), E>,
+    ) -> Result<(M, T, AmpStep), E> {
         let half = self.compute_copy(&model);
-        let (loss, out) = forward(&half);
+        let (loss, out) = forward(&half)?;
         let scale = self.scaler.as_ref().map_or(1.0, |s| s.scale);
         let loss = loss.cast(FloatDType::F32);
         let loss = if scale == 1.0 { loss } else { loss * scale };
@@ -162,12 +162,12 @@ impl MixedPrecision {
             scaler.update(finite);
         }
         if !finite {
-            return (model, out, AmpStep { applied: false, scale });
+            return Ok((model, out, AmpStep { applied: false, scale }));
         }
         let model = optim.step(lr, model, grads);
         // Running statistics (BatchNorm) were updated on the half copy: bring them back.
         let model = copy_buffers(&half, model);
-        (model, out, AmpStep { applied: true, scale })
+        Ok((model, out, AmpStep { applied: true, scale }))
     }
 }
 
@@ -261,6 +261,56 @@ impl ModuleMapper for ReplaceBuffers {
                 if t.device().is_autodiff() { value.autodiff() } else { value }
             }),
             None => param,
+        }
+    }
+}
+
+/// The dtype a training forward computes in: the model's own (f32 training) or a half
+/// precision (mixed precision). [`input`](Self::input) casts a batch in, [`output`](Self::output)
+/// casts logits/projections back to f32 before the loss (as autocast runs softmax and
+/// cross-entropy in f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Compute(Option<FloatDType>);
+
+impl Compute {
+    /// A batch in the compute dtype.
+    pub fn input<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self.0 {
+            Some(dtype) => x.cast(dtype),
+            None => x,
+        }
+    }
+
+    /// A network output in f32.
+    pub fn output<const D: usize>(self, y: Tensor<D>) -> Tensor<D> {
+        match self.0 {
+            Some(_) => y.cast(FloatDType::F32),
+            None => y,
+        }
+    }
+}
+
+/// One optimizer step of a training loop, in f32 (`amp` is `None`: backward on `model`,
+/// `optim` steps it) or in mixed precision ([`MixedPrecision::step`]). `forward` computes the
+/// loss on the model it is given, casting its input and output with the [`Compute`] it is
+/// given, and returns anything else the loop needs (detached), or an error (nothing stepped).
+pub fn train_step<M: Module, T, E>(
+    amp: Option<&mut MixedPrecision>,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    model: M,
+    forward: impl FnOnce(&M, Compute) -> Result<(Tensor<1>, T), E>,
+) -> Result<(M, T), E> {
+    match amp {
+        None => {
+            let (loss, out) = forward(&model, Compute(None))?;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            Ok((optim.step(lr, model, grads), out))
+        }
+        Some(amp) => {
+            let compute = Compute(Some(amp.half.float_dtype()));
+            let (model, out, _) = amp.step(optim, lr, model, |m| forward(m, compute))?;
+            Ok((model, out))
         }
     }
 }

@@ -41,7 +41,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TrainPlan};
-pub use mixed_precision::{AmpStep, HalfPrecision, LossScaler, MixedPrecision};
+pub use mixed_precision::{AmpStep, Compute, HalfPrecision, LossScaler, MixedPrecision, train_step};
 pub use linear_eval::{LinearEvalConfig, LinearEvalReport, linear_eval};
 pub use schedule::LrSchedule;
 pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised, train_supervised_from};

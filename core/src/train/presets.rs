@@ -178,6 +178,7 @@ impl TrainPlan {
             warmup_epochs: if paper { 10 } else { 1 },
             knn: KnnConfig::default(),
             seed: 0,
+            mixed_precision: None,
         };
         let supervised = SupervisedConfig {
             epochs,
@@ -188,6 +189,7 @@ impl TrainPlan {
             warmup_epochs: if paper { 10 } else { 0 },
             augment: true,
             seed: 0,
+            mixed_precision: None,
         };
         let linear = LinearEvalConfig {
             epochs: if tiny { 30 } else { 100 },

@@ -5,13 +5,14 @@
 //! to the device as bytes, where it is scaled, cropped and flipped
 //! ([`crop_flip_tensor`]), with exactly the values the host augmentation gave.
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::LrSchedule;
+use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use crate::data::ImageSet;
 use crate::data::augment::{crop_flip_tensor, sample_crop_flips};
 use crate::data::batch::{BatchOrder, batch_bytes, labels_tensor, like_device, upload_pixels};
@@ -42,11 +43,15 @@ pub struct SupervisedConfig {
     pub augment: bool,
     /// Seed of shuffling and augmentation (initial weights use the device seed).
     pub seed: u64,
+    /// Mixed-precision training in this half precision (f32 master weights; `None`: the
+    /// device's own precision, f32 or tf32). A run setting, not part of the recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_precision: Option<HalfPrecision>,
 }
 
 impl Default for SupervisedConfig {
     fn default() -> Self {
-        Self { epochs: 15, batch_size: 128, lr: 0.1, momentum: 0.9, weight_decay: 5e-4, warmup_epochs: 0, augment: true, seed: 0 }
+        Self { epochs: 15, batch_size: 128, lr: 0.1, momentum: 0.9, weight_decay: 5e-4, warmup_epochs: 0, augment: true, seed: 0, mixed_precision: None }
     }
 }
 
@@ -135,6 +140,7 @@ pub fn train_supervised_from<E>(
         total_steps: config.epochs * steps_per_epoch,
     };
     let train_device = device.clone().autodiff();
+    let mut amp = config.mixed_precision.map(MixedPrecision::new);
     let mut global_step = (first_epoch.max(1) - 1) * steps_per_epoch;
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
@@ -154,12 +160,15 @@ pub fn train_supervised_from<E>(
             let x = like_device(x, &train_device);
             let labels: Vec<usize> = indices.iter().map(|&i| train.labels[i]).collect();
             let y = labels_tensor(&labels, &train_device);
-            let logits = model.forward(x);
-            let loss = cross_entropy(logits.clone(), y.clone());
-            // Keep the statistics on the device; read them back every few steps only.
-            pending.push(Tensor::cat(vec![loss.clone().detach() * indices.len() as f32, predictions(logits.detach()).equal(y).int().sum().float()], 0));
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            let Ok((stepped, stats)) = train_step(amp.as_mut(), optim, lr, model, |m, compute| {
+                let logits = compute.output(m.forward(compute.input(x)));
+                let loss = cross_entropy(logits.clone(), y.clone());
+                // Keep the statistics on the device; read them back every few steps only.
+                let stats = Tensor::cat(vec![loss.clone().detach() * indices.len() as f32, predictions(logits.detach()).equal(y).int().sum().float()], 0);
+                Ok::<_, std::convert::Infallible>((loss, stats))
+            });
+            model = stepped;
+            pending.push(stats);
             global_step += 1;
             seen += indices.len();
             if pending.len() == 20 || step + 1 == steps_per_epoch {

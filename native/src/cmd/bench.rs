@@ -205,7 +205,7 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
         rows.push(measure("simclr-step", "two views per image, augmentations on the device", b, warmup, iters, &mut || {
             step += 1;
             let Some(current) = model.take() else { return };
-            match contrastive_step(current, &mut optim, &data, &indices, &objective, &views, ViewBackend::Device, step, 0.01, &ad) {
+            match contrastive_step(current, &mut optim, &data, &indices, &objective, &views, ViewBackend::Device, step, 0.01, &ad, None) {
                 Ok(out) => {
                     let _ = out.output.loss.into_scalar::<f32>();
                     model = Some(out.model);

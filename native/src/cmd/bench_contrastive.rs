@@ -16,7 +16,7 @@ use hypersphere_core::data::views::ViewConfig;
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
 use hypersphere_core::models::{Arch, Classifier, ModelConfig};
 use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contrastive_step};
-use hypersphere_core::train::{ContrastiveConfig, FncSchedule};
+use hypersphere_core::train::{ContrastiveConfig, FncSchedule, MixedPrecision};
 use std::time::Instant;
 
 use crate::device::DeviceArgs;
@@ -50,6 +50,8 @@ struct Contender {
     backend: ViewBackend,
     model: Option<ContrastiveModel>,
     optim: burn::optim::ModuleOptimizer,
+    /// Mixed-precision state when `--precision` is f16/bf16.
+    amp: Option<MixedPrecision>,
     step_seconds: Vec<f64>,
     view_seconds: Vec<f64>,
 }
@@ -89,6 +91,7 @@ pub fn run(args: Args) -> Result<()> {
             backend,
             model: Some(ContrastiveModel::new(encoder, 128, &ad)),
             optim: ContrastiveConfig::default().optimizer(),
+            amp: selected.runtime.mixed_precision.map(MixedPrecision::new),
             step_seconds: Vec::new(),
             view_seconds: Vec::new(),
         })
@@ -114,7 +117,7 @@ pub fn run(args: Args) -> Result<()> {
     for round in 0..args.warmup + args.rounds {
         for c in contenders.iter_mut() {
             let start = Instant::now();
-            let out = contrastive_step(c.model.take().expect("model"), &mut c.optim, &data, &indices, &c.objective, &c.views, c.backend, round as u64, 0.01, &ad)?;
+            let out = contrastive_step(c.model.take().expect("model"), &mut c.optim, &data, &indices, &c.objective, &c.views, c.backend, round as u64, 0.01, &ad, c.amp.as_mut())?;
             // Reading the loss waits for the device to finish the step.
             let _ = out.output.loss.into_scalar::<f32>();
             c.model = Some(out.model);

@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{}", args.preset)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     // Probe for a GPU once here rather than in every stage; every stage gets the resolved
-    // device and the precision (checked here: training cannot use f16/bf16).
+    // device and the precision (f16/bf16: mixed-precision training, half-precision evaluation).
     let selected = args.device.select_for_training()?;
     eprintln!("device: {}", selected.runtime);
     let device = s(selected.choice.name());

@@ -169,8 +169,7 @@ pub struct Outcome {
 
 /// Trains (or resumes) and returns the run folder and the final test accuracy.
 pub fn train(args: &Args) -> Result<Outcome> {
-    args.device.check_trainable()?;
-    let (run, plan, data, init, start_epoch) = match &args.resume {
+    let (run, mut plan, data, init, start_epoch) = match &args.resume {
         Some(dir) => {
             let run = RunFolder::open(dir)?;
             let (plan, data) = run.plan()?;
@@ -193,6 +192,9 @@ pub fn train(args: &Args) -> Result<Outcome> {
     };
     // Settings are checked before the device is probed, so mistakes fail at once.
     let selected = args.device.select_for_training()?;
+    // Mixed precision is a setting of this invocation (a resumed run may change it).
+    plan.supervised.mixed_precision = selected.runtime.mixed_precision;
+    plan.contrastive.mixed_precision = selected.runtime.mixed_precision;
     let device = selected.device.clone();
     device.seed(plan.supervised.seed);
     let train_set = super::load_split(&data, Split::Train, plan.train_limit, plan.supervised.seed)?;
