@@ -9,7 +9,8 @@
 #   1. `hypersphere bench` (random ResNet-18 width 64: inference, CE training step at batch 128
 #      and 512, SimCLR step at batch 256 with augmentations, PGD-10, PGD-40) in f32, then
 #      PyTorch strict f32 (TF32 off), then hypersphere tf32, then PyTorch defaults (TF32 convs,
-#      cudnn.benchmark), then PyTorch bf16 autocast;
+#      cudnn.benchmark), then hypersphere bf16 (training rows in mixed precision), then PyTorch
+#      bf16 autocast;
 #   2. the same-weights attack benchmark (scripts/bench-attacks.sh --gpu: AutoAttack standard at
 #      the published budgets on K=500 images, both sides);
 #   3. scripts/bench_table.py: the ratio table and bench.json (rows: name, batch,
@@ -50,7 +51,7 @@ if [ $dry = 1 ]; then
   [ -x "$HS" ] || { echo "error: no hypersphere binary at $HS (cargo build --release -p hypersphere, or set HS)" >&2; exit 1; }
   hs_common=(--device flex --width 4 --batch-size 8 --train-batch-sizes 8,16 --simclr-batch-size 8 --warmup 1 --iters 3)
   pt_common=(--device cpu --width 4 --batch-size 8 --train-batch-sizes 8,16 --simclr-batch-size 8 --warmup 1 --iters 3)
-  precisions=(f32)
+  precisions=(f32 bf16)
   echo "CPU (dry run) $(nproc) cores" > "$OUT/gpu.txt"
 else
   for f in .gl/*.deb; do dpkg -x "$f" /; done
@@ -63,13 +64,14 @@ else
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
   hs_common=(--device auto --width 64 --batch-size 128 --train-batch-sizes 128,512 --simclr-batch-size 256 --warmup 10 --iters 20)
   pt_common=(--device cuda --width 64 --batch-size 128 --train-batch-sizes 128,512 --simclr-batch-size 256 --warmup 10 --iters 20)
-  precisions=(f32 tf32)
+  precisions=(f32 tf32 bf16)
 fi
 log "== $(cat "$OUT/gpu.txt"), $(date -u +%Y-%m-%d)"
 have_torch=0
 python3 -c "import torch" 2>/dev/null && have_torch=1
 
-# Both sides alternately: hypersphere f32, PyTorch strict, hypersphere tf32, PyTorch default, PyTorch bf16.
+# Both sides alternately: hypersphere f32, PyTorch strict, hypersphere tf32, PyTorch default,
+# hypersphere bf16, PyTorch bf16.
 hs_bench() {
   log "\$ hypersphere bench --precision $1 ${hs_common[*]}"
   timeout "$(( $(left) > 5 ? $(left) : 5 ))" "$HS" bench --precision "$1" "${hs_common[@]}" --json "$OUT/hs-$1.json" 2>&1 | tee -a "$OUT/log.txt"
@@ -79,10 +81,14 @@ pt_bench() {
   log "\$ python3 scripts/bench_pytorch.py --mode $1 ${pt_common[*]}"
   PYTHONUNBUFFERED=1 timeout "$(( $(left) > 5 ? $(left) : 5 ))" python3 scripts/bench_pytorch.py --mode "$1" "${pt_common[@]}" --json "$OUT/pt-$1.json" 2>&1 | tee -a "$OUT/log.txt"
 }
+has() { case " ${precisions[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 hs_bench f32
 pt_bench strict
-if [ ${#precisions[@]} -gt 1 ]; then hs_bench tf32; fi
+if has tf32; then hs_bench tf32; fi
 pt_bench default
+# bf16: inference and attacks in bf16, training steps in mixed precision (f32 master weights),
+# the counterpart of PyTorch's bf16 autocast mode.
+if has bf16; then hs_bench bf16; fi
 pt_bench bf16
 
 if [ $dry = 0 ]; then

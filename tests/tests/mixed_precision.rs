@@ -50,3 +50,30 @@ fn half_precision_training_is_mixed_precision_and_follows_the_f32_run() {
     assert!(lines[0]["train_loss"].as_f64().unwrap().is_finite());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `bench --precision bf16`: inference and attacks on a bf16 device, training steps in mixed
+/// precision (timed in a child process on an f32 device), one table and one JSON report.
+#[test]
+fn bench_times_training_rows_in_mixed_precision() {
+    let dir = scratch("mixed-precision-bench");
+    let json = dir.join("bench.json");
+    let out = run(&[
+        "bench", "--arch", "small-cnn", "--width", "4", "--device", "flex", "--precision", "bf16", "--warmup", "1", "--iters", "1",
+        "--batch-size", "4", "--train-batch-sizes", "4", "--simclr-batch-size", "4", "--rows", "inference,ce-step,simclr-step,pgd10",
+        "--json", json.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["runtime"]["precision"], "bf16");
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["inference", "ce-step", "simclr-step", "pgd10"]);
+    for r in rows {
+        let mixed = r["detail"].as_str().unwrap_or("").contains("mixed bf16 (f32 master weights)");
+        assert_eq!(mixed, r["name"].as_str().unwrap().ends_with("-step"), "{r}");
+        assert!(r["images_per_second"].as_f64().unwrap() > 0.0);
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("| measurement |").count(), 1, "one table: {stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

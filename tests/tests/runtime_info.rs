@@ -148,5 +148,9 @@ fn gpu_check_dry_run_writes_the_paired_table() {
     let paired = bench["rows"].as_array().unwrap();
     assert_eq!(paired.is_empty(), bench["pytorch"].as_array().unwrap().is_empty(), "{bench}");
     assert!(std::fs::read_to_string(dir.join("log.txt")).unwrap().contains("hypersphere bench --precision f32"));
+    // The bf16 report: its training rows ran in mixed precision.
+    let bf16 = bench["hypersphere"].as_array().unwrap().iter().find(|r| r["runtime"]["precision"] == "bf16").expect("a bf16 report");
+    let ce = bf16["rows"].as_array().unwrap().iter().find(|r| r["name"] == "ce-step").expect("a bf16 ce-step row");
+    assert!(ce["detail"].as_str().unwrap().contains("mixed bf16"), "{ce}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::SgdConfig;
 use burn::tensor::{Distribution, Tensor};
 use hypersphere_core::attacks::spec::parse_eps;
 use hypersphere_core::attacks::{Attack, AttackKind, AttackSpec, AutoAttack, Norm, PgdLinf};
@@ -35,7 +35,7 @@ use hypersphere_core::losses::cross_entropy;
 use hypersphere_core::metrics::count_correct;
 use hypersphere_core::models::Classifier;
 use hypersphere_core::runtime::RuntimeInfo;
-use hypersphere_core::train::ContrastiveConfig;
+use hypersphere_core::train::{ContrastiveConfig, MixedPrecision, train_step};
 use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contrastive_step};
 
 use crate::device::DeviceArgs;
@@ -126,18 +126,81 @@ fn pgd(steps: usize) -> Result<PgdLinf> {
     Ok(PgdLinf::new(AttackSpec::new(AttackKind::Pgd, Norm::Linf, 8.0 / 255.0)?.with_steps(steps)?))
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let selected = args.device.select()?;
+/// Set in the child process that times the mixed-precision training rows.
+const MIXED_CHILD: &str = "HYPERSPHERE_BENCH_MIXED_TRAINING";
+
+/// The rows that time training steps.
+const TRAINING_ROWS: [&str; 2] = ["ce-step", "simclr-step"];
+
+pub fn run(mut args: Args) -> Result<()> {
+    // With f16/bf16, training runs mixed precision on an f32 device (f32 master weights) while
+    // inference and attacks run on a device whose float type is f16/bf16. A device's float
+    // type is fixed at its first tensor, so the training rows are timed in a child process
+    // (this binary again) and merged into this report.
+    let is_child = std::env::var_os(MIXED_CHILD).is_some();
+    let mixed = args.device.precision.training_half().is_some() && args.weights.is_none();
+    let child_rows: Vec<String> = args.rows.iter().filter(|r| TRAINING_ROWS.contains(&r.as_str())).cloned().collect();
+    let run_child = mixed && !is_child && !child_rows.is_empty();
+    if mixed && (run_child || is_child) {
+        if is_child {
+            args.rows = child_rows.clone();
+        } else {
+            args.rows.retain(|r| !TRAINING_ROWS.contains(&r.as_str()));
+        }
+    }
+    let selected = if is_child { args.device.select_for_training()? } else { args.device.select()? };
     let device = selected.device.clone();
     device.seed(0);
-    let report = match (&args.weights, &args.images) {
-        (Some(weights), Some(images)) => same_weights(&args, weights, images, &selected.runtime, &device)?,
-        _ => random_weights(&args, &selected.runtime, &device)?,
+    let (mut report, table_printed) = match (&args.weights, &args.images) {
+        (Some(weights), Some(images)) => (same_weights(&args, weights, images, &selected.runtime, &device)?, true),
+        _ => (random_weights(&args, &selected.runtime, &device)?, false),
     };
+    if run_child {
+        let rows = mixed_training_rows()?;
+        let at = report.rows.iter().position(|r| r.name != "inference").unwrap_or(report.rows.len());
+        report.rows.splice(at..at, rows);
+    }
+    if !is_child && !table_printed {
+        print_rows(&report.rows);
+    }
     if let Some(path) = &args.json {
         model_files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())
+}
+
+/// Runs this command again in a child process with [`MIXED_CHILD`] set (same arguments, its
+/// own `--json`) and returns its rows: the training steps in mixed precision.
+fn mixed_training_rows() -> Result<Vec<BenchRow>> {
+    let json = std::env::temp_dir().join(format!("hypersphere-bench-mixed-{}.json", std::process::id()));
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    // Drop the user's --json (the child writes its own).
+    let mut i = 0;
+    while i < argv.len() {
+        if argv[i] == "--json" {
+            argv.drain(i..(i + 2).min(argv.len()));
+        } else if argv[i].starts_with("--json=") {
+            argv.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let exe = std::env::current_exe().context("locating this program for the mixed-precision training rows")?;
+    let status = std::process::Command::new(exe)
+        .args(&argv)
+        .arg("--json")
+        .arg(&json)
+        .env(MIXED_CHILD, "1")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("starting the mixed-precision training benchmark")?;
+    if !status.success() {
+        bail!("the mixed-precision training benchmark (child process) failed: {status}");
+    }
+    let text = std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+    let _ = std::fs::remove_file(&json);
+    let report: BenchReport = serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
+    Ok(report.rows)
 }
 
 /// Prints rows as a Markdown table.
@@ -169,6 +232,7 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
         bail!("unknown --rows entry '{bad}' (valid: {})", ROWS.join(", "));
     }
     let wanted = |name: &str| args.rows.iter().any(|r| r == name);
+    let mixed_detail = runtime.mixed_precision.map(|h| format!(", mixed {} (f32 master weights)", h.name())).unwrap_or_default();
     let model = Classifier::new(config.clone(), device)?;
     if wanted("inference") {
         rows.push(measure("inference", "forward", n, warmup, iters, &mut || {
@@ -181,13 +245,15 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
         let (xb, yb) = random_batch(b);
         let mut train_model = Some(Classifier::new(config.clone(), &ad)?);
         let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_dampening(0.0))).init();
+        let mut amp = runtime.mixed_precision.map(MixedPrecision::new);
         let (xa, ya) = (xb.autodiff(), yb.autodiff());
-        rows.push(measure("ce-step", "forward + backward + SGD momentum", b, warmup, iters, &mut || {
+        rows.push(measure("ce-step", &format!("forward + backward + SGD momentum{mixed_detail}"), b, warmup, iters, &mut || {
             let m = train_model.take().expect("model");
-            let loss = cross_entropy(m.forward(xa.clone()), ya.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &m);
-            let m = optim.step(0.01, m, grads);
-            sync(loss.detach().without_autodiff());
+            let Ok((m, loss)) = train_step(amp.as_mut(), &mut optim, 0.01, m, |m, compute| {
+                let loss = cross_entropy(compute.output(m.forward(compute.input(xa.clone()))), ya.clone());
+                Ok::<_, std::convert::Infallible>((loss.clone(), loss.detach()))
+            });
+            sync(loss.without_autodiff());
             train_model = Some(m);
         }));
     }
@@ -200,12 +266,13 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
         let views = ViewConfig::simclr();
         let mut model = Some(ContrastiveModel::new(Classifier::new(config.clone(), &ad)?, 128, &ad));
         let mut optim = ContrastiveConfig::default().optimizer();
+        let mut amp = runtime.mixed_precision.map(MixedPrecision::new);
         let mut step = 0u64;
         let mut failure = None;
-        rows.push(measure("simclr-step", "two views per image, augmentations on the device", b, warmup, iters, &mut || {
+        rows.push(measure("simclr-step", &format!("two views per image, augmentations on the device{mixed_detail}"), b, warmup, iters, &mut || {
             step += 1;
             let Some(current) = model.take() else { return };
-            match contrastive_step(current, &mut optim, &data, &indices, &objective, &views, ViewBackend::Device, step, 0.01, &ad, None) {
+            match contrastive_step(current, &mut optim, &data, &indices, &objective, &views, ViewBackend::Device, step, 0.01, &ad, amp.as_mut()) {
                 Ok(out) => {
                     let _ = out.output.loss.into_scalar::<f32>();
                     model = Some(out.model);
@@ -226,7 +293,6 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
             sync(attack.perturb(&model, x.clone(), y.clone(), 0).sum());
         }));
     }
-    print_rows(&rows);
     Ok(BenchReport { runtime: runtime.clone(), model: format!("{} width {}", config.arch.name(), config.width), rows })
 }
 
