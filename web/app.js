@@ -3,6 +3,8 @@
 //   ?backend=webgpu|cpu|auto   (default auto: WebGPU when the browser has it, else the CPU)
 //   ?models=ce,simclr          (a subset of web/models/manifest.json; default all)
 //   ?batch=N                   (images of the bundled test batch used by the curve; default all)
+//   ?auto=0                    (no first-visit attack; default: a gallery image is attacked on load)
+//   ?image=NAME                (the gallery image of the first visit; default ship)
 import { connectWorker } from "./worker-client.js";
 
 const $ = (id) => document.getElementById(id);
@@ -76,12 +78,24 @@ function buildCards() {
   }));
 }
 
-function drawCurve(series, steps, attack) {
+/// The paper's measure: (clean - attacked) / clean, with clean the accuracy at eps = 0 (the
+/// curve's first point); null where the clean accuracy is 0.
+function relativeDrops(accuracy) {
+  const clean = accuracy[0];
+  return accuracy.map((a) => (clean > 0 ? (clean - a) / clean : null));
+}
+
+let lastCurve = null; // { series, steps, attack } of the last computed curve, for the view toggle
+
+function drawCurve(series, steps, attack, view = $("curve-view").value) {
+  lastCurve = { series, steps, attack };
   const W = 520, H = 260, L = 48, B = 36, T = 12, R = 120;
   const x = (i) => L + (i / (steps.length - 1)) * (W - L - R);
-  const y = (acc) => T + (1 - acc) * (H - T - B);
+  const y = (v) => T + (1 - v) * (H - T - B);
+  const values = (s) => (view === "drop" ? relativeDrops(s.accuracy) : s.accuracy);
   const colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
-  let svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="accuracy versus epsilon">`;
+  const what = view === "drop" ? "relative accuracy drop" : "accuracy";
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${what} versus epsilon" data-view="${view}">`;
   for (const a of [0, 0.25, 0.5, 0.75, 1]) {
     svg += `<line x1="${L}" x2="${W - R}" y1="${y(a)}" y2="${y(a)}" stroke="#ddd"/><text x="${L - 6}" y="${y(a) + 4}" text-anchor="end" font-size="11">${a * 100}%</text>`;
   }
@@ -89,12 +103,26 @@ function drawCurve(series, steps, attack) {
   svg += `<text x="${(L + W - R) / 2}" y="${H - 4}" text-anchor="middle" font-size="12">\u03b5</text>`;
   series.forEach((s, j) => {
     const c = colors[j % colors.length];
-    const pts = s.accuracy.map((a, i) => `${x(i)},${y(a)}`).join(" ");
-    svg += `<polyline class="series" data-model="${s.id}" fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>`;
-    s.accuracy.forEach((a, i) => { svg += `<circle cx="${x(i)}" cy="${y(a)}" r="3" fill="${c}"/>`; });
+    const v = values(s);
+    const pts = v.map((a, i) => (a == null ? null : `${x(i)},${y(a)}`)).filter(Boolean).join(" ");
+    svg += `<polyline class="series" data-model="${s.id}" data-values="${v.join(",")}" fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>`;
+    v.forEach((a, i) => { if (a != null) svg += `<circle cx="${x(i)}" cy="${y(a)}" r="3" fill="${c}"/>`; });
     svg += `<text x="${W - R + 8}" y="${T + 14 + 16 * j}" font-size="12" fill="${c}">${s.name}</text>`;
   });
   $("curve").innerHTML = svg + "</svg>";
+}
+
+/// One sentence per curve: each model's relative drop at the smallest epsilon where the curve
+/// has one (2/255 for l_inf), largest drop first.
+function curveSummary(series, steps, attack) {
+  const at = steps.indexOf(2) > 0 ? steps.indexOf(2) : 1;
+  const drops = series.map((s) => ({ name: s.name, drop: relativeDrops(s.accuracy)[at] })).filter((d) => d.drop != null);
+  if (!drops.length) return "";
+  drops.sort((a, b) => b.drop - a.drop);
+  const pct = (d) => `${Math.round(100 * d.drop)}%`;
+  const [first, ...rest] = drops;
+  return `At \u03b5 = ${epsLabel(steps[at], attack)}, ${first.name} loses ${pct(first)} of its accuracy` +
+    (rest.length ? `, ${rest.map((d) => `${d.name} ${pct(d)}`).join(", ")}` : "") + " (relative drop on the test batch).";
 }
 
 // ---- the image ---------------------------------------------------------------------------
@@ -230,6 +258,7 @@ async function computeCurve() {
     $("curve-status").textContent = `${base.attack} on ${n} test images, ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
       series.map((s) => `${s.name} ${s.accuracy.map((a) => (100 * a).toFixed(0) + "%").join(" / ")}`).join("; ");
     document.body.dataset.curve = JSON.stringify(series.map((s) => s.accuracy));
+    $("curve-summary").textContent = curveSummary(series, CURVE_STEPS, base.attack);
   } catch (e) {
     showError(`Curve failed: ${e.message}`);
   } finally {
@@ -265,6 +294,7 @@ $("eps").addEventListener("input", () => {
 $("attack").addEventListener("change", () => { updateEpsLabel(); $("steps").disabled = $("attack").value === "fgsm"; });
 $("run").addEventListener("click", () => attackAll({ bisect: $("bisect").checked }));
 $("curve-run").addEventListener("click", computeCurve);
+$("curve-view").addEventListener("change", () => { if (lastCurve) drawCurve(lastCurve.series, lastCurve.steps, lastCurve.attack); });
 $("file").addEventListener("change", async () => {
   const file = $("file").files[0];
   if (file) await setSource(new Uint8Array(await file.arrayBuffer()), file.name);
@@ -293,6 +323,15 @@ async function describeBackend(name) {
   return parts.length ? `WebGPU: ${parts.join(" ")}` : name;
 }
 
+// A first visit shows the effect without a click: a gallery image attacked on every model at
+// the default epsilon (the smallest flipping epsilon is left to the button).
+async function firstVisit() {
+  const name = CLASSES.includes(params.get("image")) ? params.get("image") : "ship";
+  await setSource(new Uint8Array(await (await fetch(`web/gallery/${name}.jpg`)).arrayBuffer()), `${name}.jpg (CIFAR-10 test)`);
+  await attackAll({ bisect: false });
+  document.body.dataset.firstVisit = "done";
+}
+
 async function start() {
   fillControls();
   updateEpsLabel();
@@ -306,6 +345,7 @@ async function start() {
     $("curve-run").disabled = false;
     document.body.dataset.ready = "true";
     status(`${models.length} models loaded, ${batchSize} test images for the curve`);
+    if (params.get("auto") !== "0") await firstVisit();
   } catch (e) {
     $("backend").textContent = "unavailable";
     showError(`Could not start: ${e.message}`);

@@ -43,12 +43,14 @@ after(async () => {
   server?.close();
 });
 
-async function openPage(query) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+// Opens the page; without `auto=` in the query the first-visit attack is switched off so that
+// each test starts from a page that has done nothing yet.
+async function openPage(query, { width = 1280, height = 900, base = server.url } = {}) {
+  const page = await browser.newPage({ viewport: { width, height } });
   const logs = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-  await page.goto(`${server.url}/index.html?${query}`);
+  await page.goto(`${base}/index.html?${query}${query.includes("auto=") ? "" : "&auto=0"}`);
   try {
     await page.waitForFunction(() => document.body.dataset.ready === "true" || document.getElementById("error").textContent, null, { timeout: 300_000 });
   } catch (e) {
@@ -200,6 +202,24 @@ test("CPU fallback: the robustness curve is drawn while the worker keeps answeri
   assert.equal(curve[0][0], clean / 40);
   assert.equal(await page.locator("#curve svg polyline.series").count(), 2);
   await page.screenshot({ path: join(artifacts, "page-cpu-curve.png"), fullPage: true });
+  // The relative-drop view plots (clean - attacked) / clean of the accuracy view's numbers.
+  await page.selectOption("#curve-view", "drop");
+  assert.equal(await page.getAttribute("#curve svg", "data-view"), "drop");
+  const drops = await page.$$eval("#curve svg polyline.series", (ps) => ps.map((p) => p.dataset.values.split(",").map(Number)));
+  for (const [j, series] of curve.entries()) {
+    series.forEach((a, i) => assert.ok(Math.abs(drops[j][i] - (series[0] - a) / series[0]) < 1e-12, `model ${j}, point ${i}: drop ${drops[j][i]} vs accuracy ${a}, clean ${series[0]}`));
+  }
+  // The summary states the drop at 2/255 of each model in words.
+  const summary = await page.textContent("#curve-summary");
+  const names = await page.$$eval(".card h3", (hs) => hs.map((h) => h.textContent));
+  for (const [j, name] of names.entries()) {
+    const pct = Math.round(100 * (curve[j][0] - curve[j][2]) / curve[j][0]);
+    assert.ok(summary.includes(`${name} ${pct}%`) || summary.includes(`${name} loses ${pct}%`), `'${summary}' states ${name}'s drop ${pct}%`);
+  }
+  assert.match(summary, /^At \u03b5 = 2\/255/);
+  await page.selectOption("#curve-view", "accuracy");
+  const back = await page.$$eval("#curve svg polyline.series", (ps) => ps.map((p) => p.dataset.values.split(",").map(Number)));
+  assert.deepEqual(back, curve, "the accuracy view shows the curve's accuracies");
   await page.close();
 });
 
@@ -261,4 +281,59 @@ test("WebGPU (SwiftShader): every attack on two models, and the native CLI's FGS
   // gradient is ~0, so a few values may differ by 2 eps.
   await compareWithNative(page, "fgsm:linf:8/255", { attack: "fgsm", eps: 8 / 255 }, { fraction: 0.01, worst: 255, probability: 0.02 });
   await page.close();
+});
+
+// Every control (input, select, button) is explained by a tooltip, on it or on its label.
+async function untitledControls(page) {
+  return page.$$eval("input, select, button", (els) => els
+    .filter((e) => !(e.closest("#gallery")) && !(e.title || e.closest("label")?.title))
+    .map((e) => e.id || e.outerHTML.slice(0, 60)));
+}
+
+// Controls whose box reaches past the viewport's right edge (or a page wider than the viewport).
+async function offScreen(page) {
+  return page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const out = [...document.querySelectorAll("input, select, button, #curve svg, .card, img")]
+      .filter((e) => e.offsetParent !== null && !e.hidden)
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.right > w + 0.5 || r.left < -0.5; })
+      .map((e) => e.id || e.className || e.tagName);
+    if (document.documentElement.scrollWidth > w + 0.5) out.push(`page width ${document.documentElement.scrollWidth} > ${w}`);
+    return out;
+  });
+}
+
+test("first visit: a result without a click, the explanation, tooltips, and a 360 px and 1280 px layout", async () => {
+  for (const [width, height] of [[360, 800], [1280, 900]]) {
+    const { page, logs } = await openPage("backend=cpu&models=ce,simclr&auto=1&image=cat", { width, height });
+    try {
+      await page.waitForFunction(() => document.body.dataset.firstVisit === "done" || document.getElementById("error").textContent, null, { timeout: 600_000 });
+    } catch (e) {
+      throw new Error(`no first-visit result: ${e.message}\n${logs.join("\n")}`);
+    }
+    assert.equal(await page.textContent("#error"), "", logs.join("\n"));
+    const cards = await page.$$eval(".card", (cs) => cs.map((c) => ({ ...c.dataset, verdict: c.querySelector(".verdict").textContent })));
+    assert.equal(cards.length, 2);
+    for (const c of cards) {
+      assert.ok(CIFAR.includes(c.clean) && CIFAR.includes(c.adv), `${c.model}: a result (${c.clean} -> ${c.adv})`);
+      assert.match(c.verdict, /label (flipped|kept)/);
+    }
+    assert.match(await page.textContent("#source-name"), /cat\.jpg/);
+    assert.equal(await page.getAttribute("#explain a", "href"), "https://arxiv.org/abs/2207.10862");
+    assert.deepEqual(await untitledControls(page), [], "controls without a tooltip");
+    await page.screenshot({ path: join(artifacts, `page-first-visit-${width}.png`), fullPage: true });
+    assert.deepEqual(await offScreen(page), [], `off-screen at ${width} px`);
+    await page.close();
+  }
+});
+
+test("the page works from a sub-path (/demo/), as on any static host", async () => {
+  const sub = await serve(root, "/demo");
+  try {
+    const { page } = await openPage("backend=cpu&models=ce", { base: `${sub.url}/demo` });
+    assert.equal(await page.locator(".card").count(), 1);
+    await page.close();
+  } finally {
+    sub.close();
+  }
 });

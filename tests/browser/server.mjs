@@ -10,10 +10,17 @@ const TYPES = {
   ".jpg": "image/jpeg", ".bpk": "application/octet-stream", ".css": "text/css",
 };
 
-export async function serve(root) {
+// With `prefix` (e.g. "/demo"), the root is served under that sub-path only, as a static host
+// that publishes the page in a folder would.
+export async function serve(root, prefix = "") {
   const base = resolve(root);
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (prefix) {
+      if (!path.startsWith(prefix + "/")) { res.writeHead(404).end("not found"); return; }
+      path = path.slice(prefix.length);
+    }
+    path = normalize(path);
     const file = join(base, path.endsWith("/") ? path + "index.html" : path);
     if (!file.startsWith(base)) { res.writeHead(403).end(); return; }
     try {
