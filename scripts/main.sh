@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+pin_patch_times
 cargo build --release -p hypersphere
+stamp_patches
 case " $* " in
   *" --preset "*|*" --preset="*) exec "$CARGO_TARGET_DIR/release/hypersphere" reproduce "$@" ;;
   *) exec "$CARGO_TARGET_DIR/release/hypersphere" reproduce --preset tiny "$@" ;;

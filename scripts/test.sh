@@ -14,6 +14,9 @@ mkdir -p "$(dirname "$HYPERSPHERE_WASM_TARGET_DIR")"
 scripts/build-web.sh > "$HYPERSPHERE_WASM_TARGET_DIR.log" 2>&1 &
 wasm_pid=$!
 echo "== cargo test (target dir $CARGO_TARGET_DIR)"
+pin_patch_times
+cargo test --release --workspace --no-run
+stamp_patches
 HYPERSPHERE_WGPU_TEST=1 cargo test --release --workspace
 echo "== waiting for the wasm build"
 if ! wait "$wasm_pid"; then

@@ -150,6 +150,8 @@ async function classifyAll() {
   const g = ++generation;
   const tops = await Promise.all(models.map((_, i) => call("classify", { model: i, image: input })));
   if (g !== generation) return;
+  for (const k of Object.keys(lastPng)) delete lastPng[k];
+  if (Object.keys(maps).length) placeAll();
   tops.forEach((top, i) => {
     const card = $(`card-${i}`);
     card.querySelector(".clean").replaceChildren(bars(top));
@@ -179,6 +181,7 @@ async function attackAll({ bisect }) {
     }));
     if (g !== generation) return;
     status(`${request.attack} done in ${(performance.now() - started).toFixed(0)} ms`);
+    if (Object.keys(maps).length) await placeAll();
     document.body.dataset.attacks = String(Number(document.body.dataset.attacks || 0) + 1);
     if (bisect) await minFlipAll(g, request);
   } catch (e) {
@@ -227,6 +230,77 @@ async function minFlipAll(g, request) {
     el.dataset.eps = k == null ? "none" : String(found.eps);
   }));
   if (g === generation) document.body.dataset.bisected = String(Number(document.body.dataset.bisected || 0) + 1);
+}
+
+// ---- the geometry panel ------------------------------------------------------------------
+const CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const MAP = 240, PAD = 10;
+const maps = {}; // model index -> { scale: (x, y) -> [px, py] }
+
+async function drawMaps() {
+  $("geometry-run").disabled = true;
+  delete document.body.dataset.geometry;
+  const started = performance.now();
+  try {
+    const figures = [];
+    for (const [i, m] of models.entries()) {
+      $("geometry-status").textContent = `${m.name}: embedding ${batchSize} test images...`;
+      const g = await call("geometry", { model: i, seed: 0 });
+      const xs = g.points.map((p) => p[0]), ys = g.points.map((p) => p[1]);
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      const scale = (x, y) => [PAD + ((x - x0) / (x1 - x0 || 1)) * (MAP - 2 * PAD), PAD + ((y - y0) / (y1 - y0 || 1)) * (MAP - 2 * PAD)];
+      maps[i] = { scale };
+      let svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${MAP} ${MAP}" role="img" aria-label="t-SNE map of ${m.name}">`;
+      g.points.forEach(([x, y], k) => {
+        const [px, py] = scale(x, y);
+        svg += `<circle class="point" data-index="${k}" data-label="${g.labels[k]}" cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3.2" fill="${CLASS_COLORS[g.labels[k] % 10]}"><title>${g.class_names[g.labels[k]]}</title></circle>`;
+      });
+      svg += `<g class="markers"></g></svg>`;
+      const fig = document.createElement("figure");
+      fig.className = "map";
+      fig.dataset.model = m.id;
+      fig.dataset.ratio = String(g.ratio);
+      fig.dataset.uniformity = String(g.uniformity);
+      fig.innerHTML = svg + `<figcaption><strong>${m.name}</strong>: ratio <span class="ratio">${g.ratio.toFixed(3)}</span>x ` +
+        `(inter ${g.inter.toFixed(3)} / intra ${g.intra.toFixed(3)}), alignment ${g.alignment.toFixed(3)}, uniformity ${g.uniformity.toFixed(3)}</figcaption>`;
+      figures.push(fig);
+      $("maps").replaceChildren(...figures);
+    }
+    $("maps").querySelectorAll("circle.point").forEach((c) => c.addEventListener("mouseenter", () => hoverImage(Number(c.dataset.index))));
+    $("geometry-status").textContent = `${models.length} maps in ${((performance.now() - started) / 1000).toFixed(1)} s (hover a dot to see its image)`;
+    document.body.dataset.geometry = "done";
+    if (input) await placeAll();
+  } catch (e) {
+    showError(`Geometry failed: ${e.message}`);
+  } finally {
+    $("geometry-run").disabled = false;
+  }
+}
+
+const hoverCache = {};
+async function hoverImage(k) {
+  hoverCache[k] ??= pngUrl(await call("batchPng", { index: k }));
+  $("geometry-hover").src = hoverCache[k];
+  $("geometry-hover").hidden = false;
+}
+
+/// Draws the clean image (ring) and, after an attack, the adversarial image (cross) on every map.
+async function placeAll() {
+  await Promise.all(models.map(async (_, i) => {
+    if (!maps[i]) return;
+    const g = $("maps").querySelector(`figure.map[data-model="${models[i].id}"] .markers`);
+    const clean = await call("embed", { model: i, image: input });
+    const [cx, cy] = maps[i].scale(clean.x, clean.y);
+    let marks = `<circle class="clean-mark" cx="${cx.toFixed(2)}" cy="${cy.toFixed(2)}" r="6" fill="none" stroke="#000" stroke-width="2"/>`;
+    if (lastPng[i]) {
+      const adv = await call("embed", { model: i, image: lastPng[i] });
+      const [ax, ay] = maps[i].scale(adv.x, adv.y);
+      marks += `<line x1="${cx.toFixed(2)}" y1="${cy.toFixed(2)}" x2="${ax.toFixed(2)}" y2="${ay.toFixed(2)}" stroke="#b00020" stroke-dasharray="3 2"/>` +
+        `<path class="adv-mark" data-x="${ax.toFixed(2)}" data-y="${ay.toFixed(2)}" d="M${ax - 5},${ay - 5}L${ax + 5},${ay + 5}M${ax - 5},${ay + 5}L${ax + 5},${ay - 5}" stroke="#b00020" stroke-width="2.5"/>`;
+    }
+    g.innerHTML = marks;
+  }));
+  document.body.dataset.placed = String(Number(document.body.dataset.placed || 0) + 1);
 }
 
 // ---- the robustness curve ----------------------------------------------------------------
@@ -294,6 +368,7 @@ $("eps").addEventListener("input", () => {
 $("attack").addEventListener("change", () => { updateEpsLabel(); $("steps").disabled = $("attack").value === "fgsm"; });
 $("run").addEventListener("click", () => attackAll({ bisect: $("bisect").checked }));
 $("curve-run").addEventListener("click", computeCurve);
+$("geometry-run").addEventListener("click", drawMaps);
 $("curve-view").addEventListener("change", () => { if (lastCurve) drawCurve(lastCurve.series, lastCurve.steps, lastCurve.attack); });
 $("file").addEventListener("change", async () => {
   const file = $("file").files[0];
@@ -330,6 +405,7 @@ async function firstVisit() {
   await setSource(new Uint8Array(await (await fetch(`web/gallery/${name}.jpg`)).arrayBuffer()), `${name}.jpg (CIFAR-10 test)`);
   await attackAll({ bisect: false });
   document.body.dataset.firstVisit = "done";
+  await drawMaps();
 }
 
 async function start() {
@@ -343,6 +419,7 @@ async function start() {
     buildCards();
     $("backend").textContent = await describeBackend(started.backend);
     $("curve-run").disabled = false;
+    $("geometry-run").disabled = false;
     document.body.dataset.ready = "true";
     status(`${models.length} models loaded, ${batchSize} test images for the curve`);
     if (params.get("auto") !== "0") await firstVisit();

@@ -57,6 +57,19 @@ const ops = {
     return [JSON.parse(await lab.min_flip_eps(model, image, JSON.stringify(request), unit, maxSteps))];
   },
 
+  async geometry({ model, seed }) {
+    return [JSON.parse(await lab.geometry(model, seed ?? 0))];
+  },
+
+  async embed({ model, image }) {
+    return [JSON.parse(await lab.embed(model, image))];
+  },
+
+  async batchPng({ index }) {
+    const png = lab.batch_png(index);
+    return [png, [png.buffer]];
+  },
+
   async batchCorrect({ model, request, start, len }) {
     return [await lab.batch_correct(model, JSON.stringify(request), start, len)];
   },

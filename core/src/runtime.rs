@@ -10,7 +10,33 @@ use std::fmt;
 use burn::tensor::{Device, FloatDType};
 use serde::{Deserialize, Serialize};
 
-use crate::train::mixed_precision::HalfPrecision;
+/// The half-precision compute type of mixed-precision training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HalfPrecision {
+    /// IEEE f16 (5 exponent bits): needs loss scaling.
+    F16,
+    /// bfloat16 (8 exponent bits, as f32): no loss scaling.
+    Bf16,
+}
+
+impl HalfPrecision {
+    /// Burn's float dtype.
+    pub fn float_dtype(self) -> FloatDType {
+        match self {
+            HalfPrecision::F16 => FloatDType::F16,
+            HalfPrecision::Bf16 => FloatDType::BF16,
+        }
+    }
+
+    /// The precision's name (`f16`, `bf16`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HalfPrecision::F16 => "f16",
+            HalfPrecision::Bf16 => "bf16",
+        }
+    }
+}
 
 /// The float precision a device computes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -65,7 +91,7 @@ impl Precision {
 
     /// How training runs in this precision: f32 and tf32 as the device's own precision; f16
     /// and bf16 as mixed precision (the device stays f32 for the master weights, the forward
-    /// and backward passes run in half precision: [`crate::train::mixed_precision`]).
+    /// and backward passes run in half precision: `train::mixed_precision`).
     pub fn training_half(self) -> Option<HalfPrecision> {
         match self {
             Precision::F32 | Precision::Tf32 => None,

@@ -337,3 +337,46 @@ test("the page works from a sub-path (/demo/), as on any static host", async () 
     sub.close();
   }
 });
+
+test("CPU fallback: the geometry panel maps every test image, states the native ratio, and the adversarial point moves with eps", async () => {
+  const { page, logs } = await openPage("backend=cpu&models=ce,simclr");
+  await page.click("#geometry-run");
+  try {
+    await page.waitForFunction(() => document.body.dataset.geometry === "done" || document.getElementById("error").textContent, null, { timeout: 600_000 });
+  } catch (e) {
+    throw new Error(`no maps: ${e.message}\n${logs.join("\n")}`);
+  }
+  assert.equal(await page.textContent("#error"), "", logs.join("\n"));
+  const figures = await page.$$eval("figure.map", (fs) => fs.map((f) => ({ model: f.dataset.model, ratio: Number(f.dataset.ratio), uniformity: Number(f.dataset.uniformity), points: f.querySelectorAll("circle.point").length })));
+  assert.equal(figures.length, 2);
+  for (const f of figures) {
+    assert.equal(f.points, 100, `${f.model}: one point per bundled test image`);
+    // The same statistic as `hypersphere geometry` on the same weights and images.
+    assert.ok(hypersphere, "HYPERSPHERE_BIN names the native binary (scripts/test.sh sets it)");
+    const json = join(mkdtempSync(join(tmpdir(), "hs-geometry-")), "g.json");
+    execFileSync(hypersphere, ["geometry", "--models", join(root, "web", "models", `${f.model}.bpk`), "--width", "8", "--data",
+      join(root, "web", "models", "cifar10-test-100.tar.gz"), "--tsne", "0", "--device", "flex", "--json", json], { stdio: "pipe" });
+    const native = JSON.parse((await import("node:fs")).readFileSync(json, "utf8"))[0];
+    assert.ok(Math.abs(f.ratio - native.separation.ratio) <= 0.01 * native.separation.ratio, `${f.model}: ratio ${f.ratio} vs native ${native.separation.ratio}`);
+    assert.ok(Math.abs(f.uniformity - native.uniformity) <= 0.01 * Math.abs(native.uniformity), `${f.model}: uniformity ${f.uniformity} vs native ${native.uniformity}`);
+  }
+  // An uploaded image gets a clean ring; an attack adds the adversarial cross, which moves with eps.
+  await upload(page, logs, join(root, "web", "gallery", "cat.jpg"));
+  await page.waitForFunction(() => document.querySelectorAll("figure.map .clean-mark").length === 2, null, { timeout: 120_000 });
+  const crosses = async () => page.$$eval("figure.map .adv-mark", (ms) => ms.map((m) => [Number(m.dataset.x), Number(m.dataset.y)]));
+  const placed = await counter(page, "placed");
+  await attack(page, logs, { attack: "pgd", eps: 1, steps: 5 });
+  await waitCounter(page, logs, "placed", placed + 1);
+  const small = await crosses();
+  await attack(page, logs, { attack: "pgd", eps: 32, steps: 10 });
+  await waitCounter(page, logs, "placed", placed + 2);
+  const large = await crosses();
+  assert.equal(small.length, 2);
+  assert.equal(large.length, 2);
+  const moved = small.map(([x, y], i) => Math.hypot(x - large[i][0], y - large[i][1]));
+  assert.ok(moved.some((d) => d > 1), `the adversarial point moves when eps changes (moved ${moved.map((d) => d.toFixed(1))} px)`);
+  await page.hover("figure.map circle.point");
+  await page.waitForFunction(() => !document.getElementById("geometry-hover").hidden, null, { timeout: 60_000 });
+  await page.screenshot({ path: join(artifacts, "page-cpu-geometry.png"), fullPage: true });
+  await page.close();
+});

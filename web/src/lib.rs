@@ -8,7 +8,11 @@
 //!   APGD-CE, targeted or not, with the adversarial image and the amplified perturbation;
 //! - [`Lab::min_flip_eps`]: the smallest radius that flips a model, by bisection;
 //! - [`Lab::load_batch`], [`Lab::batch_correct`]: accuracy on the bundled test batch, chunk by
-//!   chunk, for the robustness curve.
+//!   chunk, for the robustness curve;
+//! - [`Lab::geometry`], [`Lab::embed`], [`Lab::batch_png`]: the geometry panel: each model's
+//!   class separation, alignment and uniformity on the batch (as `hypersphere geometry`
+//!   computes them), a t-SNE map of its features, and where an uploaded (or adversarial) image
+//!   falls on that map.
 
 mod readback;
 mod request;
@@ -18,7 +22,10 @@ use hypersphere_core::attacks::{self, AttackSpec};
 use hypersphere_core::corruptions::{check_severity, Corruption};
 use hypersphere_core::data::batch::{to_bytes, to_tensor};
 use hypersphere_core::data::decode::{decode_rgb, encode_png};
+use hypersphere_core::data::ImageSet;
 use hypersphere_core::data::image_folder::from_tar_gz;
+use hypersphere_core::data::views::{ViewConfig, contrastive_views};
+use hypersphere_core::geometry::{TsneConfig, alignment, class_separation, tsne_2d, uniformity};
 use hypersphere_core::metrics::perturbation_norms;
 use hypersphere_core::models::{Classifier, ModelConfig};
 use readback::{predictions, read, top5, Prediction};
@@ -58,6 +65,42 @@ struct MinFlip {
     milliseconds: f64,
 }
 
+/// What [`Lab::geometry`] reports.
+#[derive(Serialize)]
+struct Geometry {
+    /// t-SNE coordinates of the batch images' features, in batch order.
+    points: Vec<[f32; 2]>,
+    labels: Vec<usize>,
+    class_names: Vec<String>,
+    /// Mean cosine distance between images of different classes / of the same class.
+    inter: f64,
+    intra: f64,
+    ratio: f64,
+    /// Wang & Isola's alignment (two SimCLR views per image, seeded) and uniformity (t = 2).
+    alignment: f64,
+    uniformity: f64,
+    milliseconds: f64,
+}
+
+/// A model's map: its batch features (row-major, `dim` wide) and their 2-D positions.
+struct FeatureMap {
+    rows: Vec<f32>,
+    dim: usize,
+    points: Vec<[f32; 2]>,
+}
+
+/// What [`Lab::embed`] reports: where an image falls on a model's map.
+#[derive(Serialize)]
+struct Placement {
+    x: f32,
+    y: f32,
+    /// The class of its most similar batch image.
+    nearest_class: usize,
+}
+
+/// Neighbours an out-of-sample image is placed among (t-SNE has no mapping for new points).
+const PLACEMENT_NEIGHBOURS: usize = 5;
+
 /// A model with its name.
 struct NamedModel {
     name: String,
@@ -82,6 +125,11 @@ pub struct Lab {
     backend: String,
     models: Vec<NamedModel>,
     batch: Option<(Tensor<4>, Vec<usize>)>,
+    /// The batch's images on the host (views for alignment, PNGs for the map's hover).
+    batch_set: Option<ImageSet>,
+    /// Per model, its map once [`Lab::geometry`] drew it (interior mutability: requests run
+    /// concurrently in the worker).
+    maps: std::cell::RefCell<Vec<Option<FeatureMap>>>,
 }
 
 #[wasm_bindgen]
@@ -98,7 +146,7 @@ impl Lab {
             },
             other => return Err(js_err(format!("unknown backend '{other}' (webgpu, cpu, auto)"))),
         };
-        Ok(Lab { device, backend, models: Vec::new(), batch: None })
+        Ok(Lab { device, backend, models: Vec::new(), batch: None, batch_set: None, maps: Default::default() })
     }
 
     /// Which backend runs the models, e.g. "WebGPU: SwiftShader Device" or "CPU (Flex)".
@@ -216,7 +264,8 @@ impl Lab {
         let set = from_tar_gz(archive.as_slice(), "test", size as u32, "test batch").map_err(js_err)?;
         let images = to_tensor(&set.pixels, set.len(), size, size, &self.device);
         let n = set.len();
-        self.batch = Some((images, set.labels));
+        self.batch = Some((images, set.labels.clone()));
+        self.batch_set = Some(set);
         Ok(n)
     }
 
@@ -238,6 +287,97 @@ impl Lab {
         let adv = attacks::build(&spec).perturb(model, x, y, request.seed as u64);
         let predicted = predictions(model, adv).await?;
         Ok(predicted.iter().zip(labels).filter(|(p, l)| p == l).count())
+    }
+}
+
+#[wasm_bindgen]
+impl Lab {
+    /// The geometry of model `index`'s backbone features on the test batch, as JSON
+    /// ([`Geometry`]): class separation (inter/intra mean cosine distance, the paper's Section
+    /// 4.1), alignment over two SimCLR views per image (`seed`), uniformity, and a t-SNE map
+    /// that [`Lab::embed`] then places images on. The statistics run on Flex (CPU) from the
+    /// features read back, with core's functions, so they equal `hypersphere geometry` on the
+    /// same images.
+    pub async fn geometry(&self, index: usize, seed: u32) -> Result<String, JsError> {
+        let started = Instant::now();
+        let model = &self.model(index)?.model;
+        let (images, labels) = self.batch.as_ref().ok_or_else(|| js_err("no test batch loaded"))?;
+        let set = self.batch_set.as_ref().ok_or_else(|| js_err("no test batch loaded"))?;
+        let n = labels.len();
+        let rows = read(model.features(images.clone())).await?;
+        let dim = rows.len() / n.max(1);
+        let cpu = Device::flex();
+        let features = Tensor::<2>::from_data(TensorData::new(rows.clone(), [n, dim]), &cpu);
+        let separation = class_separation(features.clone(), labels, set.class_names.len(), &cpu).map_err(js_err)?;
+        let uniformity = uniformity(features, 2.0);
+        let indices: Vec<usize> = (0..n).collect();
+        let views = contrastive_views(set, &indices, &ViewConfig::simclr(), 2, seed as u64, &self.device);
+        let view_rows = read(model.features(views)).await?;
+        let (a, b) = view_rows.split_at(n * dim);
+        let pair = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [n, dim]), &cpu);
+        let alignment = alignment(pair(a), pair(b), 2.0);
+        let points = tsne_2d(&rows, dim, &TsneConfig { seed: seed as u64, ..TsneConfig::default() }).map_err(js_err)?;
+        let mut maps = self.maps.borrow_mut();
+        if maps.len() <= index {
+            maps.resize_with(index + 1, || None);
+        }
+        maps[index] = Some(FeatureMap { rows, dim, points: points.clone() });
+        let out = Geometry {
+            points,
+            labels: labels.clone(),
+            class_names: set.class_names.clone(),
+            inter: separation.inter,
+            intra: separation.intra,
+            ratio: separation.ratio,
+            alignment,
+            uniformity,
+            milliseconds: started.elapsed().as_secs_f64() * 1e3,
+        };
+        serde_json::to_string(&out).map_err(js_err)
+    }
+
+    /// Where `image` (any image file, e.g. the adversarial PNG) falls on model `index`'s map:
+    /// the similarity-weighted mean position of its 5 most cosine-similar batch images, as JSON
+    /// ([`Placement`]). Call [`Lab::geometry`] for the model first.
+    pub async fn embed(&self, index: usize, image: Vec<u8>) -> Result<String, JsError> {
+        let model = &self.model(index)?.model;
+        let x = self.load(&image)?;
+        let f = read(model.features(x)).await?;
+        let maps = self.maps.borrow();
+        let map = maps.get(index).and_then(|m| m.as_ref()).ok_or_else(|| js_err(format!("model {index} has no map yet (draw the geometry first)")))?;
+        if f.len() != map.dim {
+            return Err(js_err(format!("feature width {} differs from the map's {}", f.len(), map.dim)));
+        }
+        let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
+        let fn_ = norm(&f);
+        let mut sims: Vec<(f32, usize)> = map
+            .rows
+            .chunks(map.dim)
+            .enumerate()
+            .map(|(i, r)| (r.iter().zip(&f).map(|(a, b)| a * b).sum::<f32>() / (norm(r) * fn_), i))
+            .collect();
+        sims.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let near = &sims[..PLACEMENT_NEIGHBOURS.min(sims.len())];
+        // Weights from similarities shifted to be positive (cosines may be negative).
+        let weights: Vec<f32> = near.iter().map(|(s, _)| (s + 1.0).max(1e-6)).collect();
+        let total: f32 = weights.iter().sum();
+        let (mut x, mut y) = (0f32, 0f32);
+        for ((_, i), w) in near.iter().zip(&weights) {
+            x += w * map.points[*i][0] / total;
+            y += w * map.points[*i][1] / total;
+        }
+        let labels = &self.batch.as_ref().ok_or_else(|| js_err("no test batch loaded"))?.1;
+        serde_json::to_string(&Placement { x, y, nearest_class: labels[near[0].1] }).map_err(js_err)
+    }
+
+    /// Batch image `i` as PNG (the map shows it on hover).
+    pub fn batch_png(&self, i: usize) -> Result<Vec<u8>, JsError> {
+        let set = self.batch_set.as_ref().ok_or_else(|| js_err("no test batch loaded"))?;
+        if i >= set.len() {
+            return Err(js_err(format!("no batch image {i} (batch of {})", set.len())));
+        }
+        let len = set.image_len();
+        encode_png(&set.pixels[i * len..(i + 1) * len], set.width as u32, set.height as u32).map_err(js_err)
     }
 }
 

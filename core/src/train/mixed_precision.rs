@@ -27,33 +27,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{FloatDType, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// The half-precision compute type of mixed-precision training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HalfPrecision {
-    /// IEEE f16 (5 exponent bits): needs loss scaling.
-    F16,
-    /// bfloat16 (8 exponent bits, as f32): no loss scaling.
-    Bf16,
-}
-
-impl HalfPrecision {
-    /// Burn's float dtype.
-    pub fn float_dtype(self) -> FloatDType {
-        match self {
-            HalfPrecision::F16 => FloatDType::F16,
-            HalfPrecision::Bf16 => FloatDType::BF16,
-        }
-    }
-
-    /// The precision's name (`f16`, `bf16`).
-    pub fn name(self) -> &'static str {
-        match self {
-            HalfPrecision::F16 => "f16",
-            HalfPrecision::Bf16 => "bf16",
-        }
-    }
-}
+pub use crate::runtime::HalfPrecision;
 
 /// Dynamic loss scaling (PyTorch `GradScaler` semantics and defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
