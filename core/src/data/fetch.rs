@@ -304,12 +304,16 @@ pub fn download(url: &str, part: &Path, expected_size: Option<u64>, options: &Fe
                     kept_earlier = false;
                 }
                 if failures >= options.attempts.max(1) {
-                    return Err(Error::Data(format!(
-                        "downloading {url}: {why}; gave up after {failures} attempts, {kept} bytes kept in {} (run again to resume)",
-                        part.display()
-                    )));
+                    let kept_text = if kept > 0 {
+                        format!(", {kept} bytes kept in {} (run again to resume)", part.display())
+                    } else {
+                        let _ = fs::remove_file(part);
+                        String::new()
+                    };
+                    return Err(Error::Data(format!("downloading {url}: {why}; gave up after {failures} attempts{kept_text}")));
                 }
-                progress.note(&format!("{why}; resuming (attempt {} of {})", failures + 1, options.attempts));
+                let again = if kept > 0 { "resuming" } else { "retrying" };
+                progress.note(&format!("{why}; {again} (attempt {} of {})", failures + 1, options.attempts));
                 std::thread::sleep(options.retry_wait);
             }
         }
@@ -345,7 +349,7 @@ fn attempt(agent: &ureq::Agent, url: &str, part: &Path, mut have: u64, expected:
         ureq::Error::BadUri(_) | ureq::Error::HostNotFound | ureq::Error::TooManyRedirects | ureq::Error::RequireHttpsOnly(_) => {
             Stop::Fatal(Error::Data(format!("{url}: {e}")))
         }
-        e => Stop::Retry(format!("{url}: {e}")),
+        e => Stop::Retry(e.to_string()),
     })?;
     let status = response.status();
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
