@@ -225,6 +225,37 @@ fn md5_hex(bytes: &[u8], dir: &Path) -> String {
 }
 
 #[test]
+fn fetch_cifar100_gives_the_binary_folder_the_loader_reads() {
+    let dir = scratch("fetch-c100");
+    let server = Server::start();
+    // cifar-100-binary/: records of <coarse label><fine label><3072 pixel bytes>.
+    let rec = |n: usize, seed: usize| -> Vec<u8> {
+        records(n, seed).chunks(3073).enumerate().flat_map(|(i, r)| [[(i % 20) as u8, ((seed + i * 13) % 100) as u8].as_slice(), &r[1..]].concat()).collect()
+    };
+    let fine: String = (0..100).map(|i| format!("fine{i}\n")).collect();
+    let archive = tar_of(
+        &[
+            ("cifar-100-binary/train.bin".into(), rec(30, 1)),
+            ("cifar-100-binary/test.bin".into(), rec(12, 0)),
+            ("cifar-100-binary/fine_label_names.txt".into(), fine.into_bytes()),
+            ("cifar-100-binary/coarse_label_names.txt".into(), b"c0\n".to_vec()),
+        ],
+        true,
+    );
+    server.route("cifar-100-binary.tar.gz", Route::new(archive.clone()));
+    let md5 = format!("cifar100={}", md5_hex(&archive, &dir));
+    let out = run_with(&["data", "fetch", "cifar100"], &dir.join("data"), &server, &md5);
+    assert_success(&out);
+    let folder = dir.join("data").join("cifar-100-binary");
+    assert_eq!(stdout_path(&out), folder);
+    let test = DataSource::Path(folder.clone()).load(Split::Test, 32).unwrap();
+    assert_eq!(test.labels, (0..12).map(|i| (i * 13) % 100).collect::<Vec<_>>());
+    assert_eq!((test.class_names.len(), test.class_names[99].as_str()), (100, "fine99"));
+    assert_eq!(DataSource::Path(folder).load(Split::Train, 32).unwrap().len(), 30);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn fetch_resumes_an_earlier_partial_download_and_restarts_when_range_is_ignored() {
     let dir = scratch("fetch-resume");
     let server = Server::start();
