@@ -216,6 +216,37 @@ fn fetch_resumes_a_dropped_connection_verifies_and_unpacks() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_second_fetch_waits_for_the_first_and_finds_its_result() {
+    let dir = scratch("fetch-lock");
+    let server = Server::start();
+    let archive = cifar10_archive();
+    let md5 = format!("cifar10={}", md5_hex(&archive, &dir));
+    server.route("cifar-10-binary.tar.gz", Route::new(archive));
+    let into = dir.join("data");
+    std::fs::create_dir_all(&into).unwrap();
+    // This test holds the lock a running fetch would hold.
+    let lock = std::fs::File::create(into.join(".cifar-10-binary.tar.gz.lock")).unwrap();
+    lock.lock().unwrap();
+    let child = Command::new(binary())
+        .args(["data", "fetch", "cifar10", "--dir", into.to_str().unwrap()])
+        .env("HYPERSPHERE_MIRROR", &server.url)
+        .env("HYPERSPHERE_FETCH_MD5", &md5)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(server.requests().is_empty(), "the second fetch must wait for the lock");
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another process is fetching cifar-10-binary.tar.gz"));
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(file_names(&into), vec!["cifar-10-batches-bin"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn md5_hex(bytes: &[u8], dir: &Path) -> String {
     let p = dir.join(format!("md5-{}", bytes.len()));
     std::fs::write(&p, bytes).unwrap();

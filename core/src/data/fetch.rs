@@ -196,11 +196,35 @@ impl FetchProgress for Silent {}
 /// archive is downloaded from `url` (resuming `<dir>/<file>.part`), checked against the published
 /// MD5 (a mismatch deletes the download and fails), unpacked and, unless
 /// [`FetchOptions::keep_archive`], deleted.
+///
+/// Two fetches of one archive into one folder take turns: an advisory lock on
+/// `<dir>/.<file>.lock` (released by the OS if a process dies) makes the second wait, and it
+/// then finds the first one's result.
 pub fn fetch(archive: &Archive, url: &str, dir: &Path, options: &FetchOptions, progress: &mut dyn FetchProgress) -> Result<PathBuf> {
     if let Some(done) = archive.fetched(dir) {
         return Ok(done);
     }
     fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let lock_path = dir.join(format!(".{}.lock", archive.file));
+    let lock = File::create(&lock_path).map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            progress.note(&format!("another process is fetching {} into {}; waiting for it", archive.file, dir.display()));
+            lock.lock().map_err(|e| Error::io(format!("locking {}", lock_path.display()), e))?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io(format!("locking {}", lock_path.display()), e)),
+    }
+    let result = fetch_locked(archive, url, dir, options, progress);
+    let _ = fs::remove_file(&lock_path);
+    drop(lock);
+    result
+}
+
+fn fetch_locked(archive: &Archive, url: &str, dir: &Path, options: &FetchOptions, progress: &mut dyn FetchProgress) -> Result<PathBuf> {
+    if let Some(done) = archive.fetched(dir) {
+        return Ok(done); // fetched while this process waited for the lock
+    }
     let file = dir.join(&archive.file);
     let expected = archive.md5.to_ascii_lowercase();
     if file.is_file() {
