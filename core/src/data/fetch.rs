@@ -186,11 +186,6 @@ pub trait FetchProgress {
     fn note(&mut self, _message: &str) {}
 }
 
-/// Reports nothing.
-pub struct Silent;
-
-impl FetchProgress for Silent {}
-
 /// Makes sure `archive`'s dataset is unpacked under `dir` and returns its folder: a finished
 /// folder is returned as is; otherwise a verified archive left in `dir` is unpacked, or the
 /// archive is downloaded from `url` (resuming `<dir>/<file>.part`), checked against the published
