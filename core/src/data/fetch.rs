@@ -408,6 +408,8 @@ fn attempt(agent: &ureq::Agent, url: &str, part: &Path, mut have: u64, expected:
             "{url} serves {total} bytes, but the published archive has {size}: not the expected file (check --mirror)"
         ))));
     }
+    // A server that announces no length (chunked) is held to the published size.
+    let total = total.or(expected);
     file.set_len(start).map_err(|e| io_err("truncating", e))?;
     file.seek(SeekFrom::Start(start)).map_err(|e| io_err("seeking in", e))?;
     let restarted = start == 0 && have > 0;
