@@ -40,6 +40,8 @@ enum Command {
     Reproduce(cmd::reproduce::Args),
     /// Gather a study folder (runs, evaluations, geometry) into an HTML page and Markdown with plots.
     Report(cmd::report::Args),
+    /// Datasets: `data fetch cifar10|cifar100|cifar10-c` downloads, verifies and unpacks one.
+    Data(cmd::data::Args),
     /// Measure training-step and PGD throughput on a device.
     Bench(cmd::bench::Args),
     /// Measure contrastive training steps: SimCLR, SimCLR + A-FNC and SupCon, and the A-FNC overhead.
@@ -67,6 +69,7 @@ fn main() {
         Command::CorruptEval(args) => cmd::corrupt_eval::run(args),
         Command::Reproduce(args) => cmd::reproduce::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Data(args) => cmd::data::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),
     };

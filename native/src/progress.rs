@@ -14,6 +14,20 @@ pub fn bar(len: u64, unit: &str) -> ProgressBar {
     pb
 }
 
+/// A bar over a download of `len` bytes (position, rate and ETA; no ETA when the length is unknown).
+pub fn bytes_bar(len: Option<u64>) -> ProgressBar {
+    let pb = match len {
+        Some(len) => ProgressBar::new(len),
+        None => ProgressBar::no_length(),
+    };
+    let template = match len {
+        Some(_) => "{prefix:>12} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+        None => "{prefix:>12} [{elapsed_precise}] {bytes} ({bytes_per_sec}) {msg}",
+    };
+    pb.set_style(ProgressStyle::with_template(template).expect("static template"));
+    pb
+}
+
 /// A spinner for work of unknown length (decoding a dataset).
 pub fn spinner(message: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();

@@ -4,12 +4,16 @@
 //! ([`image_folder`]), the official CIFAR-10/100 binary release ([`cifar_binary`]), or the
 //! seeded [`procedural`] dataset that tests and the default main job use; labelled test images
 //! written by the project's Python scripts load from `.safetensors` ([`safetensors_images`]).
+//! [`fetch`] (feature `fetch`) downloads, verifies and unpacks the published CIFAR-10/100 and
+//! CIFAR-10-C archives.
 
 pub mod augment;
 pub mod batch;
 pub mod cifar_binary;
 pub mod decode;
 pub mod device_views;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod image_folder;
 pub mod procedural;
 pub mod safetensors_images;

@@ -25,7 +25,7 @@ use crate::progress::bar;
 pub struct Args {
     #[command(flatten)]
     pub models: ModelsArgs,
-    /// Dataset whose test split gives the clean images (and, without --cifar10c, the images to corrupt): a path or `procedural[:N]`.
+    /// Dataset whose test split gives the clean images (and, without --cifar10c, the images to corrupt): a path, `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
     #[arg(long)]
     pub data: String,
     /// Corruptions: `all` or comma-separated CIFAR-10-C names (gaussian_noise, ..., jpeg_compression).
@@ -38,8 +38,9 @@ pub struct Args {
     /// --cifar10c, the same class-balanced subset of this many CIFAR-10-C images for every file.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Folder of the published CIFAR-10-C files (<corruption>.npy, labels.npy): evaluate on them
-    /// instead of corrupting --data here (clean accuracy still comes from --data).
+    /// Folder of the published CIFAR-10-C files (<corruption>.npy, labels.npy), or `cifar10-c`
+    /// for the fetched copy (fetched first when absent): evaluate on them instead of corrupting
+    /// --data here (clean accuracy still comes from --data).
     #[arg(long)]
     pub cifar10c: Option<PathBuf>,
     /// Write the results as JSON here.
@@ -68,7 +69,8 @@ fn cifar10c_subset(set: ImageSet, limit: Option<usize>, seed: u64) -> ImageSet {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(mut args: Args) -> Result<()> {
+    args.cifar10c = args.cifar10c.as_deref().map(super::data::resolve_cifar10c).transpose()?;
     let corruptions = parse_list(&args.corruptions)?;
     let severities = args.severities.iter().map(|&s| check_severity(s)).collect::<hypersphere_core::Result<Vec<u8>>>()?;
     if severities.is_empty() {

@@ -40,7 +40,7 @@ pub struct Args {
     pub models: Vec<String>,
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// Dataset (its test split is evaluated): a path or `procedural[:N]`.
+    /// Dataset (its test split is evaluated): a path, `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
     #[arg(long)]
     pub data: String,
     /// Attack NAME:NORM:EPS[:STEPS[:LOSS]], repeatable; EPS may list radii (`pgd:linf:2/255,8/255:40`).

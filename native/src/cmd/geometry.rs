@@ -22,7 +22,7 @@ use crate::progress::bar;
 pub struct Args {
     #[command(flatten)]
     pub models: ModelsArgs,
-    /// Dataset (its test split): a path or `procedural[:N]`.
+    /// Dataset (its test split): a path, `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
     #[arg(long)]
     pub data: String,
     /// Use a class-balanced subset of this many test images (the same for every model).

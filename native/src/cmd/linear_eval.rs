@@ -24,7 +24,7 @@ pub struct Args {
     pub encoder: Option<PathBuf>,
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// Dataset (with --encoder): a path or `procedural[:N]`.
+    /// Dataset (with --encoder): a path, `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
     #[arg(long)]
     pub data: Option<String>,
     /// Output folder (with --encoder; default: the encoder's folder).

@@ -37,7 +37,7 @@ pub struct Args {
     /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract].
     #[arg(long)]
     pub fnc: Option<String>,
-    /// Dataset: a path (image folders, .tar.gz, CIFAR binary, a folder of per-split archives) or `procedural[:N]`.
+    /// Dataset: a path (image folders, .tar.gz, CIFAR binary, a folder of per-split archives), `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
     #[arg(long, default_value = "procedural")]
     pub data: String,
     /// Architecture: resnet18-cifar, resnet50-cifar or small-cnn.
