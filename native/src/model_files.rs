@@ -118,8 +118,8 @@ pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifi
         };
         let config = args.config(base)?;
         let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
-        return Classifier::from_burnpack(config, bytes, device)
-            .with_context(|| format!("loading {}", weights.display()));
+        let model = Classifier::from_burnpack(config, bytes, device).with_context(|| format!("loading {}", weights.display()))?;
+        return check_finite(model, weights);
     }
     let config = args.config(None)?;
     if args.normalize.is_none() {
@@ -129,7 +129,15 @@ pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifi
             weights.display()
         );
     }
-    Ok(hypersphere_core::models::import::load_foreign(config, weights, device)?)
+    check_finite(hypersphere_core::models::import::load_foreign(config, weights, device)?, weights)
+}
+
+/// Refuses weights holding NaN or infinite values (they would give NaN accuracies).
+fn check_finite(model: Classifier, weights: &Path) -> Result<Classifier> {
+    match hypersphere_core::models::import::non_finite_parameter(&model) {
+        Some((name, bad, total)) => bail!("{}: tensor '{name}' holds {bad} NaN or infinite values (of {total}); refusing these weights", weights.display()),
+        None => Ok(model),
+    }
 }
 
 /// Writes `model.bpk` and `model.json` into `dir`, atomically (write, then rename), so a run
@@ -141,13 +149,40 @@ pub fn save(model: &Classifier, dir: &Path, stem: &str) -> Result<PathBuf> {
     Ok(weights)
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
+/// Writes `bytes` to `path` through a temporary sibling and a rename, so a reader (or a later
+/// run) sees the old file or the complete new one, never a half-written one. Every result and
+/// checkpoint file goes through here.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
     ));
+    if test_exit_at(path) {
+        // Killed halfway through writing the temporary file.
+        let _ = std::fs::write(&tmp, &bytes[..bytes.len() / 2]);
+        std::process::exit(TEST_EXIT_CODE);
+    }
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Exit code of a run stopped by `HYPERSPHERE_TEST_EXIT_AT`.
+pub const TEST_EXIT_CODE: i32 = 86;
+
+/// Test hook of the kill-and-rerun tests (tests/tests/interrupted.rs):
+/// `HYPERSPHERE_TEST_EXIT_AT=NAME[@N]` stops the process during its N-th (default first) atomic
+/// write of a file named NAME, as a kill at that moment would. Unset, it costs one lookup.
+fn test_exit_at(path: &Path) -> bool {
+    static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Some(spec) = std::env::var_os("HYPERSPHERE_TEST_EXIT_AT") else { return false };
+    let spec = spec.to_string_lossy();
+    let (name, nth) = match spec.split_once('@') {
+        Some((n, k)) => (n, k.parse().unwrap_or(1)),
+        None => (&*spec, 1),
+    };
+    if path.file_name().is_none_or(|f| f.to_string_lossy() != name) {
+        return false;
+    }
+    WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == nth
 }

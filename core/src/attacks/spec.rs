@@ -123,6 +123,13 @@ pub const STANDARD_COMPONENTS: [AttackKind; 4] = [AttackKind::ApgdCe, AttackKind
 /// the 20 gradients are identical, so one is used.
 pub const RAND_COMPONENTS: [AttackKind; 2] = [AttackKind::ApgdCe, AttackKind::ApgdDlr];
 
+/// Most iterations (queries for Square) an attack may take: 10^6 steps of a tiny model on one
+/// image already take hours; larger values are typing mistakes.
+pub const MAX_STEPS: usize = 1_000_000;
+/// Largest l2 / l1 radius (an l_inf radius is at most 1, the pixel range): beyond the diameter
+/// of any image the models take, and small enough that step sizes stay finite in f32.
+pub const MAX_EPS: f32 = 1e6;
+
 /// A radius as specs write it: a decimal (`0.5`) or a fraction (`8/255`).
 pub fn parse_eps(text: &str) -> Option<f32> {
     parse_number(text).filter(|e| e.is_finite() && *e >= 0.0)
@@ -247,9 +254,19 @@ impl AttackSpec {
         if !eps.is_finite() || eps < 0.0 {
             return Err(bad("eps must be >= 0"));
         }
+        let max_eps = if norm == Norm::Linf { 1.0 } else { MAX_EPS };
+        if eps > max_eps {
+            return Err(bad(&format!(
+                "eps {eps} is beyond {max_eps} ({})",
+                if norm == Norm::Linf { "l_inf radii above 1 exceed the [0, 1] pixel range" } else { "larger radii overflow f32 step sizes" }
+            )));
+        }
         let steps = steps.unwrap_or(default_steps(kind));
         if steps == 0 || (kind == AttackKind::Fgsm && steps != 1) {
             return Err(bad(if kind == AttackKind::Fgsm { "FGSM takes one step" } else { "STEPS must be a positive integer" }));
+        }
+        if steps > MAX_STEPS {
+            return Err(bad(&format!("STEPS {steps} is beyond {MAX_STEPS} (such an attack would not finish)")));
         }
         let loss = match (fixed_loss(kind), loss) {
             (Some(fixed), None) => fixed,
@@ -276,6 +293,9 @@ impl AttackSpec {
                 }
                 if n == Some(0) {
                     return Err(bad("STEPS must be a positive integer"));
+                }
+                if n.is_some_and(|n| n > MAX_STEPS) {
+                    return Err(bad(&format!("STEPS is beyond {MAX_STEPS} (such an attack would not finish)")));
                 }
                 component_kinds.push(k);
                 component_steps.push(n.unwrap_or(default_budget(k)));
@@ -522,10 +542,17 @@ mod tests {
             "fab:linf:1:10:ce",
             "autoattack:linf:1:pgd",
             "autoattack:linf:1:square@0",
+            "pgd:linf:8/255:1000000000000",
+            "autoattack:linf:8/255:apgd-ce@1000001",
+            "pgd:linf:1e30:10",
+            "fgsm:linf:1.5",
+            "pgd:l2:1e30:10",
+            "square:linf:8/255:0",
         ] {
             let err = bad.parse::<AttackSpec>().unwrap_err().to_string();
             assert!(err.contains("valid: fgsm:linf"), "{bad}: {err}");
         }
+        assert!("pgd:l2:1000:10".parse::<AttackSpec>().is_ok() && "pgd:linf:1:1000000".parse::<AttackSpec>().is_ok());
         let err = "autoattack:linf:1:fgsm".parse::<AttackSpec>().unwrap_err().to_string();
         assert!(err.contains("is not an AutoAttack component"), "{err}");
     }

@@ -13,6 +13,11 @@ use crate::{Error, Result};
 /// CIFAR-10 class names, in label order.
 pub const CIFAR10_CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
+/// Longest `.npy` header read (NumPy writes under 100 bytes; a lying length is refused).
+const MAX_NPY_HEADER: usize = 1 << 20;
+/// Most classes a labels file may name (CIFAR-100-C has 100).
+const MAX_CLASSES: usize = 1000;
+
 /// The header of a `.npy` file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyHeader {
@@ -85,6 +90,9 @@ pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader> {
             .map(|s| s.trim_end_matches('L').parse::<usize>().map_err(|_| bad(&format!("bad dimension '{s}'"))))
             .collect::<Result<Vec<_>>>()?
     };
+    if shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none() {
+        return Err(bad(&format!("shape {shape:?} overflows")));
+    }
     Ok(NpyHeader { descr, fortran_order, shape, data_offset: start + len })
 }
 
@@ -109,15 +117,34 @@ fn open_header(path: &Path) -> Result<(std::fs::File, NpyHeader)> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let mut head = vec![0u8; 12];
     file.read_exact(&mut head).map_err(|_| Error::Data(format!("{} is not a .npy file", path.display())))?;
+    if &head[..6] != b"\x93NUMPY" {
+        return Err(Error::Data(format!("{} is not a .npy file (no \\x93NUMPY magic)", path.display())));
+    }
     let len = match head[6] {
         1 => u16::from_le_bytes([head[8], head[9]]) as usize + 10,
         _ => u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize + 12,
     };
+    if len > MAX_NPY_HEADER {
+        return Err(Error::Data(format!("{}: .npy header of {len} bytes (at most {MAX_NPY_HEADER})", path.display())));
+    }
     head.resize(len.max(12), 0);
     file.read_exact(&mut head[12..]).map_err(|_| Error::Data(format!("{}: truncated .npy header", path.display())))?;
     let header = parse_npy_header(&head).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
     if header.fortran_order {
         return Err(Error::Data(format!("{}: Fortran-order .npy files are not supported", path.display())));
+    }
+    let size = header.item_size().map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+    // The data must be there before anything is allocated for it: a header may lie.
+    let need = header.len().checked_mul(size).and_then(|n| n.checked_add(header.data_offset));
+    let have = file.metadata().map_err(|e| Error::io(format!("reading {}", path.display()), e))?.len();
+    if need.is_none_or(|n| n as u64 > have) {
+        return Err(Error::Data(format!(
+            "{}: shape {:?} of '{}' needs {} bytes, the file holds {have}",
+            path.display(),
+            header.shape,
+            header.descr,
+            need.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+        )));
     }
     Ok((file, header))
 }
@@ -172,6 +199,9 @@ pub fn load(dir: &Path, corruption: Corruption, severity: u8) -> Result<ImageSet
         l => return Err(Error::Data(format!("{}: {l} labels for {} images", labels_path.display(), 5 * n))),
     };
     let (_, labels) = read_elements(&labels_path, first, n)?;
+    if let Some(bad) = labels.iter().find(|&&v| v >= MAX_CLASSES as u64) {
+        return Err(Error::Data(format!("{}: label {bad} out of range (at most {MAX_CLASSES} classes)", labels_path.display())));
+    }
     let labels: Vec<usize> = labels.into_iter().map(|v| v as usize).collect();
     let classes = labels.iter().max().map_or(0, |m| m + 1).max(10);
     let class_names = (0..classes).map(|i| CIFAR10_CLASSES.get(i).map_or_else(|| format!("class{i}"), |s| s.to_string())).collect();

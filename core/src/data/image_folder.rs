@@ -10,6 +10,10 @@ use std::path::Path;
 use super::ImageSet;
 use super::decode::decode_rgb;
 
+/// Largest image file read (a bigger one is refused before it is read: a gzip bomb in an
+/// archive, or a stray disk image named `.png`).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
 /// One file of an image-folder layout, before decoding.
 struct Entry {
     /// Path components below the root, e.g. `["test", "cat", "0001.jpg"]`.
@@ -17,47 +21,78 @@ struct Entry {
     bytes: Vec<u8>,
 }
 
-/// Reads an image-folder tree rooted at `root`, keeping `split` when the tree has splits.
-pub fn from_directory(root: &Path, split: &str, size: u32) -> crate::Result<ImageSet> {
-    let mut entries = Vec::new();
-    walk(root, &mut Vec::new(), &mut entries)?;
-    assemble(entries, split, size, &root.display().to_string())
+/// What a layout holds: its image files and its folders (so empty class folders are seen).
+#[derive(Default)]
+struct Listing {
+    files: Vec<Entry>,
+    dirs: Vec<Vec<String>>,
 }
 
-/// Reads an image-folder layout from a gzip-compressed tar stream.
+/// Reads an image-folder tree rooted at `root`, keeping `split` when the tree has splits.
+///
+/// Symbolic links are followed, but one that leads back to a folder being walked (a loop) is an
+/// error, as is an image name that is not a regular file (a FIFO would block forever).
+pub fn from_directory(root: &Path, split: &str, size: u32) -> crate::Result<ImageSet> {
+    let mut listing = Listing::default();
+    let canonical = root.canonicalize().map_err(|e| crate::Error::io(format!("reading {}", root.display()), e))?;
+    walk(root, &mut vec![canonical], &mut Vec::new(), &mut listing)?;
+    assemble(listing, split, size, &root.display().to_string())
+}
+
+/// Reads an image-folder layout from a gzip-compressed tar stream. Nothing is extracted; an
+/// entry whose path leaves the archive (`..`, an absolute path) makes the archive unsafe and is
+/// refused, as is an image entry larger than [`MAX_FILE_BYTES`] (a gzip bomb). Links and other
+/// non-file entries are skipped.
 pub fn from_tar_gz(reader: impl Read, split: &str, size: u32, name: &str) -> crate::Result<ImageSet> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
-    let mut entries = Vec::new();
+    let mut listing = Listing::default();
     let iter = archive
         .entries()
         .map_err(|e| crate::Error::Data(format!("{name}: not a tar.gz archive: {e}")))?;
     for entry in iter {
         let mut entry =
             entry.map_err(|e| crate::Error::Data(format!("{name}: corrupt archive: {e}")))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
         let path = entry
             .path()
             .map_err(|e| crate::Error::Data(format!("{name}: bad path in archive: {e}")))?
             .into_owned();
-        let parts: Vec<String> = path
-            .components()
-            .filter_map(|c| match c {
-                std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                _ => None,
-            })
-            .collect();
-        if !is_image_name(parts.last().map(String::as_str).unwrap_or("")) {
+        let mut parts = Vec::new();
+        for c in path.components() {
+            match c {
+                std::path::Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+                std::path::Component::CurDir => {}
+                _ => {
+                    return Err(crate::Error::Data(format!(
+                        "{name}: unsafe path '{}' in archive (it leaves the archive's folder)",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            listing.dirs.push(parts);
             continue;
         }
+        if !kind.is_file() || !is_image_name(parts.last().map(String::as_str).unwrap_or("")) {
+            continue;
+        }
+        if entry.size() > MAX_FILE_BYTES {
+            return Err(crate::Error::Data(format!(
+                "{name}: {}: larger than {} MiB ({} bytes declared), not an image",
+                path.display(),
+                MAX_FILE_BYTES >> 20,
+                entry.size()
+            )));
+        }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
+        (&mut entry)
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| crate::Error::Data(format!("{name}: {}: {e}", path.display())))?;
-        entries.push(Entry { parts, bytes });
+        listing.files.push(Entry { parts, bytes });
     }
-    assemble(entries, split, size, name)
+    assemble(listing, split, size, name)
 }
 
 fn is_image_name(name: &str) -> bool {
@@ -68,7 +103,9 @@ fn is_image_name(name: &str) -> bool {
             .any(|ext| lower.ends_with(ext))
 }
 
-fn walk(dir: &Path, prefix: &mut Vec<String>, out: &mut Vec<Entry>) -> crate::Result<()> {
+/// Walks `dir`; `ancestors` holds the canonical paths of the folders above (and of `dir`).
+fn walk(dir: &Path, ancestors: &mut Vec<std::path::PathBuf>, prefix: &mut Vec<String>, out: &mut Listing) -> crate::Result<()> {
+    out.dirs.push(prefix.clone());
     let mut children: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| crate::Error::io(format!("reading {}", dir.display()), e))?
         .filter_map(|e| e.ok())
@@ -77,23 +114,56 @@ fn walk(dir: &Path, prefix: &mut Vec<String>, out: &mut Vec<Entry>) -> crate::Re
     for child in children {
         let name = child.file_name().to_string_lossy().into_owned();
         let path = child.path();
-        if path.is_dir() {
+        let image = is_image_name(&name);
+        // Follows links: a dangling or self-referencing link named like an image is an error.
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if image => return Err(crate::Error::io(format!("reading {}", path.display()), e)),
+            Err(_) => continue,
+        };
+        if meta.is_dir() {
+            let canonical = path.canonicalize().map_err(|e| crate::Error::io(format!("reading {}", path.display()), e))?;
+            if let Some(a) = ancestors.iter().find(|a| **a == canonical) {
+                return Err(crate::Error::Data(format!(
+                    "{}: symlink loop (it leads back to {})",
+                    path.display(),
+                    a.display()
+                )));
+            }
+            ancestors.push(canonical);
             prefix.push(name);
-            walk(&path, prefix, out)?;
+            walk(&path, ancestors, prefix, out)?;
             prefix.pop();
-        } else if is_image_name(&name) {
+            ancestors.pop();
+        } else if image {
+            if !meta.is_file() {
+                return Err(crate::Error::Data(format!("{}: not a regular file", path.display())));
+            }
+            if meta.len() > MAX_FILE_BYTES {
+                return Err(crate::Error::Data(format!(
+                    "{}: larger than {} MiB ({} bytes), not an image",
+                    path.display(),
+                    MAX_FILE_BYTES >> 20,
+                    meta.len()
+                )));
+            }
             let bytes = std::fs::read(&path)
                 .map_err(|e| crate::Error::io(format!("reading {}", path.display()), e))?;
             let mut parts = prefix.clone();
             parts.push(name);
-            out.push(Entry { parts, bytes });
+            out.files.push(Entry { parts, bytes });
         }
     }
     Ok(())
 }
 
 /// Keeps the entries of `split` (when the layout has splits), names classes, decodes images.
-fn assemble(entries: Vec<Entry>, split: &str, size: u32, source: &str) -> crate::Result<ImageSet> {
+///
+/// Refused: a class folder of the split without images (its index would silently shift the
+/// classes after it) and class names that differ only in case (they merge on case-insensitive
+/// file systems, so the same folder would read differently there).
+fn assemble(listing: Listing, split: &str, size: u32, source: &str) -> crate::Result<ImageSet> {
+    let entries = listing.files;
     let depth = entries.iter().map(|e| e.parts.len()).max().unwrap_or(0);
     let mut by_class: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     let mut splits_seen = std::collections::BTreeSet::new();
@@ -122,6 +192,21 @@ fn assemble(entries: Vec<Entry>, split: &str, size: u32, source: &str) -> crate:
             format!("splits found: {}", splits_seen.into_iter().collect::<Vec<_>>().join(", "))
         };
         return Err(crate::Error::Data(format!("{source}: no images for split '{split}' ({hint})")));
+    }
+    for d in &listing.dirs {
+        let n = d.len();
+        let in_split = depth < 3 || (n >= 2 && d[n - 2] == split);
+        if n >= 1 && n + 1 == depth && in_split && !by_class.contains_key(&d[n - 1]) {
+            return Err(crate::Error::Data(format!("{source}: class folder {} holds no images", d.join("/"))));
+        }
+    }
+    let mut lower: BTreeMap<String, &String> = BTreeMap::new();
+    for class in by_class.keys() {
+        if let Some(other) = lower.insert(class.to_lowercase(), class) {
+            return Err(crate::Error::Data(format!(
+                "{source}: class folders '{other}' and '{class}' differ only in case (they would merge on a case-insensitive file system)"
+            )));
+        }
     }
     let class_names: Vec<String> = by_class.keys().cloned().collect();
     let mut pixels = Vec::new();

@@ -15,6 +15,9 @@ use super::ImageSet;
 use super::cifar_binary::{self, CifarKind};
 use super::procedural::{self, ProceduralConfig};
 
+/// Most images `procedural:N` generates (3 GiB of pixels per split at 32x32).
+pub const MAX_PROCEDURAL_IMAGES: usize = 1_000_000;
+
 /// A dataset split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
@@ -54,6 +57,11 @@ impl DataSource {
                 None if rest.is_empty() => 2000,
                 None => return Ok(DataSource::Path(spec.into())),
             };
+            if images > MAX_PROCEDURAL_IMAGES {
+                return Err(crate::Error::Data(format!(
+                    "procedural:N takes at most {MAX_PROCEDURAL_IMAGES} images (3 KiB each), got {images}"
+                )));
+            }
             return Ok(DataSource::Procedural { images });
         }
         Ok(DataSource::Path(spec.into()))
@@ -165,6 +173,8 @@ mod tests {
         assert_eq!(DataSource::parse("procedural").unwrap(), DataSource::Procedural { images: 2000 });
         assert_eq!(DataSource::parse("procedural:50").unwrap(), DataSource::Procedural { images: 50 });
         assert!(DataSource::parse("procedural:x").is_err());
+        let err = DataSource::parse("procedural:1000000000000").unwrap_err();
+        assert!(err.to_string().contains("at most 1000000"), "{err}");
         assert_eq!(DataSource::parse("a/b").unwrap(), DataSource::Path("a/b".into()));
     }
 

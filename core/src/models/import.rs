@@ -105,3 +105,28 @@ fn check_complete(result: &ApplyResult, model: &Classifier, path: &Path) -> crat
     }
     Ok(())
 }
+
+/// The first parameter of `model` holding NaN or infinite values, as `(name, bad, total)`:
+/// weights like that give NaN logits and meaningless accuracies, so loaders refuse them.
+pub fn non_finite_parameter(model: &Classifier) -> Option<(String, usize, usize)> {
+    use burn::tensor::DType;
+    for tensor in model.collect(None, None, true) {
+        let Ok(bytes) = tensor.to_bytes() else { continue };
+        let (bad, total) = match tensor.dtype {
+            DType::F64 => count(&bytes, 8, |b| f64::from_le_bytes(b.try_into().unwrap()).is_finite()),
+            DType::F32 | DType::Flex32 => count(&bytes, 4, |b| f32::from_le_bytes(b.try_into().unwrap()).is_finite()),
+            DType::F16 => count(&bytes, 2, |b| u16::from_le_bytes([b[0], b[1]]) & 0x7C00 != 0x7C00),
+            DType::BF16 => count(&bytes, 2, |b| u16::from_le_bytes([b[0], b[1]]) & 0x7F80 != 0x7F80),
+            _ => continue,
+        };
+        if bad > 0 {
+            return Some((tensor.name.trim_start_matches("network.").to_string(), bad, total));
+        }
+    }
+    None
+}
+
+fn count(bytes: &[u8], size: usize, finite: impl Fn(&[u8]) -> bool) -> (usize, usize) {
+    let total = bytes.len() / size;
+    (bytes.chunks_exact(size).filter(|b| !finite(b)).count(), total)
+}

@@ -110,8 +110,7 @@ pub fn run(args: Args) -> Result<()> {
     let adv_values = values(adv)?;
     let x_values = values(x)?;
     let (linf, l2) = perturbation_norms(&adv_values, &x_values);
-    std::fs::write(&args.out, encode_png(&to_bytes(&adv_values, 1, size, size), size as u32, size as u32)?)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    model_files::write_atomic(&args.out, &encode_png(&to_bytes(&adv_values, 1, size, size), size as u32, size as u32)?)?;
     let flipped = attacks::succeeded(target, clean[0].label, adversarial[0].label);
     let show = |p: &[Prediction]| p.iter().map(|p| format!("{} {:.1}%", p.name, 100.0 * p.probability)).collect::<Vec<_>>().join(", ");
     println!("{} on {} ({}):", spec.spec, args.image.display(), selected.runtime);
@@ -126,7 +125,7 @@ pub fn run(args: Args) -> Result<()> {
     );
     if let Some(path) = &args.json {
         let outcome = Outcome { spec: spec.spec.clone(), clean, adversarial, target, flipped, linf, l2 };
-        std::fs::write(path, serde_json::to_string_pretty(&outcome)?).with_context(|| format!("writing {}", path.display()))?;
+        model_files::write_atomic(path, serde_json::to_string_pretty(&outcome)?.as_bytes())?;
     }
     Ok(())
 }

@@ -135,12 +135,20 @@ impl ResultsFile {
                     serde_json::to_string(&first)?
                 );
             }
-            // A line cut short by an interruption is ignored (and recomputed).
+            // A line cut short by an interruption is ignored (and recomputed); it is cut off
+            // the file so the next appended line starts on a line of its own.
             for line in lines.filter_map(|l| serde_json::from_str::<ResumeLine>(l).ok()) {
                 cells.insert((line.model, line.weights, line.batch, line.column), line.cell);
             }
+            if !text.ends_with('\n') {
+                let kept = match text.rfind('\n') {
+                    Some(i) => text[..=i].to_string(),
+                    None => format!("{header}\n"),
+                };
+                model_files::write_atomic(path, kept.as_bytes())?;
+            }
         } else {
-            std::fs::write(path, format!("{header}\n")).with_context(|| format!("writing {}", path.display()))?;
+            model_files::write_atomic(path, format!("{header}\n").as_bytes())?;
         }
         let file = std::fs::OpenOptions::new().append(true).open(path).with_context(|| format!("opening {}", path.display()))?;
         Ok(Self { file: Some(file), path: path.to_path_buf(), model: String::new(), weights: String::new(), cells })

@@ -43,7 +43,10 @@ fn load_run(dir: &Path) -> Result<Option<RunRecord>> {
     let Some(config) = read_json(&dir.join("config.json"), "valid JSON")? else { return Ok(None) };
     let metrics_path = dir.join("metrics.jsonl");
     let text = std::fs::read_to_string(&metrics_path).unwrap_or_default();
-    let metrics = text
+    // A last line without its newline was cut by a kill during the append (`train --resume`
+    // drops it too); a damaged line anywhere else is an error.
+    let complete = if text.ends_with('\n') { text.as_str() } else { text.rsplit_once('\n').map_or("", |(a, _)| a) };
+    let metrics = complete
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).with_context(|| format!("{} has a damaged line", metrics_path.display())))

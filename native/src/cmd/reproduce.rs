@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Result<()> {
             a.extend(args.train_args.split_whitespace().map(String::from));
             stage(&format!("train {name}"), &a)?;
         }
-        std::fs::write(run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()))?;
+        crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())?;
     }
     let named: Vec<String> = PRESETS.iter().map(|(n, _, _)| format!("{n}={}", path(&out.join(n).join("model.bpk")))).collect();
     let paths: Vec<String> = PRESETS.iter().map(|(n, _, _)| path(&out.join(n).join("model.bpk"))).collect();

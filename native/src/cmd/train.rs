@@ -174,6 +174,10 @@ pub fn train(args: &Args) -> Result<Outcome> {
             let run = RunFolder::open(dir)?;
             let (plan, data) = run.plan()?;
             let epoch = run.checkpoint()?.map_or(0, |c| c.epoch);
+            let folder = run.dir.join("checkpoints").join(format!("epoch-{epoch}"));
+            if epoch > 0 && !folder.is_dir() {
+                bail!("{} names epoch {epoch}, but {} does not exist", run.path("checkpoint.json").display(), folder.display());
+            }
             run.truncate_metrics(epoch)?;
             eprintln!("resuming {} after epoch {epoch} of {}", dir.display(), plan.epochs());
             (run, plan, data, None, epoch + 1)
@@ -199,6 +203,16 @@ pub fn train(args: &Args) -> Result<Outcome> {
     device.seed(plan.supervised.seed);
     let train_set = super::load_split(&data, Split::Train, plan.train_limit, plan.supervised.seed)?;
     let test_set = super::load_split(&data, Split::Test, plan.test_limit, plan.supervised.seed)?;
+    if train_set.class_names.len() < 2 {
+        bail!("{data}: the training split has only one class ({}); training needs at least two", train_set.class_names.join(", "));
+    }
+    if test_set.class_names != train_set.class_names {
+        bail!(
+            "{data}: the test split's classes ({}) differ from the training split's ({}), so their labels would not match",
+            test_set.class_names.join(", "),
+            train_set.class_names.join(", ")
+        );
+    }
     let mut model_config = ModelConfig::new(plan.arch, train_set.class_names.len());
     model_config.width = plan.width;
     model_config.class_names = train_set.class_names.clone();
