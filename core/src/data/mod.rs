@@ -11,6 +11,7 @@ pub mod cifar_binary;
 pub mod decode;
 pub mod device_views;
 pub mod image_folder;
+pub mod imagenet;
 pub mod procedural;
 pub mod safetensors_images;
 pub mod source;
