@@ -107,7 +107,13 @@ pub fn load_checkpoint(config: ModelConfig, path: &Path, options: &LoadOptions, 
             format.name()
         )));
     }
-    let missing: Vec<&str> = result.missing.iter().map(|(p, _)| p.trim_start_matches("network.")).collect();
+    // With a head file, the classifier comes from it.
+    let missing: Vec<&str> = result
+        .missing
+        .iter()
+        .map(|(p, _)| p.trim_start_matches("network."))
+        .filter(|p| head.is_none() || !p.starts_with(classifier))
+        .collect();
     if let Some(first) = missing.first() {
         if missing.iter().all(|m| m.starts_with(classifier)) {
             return Err(crate::Error::Weights(format!(
