@@ -6,7 +6,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{DType, Device, Distribution, FloatDType, Int, Tensor, TensorData};
 use hypersphere_core::losses::cross_entropy;
-use hypersphere_core::models::{Arch, Classifier, ModelConfig, Normalization};
+use hypersphere_core::models::{Arch, Classifier, ModelConfig};
 use hypersphere_core::train::{HalfPrecision, LossScaler, MixedPrecision, sgd};
 
 /// Every float tensor of a module, flattened, in visiting order, with its dtype.
@@ -32,14 +32,8 @@ fn floats(m: &impl Module) -> Vec<(Vec<f32>, DType, bool)> {
 fn setup() -> (Classifier, Tensor<4>, Tensor<1, Int>, Device) {
     let device = Device::flex().autodiff();
     device.seed(7);
-    let config = ModelConfig {
-        arch: Arch::ResNet18Cifar,
-        width: 4,
-        num_classes: 10,
-        input_size: 32,
-        normalization: Some(Normalization::CIFAR10),
-        class_names: vec![],
-    };
+    let mut config = ModelConfig::new(Arch::ResNet18Cifar, 10);
+    config.width = 4;
     let model = Classifier::new(config, &device).unwrap();
     let x = Tensor::<4>::random([8, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
     let y = Tensor::<1, Int>::from_data(TensorData::new((0..8i64).map(|i| i % 10).collect::<Vec<_>>(), [8]), &device);

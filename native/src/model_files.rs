@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
+use hypersphere_core::models::checkpoints::CheckpointFormat;
+use hypersphere_core::models::import::{LoadOptions, load_checkpoint};
 use hypersphere_core::models::{Arch, Classifier, ModelConfig, Normalization};
 
 /// Architecture flags shared by `train --init` and `eval`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct ArchArgs {
-    /// Architecture (resnet18-cifar, small-cnn). Read from the checkpoint's JSON when present.
+    /// Architecture (resnet18-cifar, resnet50-cifar, small-cnn, resnet50-imagenet, vit-ti16,
+    /// vit-s16, vit-b16). Read from the checkpoint's JSON when present.
     #[arg(long)]
     pub arch: Option<String>,
     /// Channels of the first stage (64 for the standard ResNet-18).
@@ -20,16 +23,27 @@ pub struct ArchArgs {
     #[arg(long)]
     pub num_classes: Option<usize>,
     /// Input normalisation inside the model for foreign weights (a PyTorch state dict does not
-    /// record it): cifar10 (mean/std of HobbitLong/SupContrast, assumed when not given) or none
-    /// (the model expects raw [0, 1] pixels, as robustbench and torchattacks models do).
+    /// record it): cifar10 (mean/std of HobbitLong/SupContrast, assumed for the CIFAR
+    /// architectures), imagenet (torchvision's mean/std, assumed for the ImageNet ones), inception
+    /// (mean = std = 0.5, timm's AugReg ViTs) or none (raw [0, 1] pixels, as robustbench and
+    /// torchattacks models and SimCLR's converted checkpoints expect).
     #[arg(long)]
     pub normalize: Option<String>,
-}
-
-impl Default for ArchArgs {
-    fn default() -> Self {
-        Self { arch: None, width: None, num_classes: None, normalize: None }
-    }
+    /// Transformer blocks of a ViT (default 12; smaller only for test networks).
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Side of the square inputs the model is built for (default 32 for CIFAR architectures, 224
+    /// for ImageNet ones; a ViT's position embedding has one entry per 16x16 patch of it).
+    #[arg(long)]
+    pub input_size: Option<usize>,
+    /// Naming convention of a PyTorch/safetensors checkpoint: torchvision, simclr, timm, swav,
+    /// byol, mocov3 or dino (recognised from the tensor names when not given).
+    #[arg(long)]
+    pub checkpoint_format: Option<String>,
+    /// A separate linear-classifier file for a self-supervised backbone (DINO's
+    /// `*_linearweights.pth`, a SwAV/MoCo/BYOL linear head: one weight and bias).
+    #[arg(long)]
+    pub head: Option<PathBuf>,
 }
 
 /// Several models and how to read foreign ones: the flags `geometry` and `corrupt-eval` share.
@@ -61,6 +75,8 @@ impl ModelsArgs {
 pub fn describe_normalization(n: &Option<Normalization>) -> String {
     match n {
         Some(n) if *n == Normalization::CIFAR10 => "CIFAR-10 mean/std inside the model".into(),
+        Some(n) if *n == Normalization::IMAGENET => "ImageNet mean/std inside the model".into(),
+        Some(n) if *n == Normalization::INCEPTION => "mean = std = 0.5 (timm inception) inside the model".into(),
         Some(n) => format!("mean {:?} std {:?} inside the model", n.mean, n.std),
         None => "none (the network sees [0, 1] pixels)".into(),
     }
@@ -78,14 +94,27 @@ impl ArchArgs {
             Some(b) if b.arch == arch => b,
             _ => {
                 let mut c = ModelConfig::new(arch, 10);
-                c.normalization = match self.normalize.as_deref().unwrap_or("cifar10") {
-                    "cifar10" => Some(Normalization::CIFAR10),
-                    "none" => None,
-                    other => bail!("unknown --normalize '{other}' (valid: cifar10, none)"),
+                // SimCLR's converted checkpoints expect raw pixels (tonylins/simclr-converter's
+                // eval.py does not normalise).
+                let simclr = self.checkpoint_format.as_deref() == Some("simclr");
+                c.normalization = match self.normalize.as_deref() {
+                    None if simclr => None,
+                    None => c.normalization,
+                    Some("none") => None,
+                    Some(name) => match Normalization::NAMED.iter().find(|(n, _)| *n == name) {
+                        Some((_, n)) => Some(*n),
+                        None => bail!("unknown --normalize '{name}' (valid: cifar10, imagenet, inception, none)"),
+                    },
                 };
                 c
             }
         };
+        if let Some(d) = self.depth {
+            config.depth = Some(d);
+        }
+        if let Some(s) = self.input_size {
+            config.input_size = s;
+        }
         if let Some(w) = self.width {
             config.width = w;
         }
@@ -109,6 +138,9 @@ pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifi
     }
     let ext = weights.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
     if ext == "bpk" {
+        if args.head.is_some() || args.checkpoint_format.is_some() {
+            bail!("--head and --checkpoint-format apply to PyTorch/safetensors checkpoints, not to {}", weights.display());
+        }
         let json = sidecar(weights);
         let base = if json.exists() {
             let text = std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
@@ -124,12 +156,35 @@ pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifi
     let config = args.config(None)?;
     if args.normalize.is_none() {
         eprintln!(
-            "note: {} is a state dict, which does not record its input normalisation: assuming CIFAR-10 \
-             mean/std inside the model; pass --normalize none if it was trained on raw [0, 1] pixels",
-            weights.display()
+            "note: {} is a state dict, which does not record its input normalisation: assuming {}; \
+             pass --normalize none if it was trained on raw [0, 1] pixels",
+            weights.display(),
+            match &config.normalization {
+                Some(n) if *n == Normalization::CIFAR10 => "CIFAR-10 mean/std inside the model".to_string(),
+                n => describe_normalization(n),
+            }
         );
     }
-    check_finite(hypersphere_core::models::import::load_foreign(config, weights, device)?, weights)
+    let format = args.checkpoint_format.as_deref().map(str::parse::<CheckpointFormat>).transpose()?;
+    if let Some(head) = &args.head
+        && !head.exists()
+    {
+        bail!("head file {} does not exist", head.display());
+    }
+    let options = LoadOptions { format, head: args.head.clone() };
+    let loaded = load_checkpoint(config, weights, &options, device).map_err(|e| {
+        let e = e.to_string();
+        if e.contains("give its linear head file") { anyhow::anyhow!("{e} with --head FILE") } else { anyhow::anyhow!(e) }
+    })?;
+    if format.is_none() {
+        eprintln!(
+            "note: read {} as a {} checkpoint{}",
+            weights.display(),
+            loaded.format.name(),
+            if loaded.dropped > 0 { format!(" ({} projection-head tensors dropped)", loaded.dropped) } else { String::new() }
+        );
+    }
+    check_finite(loaded.model, weights)
 }
 
 /// Refuses weights holding NaN or infinite values (they would give NaN accuracies).

@@ -15,6 +15,7 @@ pub mod device_views;
 #[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod image_folder;
+pub mod imagenet;
 pub mod procedural;
 pub mod safetensors_images;
 pub mod source;

@@ -200,6 +200,7 @@ pub fn evaluate_resumable(
         Plain(Box<dyn Attack>),
         Auto(AutoAttack),
     }
+    model.check_input_size(set.height, set.width)?;
     let model = model.valid();
     let runners: Vec<Runner> = specs
         .iter()

@@ -1,6 +1,7 @@
 //! Classifiers: an architecture ([`Network`]) behind input normalisation, with a backbone
 //! feature output (for geometry and linear evaluation) and class logits.
 
+pub mod checkpoints;
 #[cfg(feature = "import")]
 pub mod import;
 pub mod normalize;
@@ -8,6 +9,7 @@ pub mod projection;
 pub mod resnet;
 pub mod resnet50;
 pub mod small_cnn;
+pub mod vit;
 
 use burn::module::Module;
 use burn::nn::Linear;
@@ -18,8 +20,9 @@ use serde::{Deserialize, Serialize};
 pub use normalize::Normalization;
 pub use projection::ProjectionHead;
 pub use resnet::ResNet18;
-pub use resnet50::ResNet50;
+pub use resnet50::{ResNet50, Stem};
 pub use small_cnn::SmallCnn;
+pub use vit::{Readout, VisionTransformer, VitShape};
 
 /// The architectures hypersphere builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,12 +36,31 @@ pub enum Arch {
     /// The three-stage [`SmallCnn`].
     #[serde(rename = "small-cnn")]
     SmallCnn,
+    /// ResNet-50 with torchvision's ImageNet stem ([`ResNet50`], [`Stem::ImageNet`]).
+    #[serde(rename = "resnet50-imagenet")]
+    ResNet50ImageNet,
+    /// ViT-Ti/16 (timm `vit_tiny_patch16_224`: width 192, 3 heads, 12 blocks).
+    #[serde(rename = "vit-ti16")]
+    VitTi16,
+    /// ViT-S/16 (timm `vit_small_patch16_224`: width 384, 6 heads, 12 blocks).
+    #[serde(rename = "vit-s16")]
+    VitS16,
+    /// ViT-B/16 (timm `vit_base_patch16_224`: width 768, 12 heads, 12 blocks).
+    #[serde(rename = "vit-b16")]
+    VitB16,
 }
 
 impl Arch {
     /// Every architecture, by its command-line name.
-    pub const ALL: [(&'static str, Arch); 3] =
-        [("resnet18-cifar", Arch::ResNet18Cifar), ("resnet50-cifar", Arch::ResNet50Cifar), ("small-cnn", Arch::SmallCnn)];
+    pub const ALL: [(&'static str, Arch); 7] = [
+        ("resnet18-cifar", Arch::ResNet18Cifar),
+        ("resnet50-cifar", Arch::ResNet50Cifar),
+        ("small-cnn", Arch::SmallCnn),
+        ("resnet50-imagenet", Arch::ResNet50ImageNet),
+        ("vit-ti16", Arch::VitTi16),
+        ("vit-s16", Arch::VitS16),
+        ("vit-b16", Arch::VitB16),
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -48,9 +70,27 @@ impl Arch {
     /// The standard width (channels of the first stage).
     pub fn default_width(self) -> usize {
         match self {
-            Arch::ResNet18Cifar | Arch::ResNet50Cifar => 64,
+            Arch::ResNet18Cifar | Arch::ResNet50Cifar | Arch::ResNet50ImageNet => 64,
             Arch::SmallCnn => 32,
+            Arch::VitTi16 => 192,
+            Arch::VitS16 => 384,
+            Arch::VitB16 => 768,
         }
+    }
+
+    /// Attention heads of a ViT (None for the convolutional networks).
+    pub fn vit_heads(self) -> Option<usize> {
+        match self {
+            Arch::VitTi16 => Some(3),
+            Arch::VitS16 => Some(6),
+            Arch::VitB16 => Some(12),
+            _ => None,
+        }
+    }
+
+    /// Whether the architecture is an ImageNet one (224x224 inputs, ImageNet mean/std).
+    pub fn is_imagenet(self) -> bool {
+        matches!(self, Arch::ResNet50ImageNet | Arch::VitTi16 | Arch::VitS16 | Arch::VitB16)
     }
 }
 
@@ -83,6 +123,17 @@ pub struct ModelConfig {
     /// Class names, in label order (may be empty).
     #[serde(default)]
     pub class_names: Vec<String>,
+    /// Transformer blocks of a ViT (None: the architecture's 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    /// Which tokens of a ViT feed the head (the class token unless a DINO linear head says
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "is_class_token")]
+    pub readout: Readout,
+}
+
+fn is_class_token(r: &Readout) -> bool {
+    *r == Readout::ClassToken
 }
 
 fn default_input_size() -> usize {
@@ -90,16 +141,40 @@ fn default_input_size() -> usize {
 }
 
 impl ModelConfig {
-    /// A configuration for `arch` at its default width with CIFAR-10 normalisation.
+    /// A configuration for `arch` at its default width: CIFAR-10 normalisation and 32x32 inputs,
+    /// or ImageNet mean/std and 224x224 inputs for the ImageNet architectures.
     pub fn new(arch: Arch, num_classes: usize) -> Self {
+        let imagenet = arch.is_imagenet();
         Self {
             arch,
             width: arch.default_width(),
             num_classes,
-            input_size: 32,
-            normalization: Some(Normalization::CIFAR10),
+            input_size: if imagenet { 224 } else { 32 },
+            normalization: Some(if imagenet { Normalization::IMAGENET } else { Normalization::CIFAR10 }),
             class_names: Vec::new(),
+            depth: None,
+            readout: Readout::ClassToken,
         }
+    }
+
+    /// Width of the backbone features of this configuration.
+    pub fn feature_dim(&self) -> usize {
+        match self.arch {
+            Arch::ResNet18Cifar => 8 * self.width,
+            Arch::ResNet50Cifar | Arch::ResNet50ImageNet => ResNet50::feature_dim(self.width),
+            Arch::SmallCnn => 4 * self.width,
+            Arch::VitTi16 | Arch::VitS16 | Arch::VitB16 => VisionTransformer::feature_dim(self.width, self.readout),
+        }
+    }
+
+    /// The ViT shape of this configuration (None for the convolutional networks).
+    pub fn vit_shape(&self) -> Option<VitShape> {
+        self.arch.vit_heads().map(|heads| VitShape {
+            width: self.width,
+            heads,
+            depth: self.depth.unwrap_or(12),
+            input_size: self.input_size,
+        })
     }
 
     /// Rejects configurations that cannot be built.
@@ -114,6 +189,12 @@ impl ModelConfig {
             && n.std.iter().any(|&s| !(s > 0.0))
         {
             return Err(crate::Error::Model("normalisation std must be > 0".into()));
+        }
+        if let Some(shape) = self.vit_shape() {
+            shape.validate()?;
+            self.readout.validate(shape.depth)?;
+        } else if self.readout != Readout::ClassToken || self.depth.is_some() {
+            return Err(crate::Error::Model(format!("{} has no transformer depth or token readout", self.arch.name())));
         }
         Ok(())
     }
@@ -133,6 +214,8 @@ pub enum Network {
     ResNet50(ResNet50),
     /// The small CNN.
     SmallCnn(SmallCnn),
+    /// A Vision Transformer.
+    Vit(VisionTransformer),
 }
 
 /// A classifier on [0, 1] images: normalisation, backbone, linear head.
@@ -151,6 +234,13 @@ impl Classifier {
             Arch::ResNet18Cifar => Network::ResNet18(ResNet18::new(config.width, config.num_classes, device)),
             Arch::ResNet50Cifar => Network::ResNet50(ResNet50::new(config.width, config.num_classes, device)),
             Arch::SmallCnn => Network::SmallCnn(SmallCnn::new(config.width, config.num_classes, device)),
+            Arch::ResNet50ImageNet => {
+                Network::ResNet50(ResNet50::with_stem(Stem::ImageNet, config.width, config.num_classes, device))
+            }
+            Arch::VitTi16 | Arch::VitS16 | Arch::VitB16 => {
+                let shape = config.vit_shape().expect("a ViT architecture has a shape");
+                Network::Vit(VisionTransformer::new(shape, config.readout, config.num_classes, device))
+            }
         };
         Ok(Self { network, config })
     }
@@ -170,16 +260,26 @@ impl Classifier {
             Network::ResNet18(m) => m.features(x),
             Network::ResNet50(m) => m.features(x),
             Network::SmallCnn(m) => m.features(x),
+            Network::Vit(m) => m.features(x),
         }
     }
 
     /// Width of the backbone features.
     pub fn feature_dim(&self) -> usize {
-        match self.config.arch {
-            Arch::ResNet18Cifar => 8 * self.config.width,
-            Arch::ResNet50Cifar => ResNet50::feature_dim(self.config.width),
-            Arch::SmallCnn => 4 * self.config.width,
+        self.config.feature_dim()
+    }
+
+    /// Fails when `height` x `width` images cannot go through the network: a ViT's position
+    /// embedding has one entry per 16x16 patch of its configured input size.
+    pub fn check_input_size(&self, height: usize, width: usize) -> crate::Result<()> {
+        let size = self.config.input_size;
+        if self.config.vit_shape().is_some() && (height != size || width != size) {
+            return Err(crate::Error::Model(format!(
+                "{} was built for {size}x{size} inputs, the images are {height}x{width}",
+                self.config.arch.name()
+            )));
         }
+        Ok(())
     }
 
     /// The same backbone with `head` as its classifier (linear evaluation).
@@ -189,6 +289,7 @@ impl Classifier {
             Network::ResNet18(m) => m.fc = head,
             Network::ResNet50(m) => m.fc = head,
             Network::SmallCnn(m) => m.fc = head,
+            Network::Vit(m) => m.head = head,
         }
         self
     }
@@ -200,6 +301,7 @@ impl Classifier {
             Network::ResNet18(m) => m.classify(f),
             Network::ResNet50(m) => m.classify(f),
             Network::SmallCnn(m) => m.classify(f),
+            Network::Vit(m) => m.classify(f),
         }
     }
 

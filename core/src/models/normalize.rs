@@ -20,6 +20,18 @@ impl Normalization {
     pub const CIFAR10: Normalization =
         Normalization { mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010] };
 
+    /// The ImageNet statistics of torchvision's models and of the self-supervised ImageNet
+    /// checkpoints (SwAV, BYOL, MoCo v3 and DINO all normalise with them).
+    pub const IMAGENET: Normalization = Normalization { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+    /// mean = std = 0.5 per channel: timm's `IMAGENET_INCEPTION_MEAN/STD`, used by timm's
+    /// AugReg ViTs (`vit_*_patch16_224.augreg*`).
+    pub const INCEPTION: Normalization = Normalization { mean: [0.5; 3], std: [0.5; 3] };
+
+    /// The named statistics (`cifar10`, `imagenet`, `inception`) by name.
+    pub const NAMED: [(&'static str, Normalization); 3] =
+        [("cifar10", Normalization::CIFAR10), ("imagenet", Normalization::IMAGENET), ("inception", Normalization::INCEPTION)];
+
     /// Normalises an `[N, 3, H, W]` batch. The `[1, 3, 1, 1]` mean and 1/std tensors are
     /// uploaded once per device and kept (per thread), not on every forward pass; on an autodiff
     /// input they enter its graph as constants.

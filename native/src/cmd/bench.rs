@@ -218,7 +218,8 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
     let config = args.arch.config(None)?;
     let n = args.batch_size.max(1);
     let random_batch = |n: usize| {
-        let x = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
+        let s = config.input_size;
+        let x = Tensor::<4>::random([n, 3, s, s], Distribution::Uniform(0.0, 1.0), device);
         let labels: Vec<usize> = (0..n).map(|i| i % config.num_classes).collect();
         (x, labels_tensor(&labels, device))
     };

@@ -40,9 +40,15 @@ pub struct Args {
     pub models: Vec<String>,
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// Dataset (its test split is evaluated): a path, `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
+    /// Dataset (its test split is evaluated): a path, `procedural[:N]`, `cifar10`/`cifar100` (the
+    /// fetched copy, fetched when absent), or `imagenet:DIR` for an ImageNet validation folder
+    /// (`DIR/<wnid>/<image>`, standard class indices).
     #[arg(long)]
     pub data: String,
+    /// Preprocessing of `imagenet:DIR` images: standard (resize 256, centre crop 224; scaled to
+    /// --input-size) or none (images already at the model's input size).
+    #[arg(long, default_value = "standard")]
+    pub preprocess: String,
     /// Attack NAME:NORM:EPS[:STEPS[:LOSS]], repeatable; EPS may list radii (`pgd:linf:2/255,8/255:40`).
     /// Names: fgsm, pgd (linf, l2, l1; LOSS ce, dlr, cw), apgd-ce, apgd-dlr, apgd-t, square,
     /// autoattack[:standard|rand|apgd-ce@N+square@N...].
@@ -270,7 +276,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let selected = args.device.select()?;
     eprintln!("device: {}", selected.runtime);
-    let set = super::load_split(&args.data, Split::Test, args.limit, args.seed)?;
+    let set = super::load_test_set(&args.data, args.limit, args.seed, args.arch.input_size.unwrap_or(224), &args.preprocess)?;
     let key = ResumeKey { data: args.data.clone(), limit: args.limit, seed: args.seed, batch_size: args.batch_size };
     let mut cache = ResultsFile::open(args.resume.as_deref(), &key)?;
     let config = EvalConfig { batch_size: args.batch_size, seed: args.seed };

@@ -14,7 +14,8 @@ pub mod reproduce;
 pub mod serve;
 pub mod train;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use hypersphere_core::data::imagenet::{self, Preprocess};
 use hypersphere_core::data::{ImageSet, Split};
 
 use crate::progress::spinner;
@@ -32,4 +33,24 @@ pub fn load_split(spec: &str, split: Split, limit: Option<usize>, seed: u64) -> 
         Some(n) if n < set.len() => set.subset(n, seed),
         _ => set,
     })
+}
+
+/// The evaluation images: `imagenet:DIR` is an ImageNet validation folder (`DIR/<wnid>/<image>`,
+/// standard class indices) brought to `size` x `size` by `preprocess` (`standard`: shorter side
+/// to size·256/224, centre crop; `none`: images already at that size), with `--limit` a fixed
+/// class-balanced subset; anything else is [`load_split`]'s test split.
+pub fn load_test_set(spec: &str, limit: Option<usize>, seed: u64, size: usize, preprocess: &str) -> Result<ImageSet> {
+    let Some(dir) = spec.strip_prefix("imagenet:") else {
+        return load_split(spec, Split::Test, limit, seed);
+    };
+    let size = size as u32;
+    let preprocess = match preprocess {
+        "standard" => Preprocess::ResizeCrop { resize: size * 256 / 224, crop: size },
+        "none" => Preprocess::None { size },
+        other => bail!("unknown --preprocess '{other}' (valid: standard, none)"),
+    };
+    let pb = spinner(&format!("loading ImageNet folder {dir}"));
+    let set = imagenet::load_folder(std::path::Path::new(dir), preprocess, limit);
+    pb.finish_and_clear();
+    Ok(set?)
 }

@@ -58,7 +58,8 @@ pub fn run(args: Args) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let selected = args.device.select()?;
     let model = model_files::load(&out.join("model.bpk"), &model_files::ArchArgs {
-        arch: None, width: None, num_classes: None, normalize: Some("cifar10".into()),
+        normalize: Some("cifar10".into()),
+        ..Default::default()
     }, &selected.device)?;
     println!("\nRobustness of the trained model ({}):", out.display());
     let report = super::eval::evaluate_model(&model, &args.data, &specs, Some(args.test_limit), 100, args.seed, &selected.device)?;

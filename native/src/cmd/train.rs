@@ -215,6 +215,8 @@ pub fn train(args: &Args) -> Result<Outcome> {
     }
     let mut model_config = ModelConfig::new(plan.arch, train_set.class_names.len());
     model_config.width = plan.width;
+    // The training data are decoded at 32x32; a ViT's position embedding must match.
+    model_config.input_size = train_set.height;
     model_config.class_names = train_set.class_names.clone();
     model_config.validate()?;
     if start_epoch == 1 {
@@ -259,6 +261,7 @@ fn initial_model(resume: Option<&Path>, stem: &str, config: &ModelConfig, init: 
         width: Some(c.width),
         num_classes: Some(c.num_classes),
         normalize: Some("cifar10".into()),
+        ..ArchArgs::default()
     };
     Ok(match (resume, init) {
         (Some(dir), _) => model_files::load(&dir.join(format!("{stem}.bpk")), &flags(config), &ad)?,
