@@ -164,7 +164,7 @@ fn the_report_shows_the_numbers_of_the_files_it_was_given() {
     assert!(stdout.contains(&format!("({} figures)", figures.len())), "{stdout}");
     let html = std::fs::read_to_string(study.join("report/report.html")).unwrap();
     assert_eq!(html.matches("<img src=\"data:image/svg+xml;base64,").count(), figures.len());
-    for cell in ["<td>61.27%</td>", "<td>35.71% (↓42%)</td>", "<td>1.713x</td>", "<td>simclr + A-FNC rho 0.9 -&gt; 0.5</td>", "<td>9.43%</td>"] {
+    for cell in ["<td>61.27%</td>", "<td>35.71% [27.0, 45.5] (↓42%)</td>", "<td>1.713x</td>", "<td>simclr + A-FNC rho 0.9 -&gt; 0.5</td>", "<td>9.43%</td>"] {
         assert!(html.contains(cell), "{cell} not in report.html");
     }
 
