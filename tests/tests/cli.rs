@@ -219,7 +219,7 @@ fn eval_compares_several_models_writes_tables_and_resumes() {
     assert!(std::fs::read_to_string(&md).unwrap().contains("| st |"));
     let csv_text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(csv_text.lines().count(), 1 + 2 * 5, "{csv_text}");
-    assert!(csv_text.starts_with("model,attack,images,accuracy,p_drop,gap_closed\n"));
+    assert!(csv_text.starts_with("model,attack,images,accuracy,p_drop,gap_closed,gap_closed_relative\n"));
 
     // Rerun: every cell comes from the results file and the numbers are the same.
     let first = std::fs::read_to_string(&json).unwrap();

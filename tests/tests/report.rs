@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::{assert_success, assert_user_error, row, run, scratch};
+use hypersphere_core::evaluate::stats::{Z95, wilson_interval};
 use serde_json::{Value, json};
 
 fn write(path: &Path, text: &str) {
@@ -35,10 +36,17 @@ fn eval_report(clean: f64, attacks: &[(&str, f64, f64)]) -> Value {
     })
 }
 
+/// An accuracy as the robustness table shows it: with its 95% Wilson interval for the report's
+/// 100 images, in %.
+fn with_interval(accuracy: f64) -> String {
+    let w = wilson_interval(accuracy, 100.0, Z95);
+    format!("{} [{:.1}, {:.1}]", percent(accuracy), 100.0 * w.low, 100.0 * w.high)
+}
+
 /// The robustness cell the report shows for `attack` of `report`.
 fn robustness_cell(report: &Value, attack: usize) -> String {
     let a = &report["attacks"][attack];
-    format!("{} (↓{:.0}%)", percent(a["accuracy"].as_f64().unwrap()), 100.0 * a["p_drop"].as_f64().unwrap())
+    format!("{} (↓{:.0}%)", with_interval(a["accuracy"].as_f64().unwrap()), 100.0 * a["p_drop"].as_f64().unwrap())
 }
 
 #[test]
@@ -112,11 +120,12 @@ fn the_report_shows_the_numbers_of_the_files_it_was_given() {
     assert_eq!(header, format!("| model | clean | {} |", attacks.join(" | ")));
     for (name, report) in &reports {
         let cells = row(&md, "Robustness (Table 1 layout)", name);
-        let mut expected = vec![name.to_string(), percent(report["clean_accuracy"].as_f64().unwrap())];
+        let mut expected = vec![name.to_string(), with_interval(report["clean_accuracy"].as_f64().unwrap())];
         expected.extend((0..attacks.len()).map(|i| robustness_cell(report, i)));
         assert_eq!(cells, expected, "{name}");
     }
-    assert_eq!(row(&md, "Robustness (Table 1 layout)", "ce")[2], "35.71% (↓42%)", "accuracy and relative drop of FGSM 2/255");
+    // Wilson at p = 0.3571, n = 100, z = 1.96: (p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) = [0.2701, 0.4547]
+    assert_eq!(row(&md, "Robustness (Table 1 layout)", "ce")[2], "35.71% [27.0, 45.5] (↓42%)", "accuracy, interval and relative drop of FGSM 2/255");
 
     // Geometry: distances, ratio, alignment and uniformity per model.
     for g in geometry.as_array().unwrap() {
@@ -155,7 +164,7 @@ fn the_report_shows_the_numbers_of_the_files_it_was_given() {
     assert!(stdout.contains(&format!("({} figures)", figures.len())), "{stdout}");
     let html = std::fs::read_to_string(study.join("report/report.html")).unwrap();
     assert_eq!(html.matches("<img src=\"data:image/svg+xml;base64,").count(), figures.len());
-    for cell in ["<td>61.27%</td>", "<td>35.71% (↓42%)</td>", "<td>1.713x</td>", "<td>simclr + A-FNC rho 0.9 -&gt; 0.5</td>", "<td>9.43%</td>"] {
+    for cell in ["<td>61.27%</td>", "<td>35.71% [27.0, 45.5] (↓42%)</td>", "<td>1.713x</td>", "<td>simclr + A-FNC rho 0.9 -&gt; 0.5</td>", "<td>9.43%</td>"] {
         assert!(html.contains(cell), "{cell} not in report.html");
     }
 

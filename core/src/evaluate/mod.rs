@@ -21,8 +21,10 @@ use crate::metrics::{self, count, count_correct, count_robust, relative_drop};
 pub use crate::metrics::correct_mask;
 use crate::models::Classifier;
 
+pub mod stats;
 mod table;
-pub use table::{ComparisonTable, ModelRow, gap_closed, model_name};
+pub use stats::gap_closed;
+pub use table::{ComparisonTable, ModelRow, model_name};
 
 /// Accuracy under one attack. Read leniently: what the spec determines may be missing from a
 /// file (see [`crate::results`]).

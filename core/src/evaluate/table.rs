@@ -1,11 +1,13 @@
 //! Rendering evaluation results: one model's report as Markdown, and several models side by side
-//! in the paper's layout (Table 1 / Table 4: accuracy with relative drop, "gap closed").
+//! in the paper's layout (Table 1 / Table 4: accuracy with relative drop, "gap closed" in both
+//! readings, only where there is a gap: [`super::stats::GapClosed`]).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::EvalReport;
+use super::stats::{AttackStats, GapClosed, Z95, gap_cell};
 
 /// The name a model file goes by in tables (`hypersphere eval --models PATH`, the study
 /// report's columns): its file stem, or the name of its folder when the file is `model.*` (a
@@ -49,9 +51,14 @@ pub struct ModelRow {
     /// Its evaluation.
     pub report: EvalReport,
     /// `(acc - acc_low) / (acc_high - acc_low)` per attack (the paper's Table 4 "gap closed",
-    /// low = SimCLR, high = SupCon); absent without reference rows or where the gap is zero.
+    /// low = SimCLR, high = SupCon); absent without reference rows, `null` where `acc_high -
+    /// acc_low` does not exceed 1.96 standard errors (binomial, [`super::stats`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap_closed: Option<Vec<Option<f64>>>,
+    /// The same from relative drops, `(drop_low - drop) / (drop_low - drop_high)`, `null` where
+    /// that gap is within its uncertainty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_closed_relative: Option<Vec<Option<f64>>>,
 }
 
 /// Several models on the same images and seeds, in the paper's layout: rows = models, columns =
@@ -70,7 +77,8 @@ pub struct ComparisonTable {
 
 impl ComparisonTable {
     /// Builds the table; with `reference = Some((low, high))` (model names present in `rows`)
-    /// every row gets its gap closed per attack.
+    /// every row gets its gap closed per attack, in both readings, where there is a gap
+    /// ([`GapClosed`] at 95%).
     pub fn new(rows: Vec<(String, EvalReport)>, reference: Option<(String, String)>) -> crate::Result<Self> {
         let attacks = rows.first().map(|(_, r)| r.attacks.iter().map(|a| a.spec.clone()).collect()).unwrap_or_default();
         let find = |name: &str| {
@@ -85,24 +93,31 @@ impl ComparisonTable {
         };
         let rows = rows
             .iter()
-            .map(|(model, report)| ModelRow {
-                model: model.clone(),
-                report: report.clone(),
-                gap_closed: refs.as_ref().map(|(low, high)| {
+            .map(|(model, report)| {
+                // matched by spec; `None` where a reference lacks the attack
+                let gaps: Option<Vec<Option<GapClosed>>> = refs.as_ref().map(|(low, high)| {
                     report
                         .attacks
                         .iter()
-                        .zip(low.attacks.iter().zip(&high.attacks))
-                        .map(|(r, (l, h))| gap_closed(r.accuracy, l.accuracy, h.accuracy))
+                        .map(|a| {
+                            let of = |r: &EvalReport| AttackStats::of(&[r], &a.spec);
+                            Some(GapClosed::new(&of(report)?, &of(low)?, &of(high)?, Z95))
+                        })
                         .collect()
-                }),
+                });
+                ModelRow {
+                    model: model.clone(),
+                    report: report.clone(),
+                    gap_closed: gaps.as_ref().map(|g| g.iter().map(|g| g.and_then(|g| g.raw)).collect()),
+                    gap_closed_relative: gaps.as_ref().map(|g| g.iter().map(|g| g.and_then(|g| g.relative)).collect()),
+                }
             })
             .collect();
         Ok(Self { attacks, gap_reference: reference, rows })
     }
 
     /// Markdown: `| model | clean | attack... |` with cells `acc (-drop%)`, plus `gap closed`
-    /// columns when reference rows were given.
+    /// columns (`raw / relative`, or `n/a (no gap)`) when reference rows were given.
     pub fn to_markdown(&self) -> String {
         let gap = self.gap_reference.is_some();
         let mut head = vec!["model".to_string(), "clean".to_string()];
@@ -115,32 +130,34 @@ impl ComparisonTable {
             let mut cells = vec![row.model.clone(), format!("{:.2}", 100.0 * row.report.clean_accuracy)];
             cells.extend(row.report.attacks.iter().map(|a| format!("{:.2} (-{:.1}%)", 100.0 * a.accuracy, 100.0 * a.p_drop)));
             if let Some(g) = &row.gap_closed {
-                cells.extend(g.iter().map(|v| v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))));
+                let relative = row.gap_closed_relative.clone().unwrap_or_default();
+                cells.extend(g.iter().enumerate().map(|(i, raw)| gap_cell(*raw, relative.get(i).copied().flatten())));
             }
             out += &format!("| {} |\n", cells.join(" | "));
         }
+        if gap {
+            out += "\nGap closed: raw accuracy / relative drop (the paper's printed values match neither exactly); \
+                    shown only where the reference gap exceeds 1.96 binomial standard errors, else n/a.\n";
+        }
         out
     }
 
-    /// CSV, one line per (model, column): `model,attack,accuracy,p_drop,gap_closed` (accuracies as
-    /// fractions; `clean` lines have an empty drop).
+    /// CSV, one line per (model, column): `model,attack,images,accuracy,p_drop,gap_closed,
+    /// gap_closed_relative` (fractions; `clean` lines have an empty drop; empty gap closed where
+    /// there is no gap).
     pub fn to_csv(&self) -> String {
         let quote = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
-        let mut out = String::from("model,attack,images,accuracy,p_drop,gap_closed\n");
+        let mut out = String::from("model,attack,images,accuracy,p_drop,gap_closed,gap_closed_relative\n");
+        let value = |g: &Option<Vec<Option<f64>>>, i: usize| g.as_ref().and_then(|g| g.get(i).copied().flatten()).map_or(String::new(), |v| format!("{v:.6}"));
         for row in &self.rows {
-            out += &format!("{},clean,{},{:.6},,\n", quote(&row.model), row.report.images, row.report.clean_accuracy);
+            out += &format!("{},clean,{},{:.6},,,\n", quote(&row.model), row.report.images, row.report.clean_accuracy);
             for (i, a) in row.report.attacks.iter().enumerate() {
-                let g = row.gap_closed.as_ref().and_then(|g| g[i]).map_or(String::new(), |v| format!("{v:.6}"));
-                out += &format!("{},{},{},{:.6},{:.6},{}\n", quote(&row.model), quote(&a.spec), row.report.images, a.accuracy, a.p_drop, g);
+                let (raw, relative) = (value(&row.gap_closed, i), value(&row.gap_closed_relative, i));
+                out += &format!("{},{},{},{:.6},{:.6},{raw},{relative}\n", quote(&row.model), quote(&a.spec), row.report.images, a.accuracy, a.p_drop);
             }
         }
         out
     }
-}
-
-/// The paper's "gap closed" (Table 4): `(acc - low) / (high - low)`; `None` when `high == low`.
-pub fn gap_closed(acc: f64, low: f64, high: f64) -> Option<f64> {
-    ((high - low).abs() > 1e-12).then(|| (acc - low) / (high - low))
 }
 
 #[cfg(test)]
@@ -188,12 +205,22 @@ mod tests {
         let g: Vec<f64> = t.rows.iter().map(|r| r.gap_closed.as_ref().unwrap()[0].unwrap()).collect();
         assert!((g[0] - 0.0).abs() < 1e-12 && (g[1] - 1.0).abs() < 1e-12 && (g[2] - 0.25).abs() < 1e-12, "{g:?}");
         let md = t.to_markdown();
-        assert!(md.contains("| afnc | 85.00 | 20.00 (-76.5%) | 25.0% |"), "{md}");
+        // relative: drops 0.875 (SimCLR), 0.4444 (SupCon), 0.7647: (0.875 - 0.7647) / (0.875 - 0.4444)
+        let relative = (0.875 - (1.0 - 0.2 / 0.85)) / (0.875 - (1.0 - 0.5 / 0.9));
+        assert!((t.rows[2].gap_closed_relative.as_ref().unwrap()[0].unwrap() - relative).abs() < 1e-12);
+        assert!(md.contains("| afnc | 85.00 | 20.00 (-76.5%) | 25.0% / 25.6% |"), "{md}");
         let csv = t.to_csv();
-        assert!(csv.lines().any(|l| l == "afnc,pgd:linf:8/255,10,0.200000,0.764706,0.250000"), "{csv}");
+        assert!(csv.lines().any(|l| l == format!("afnc,pgd:linf:8/255,10,0.200000,0.764706,0.250000,{relative:.6}")), "{csv}");
         assert_eq!(csv.lines().count(), 1 + 3 * 2);
         assert!(ComparisonTable::new(rows, Some(("x".into(), "supcon".into()))).is_err());
-        assert_eq!(gap_closed(0.3, 0.5, 0.5), None);
+        // SupCon 5 points above SimCLR on 10 images is no gap: no value, "n/a (no gap)"
+        // (formerly (0.8 - 0.3) / 0.05 = "1000.0%")
+        let rows = vec![("simclr".to_string(), report(0.8, &[0.3])), ("supcon".to_string(), report(0.8, &[0.35])), ("ce".to_string(), report(0.9, &[0.8]))];
+        let t = ComparisonTable::new(rows, Some(("simclr".into(), "supcon".into()))).unwrap();
+        assert!(t.rows.iter().all(|r| r.gap_closed.as_ref().unwrap()[0].is_none() && r.gap_closed_relative.as_ref().unwrap()[0].is_none()));
+        let md = t.to_markdown();
+        assert!(md.contains("| ce | 90.00 | 80.00 (-11.1%) | n/a (no gap) |") && !md.contains("00.0%"), "{md}");
+        assert!(t.to_csv().lines().any(|l| l == "ce,pgd:linf:8/255,10,0.800000,0.111111,,"), "{}", t.to_csv());
     }
 
     #[test]

@@ -12,17 +12,26 @@
 //! the two kinds of epoch line, `LinearEvalReport`) live in `train`, which this feature does
 //! not need.
 //!
+//! A study trained with several seeds ([`render_seeds`]: one [`StudyRecord`] per seed, the same
+//! run names in each) shows every number as mean ± standard deviation over seeds, accuracies
+//! with their 95% Wilson interval for the number of test images, per attack how many seeds keep
+//! the paper's ordering, the gap closed only where there is a gap, and a verdict for each
+//! ordering the paper claims (`verdicts.rs`); the statistics are [`crate::evaluate::stats`].
+//! Curves and t-SNE pictures are those of the first seed.
+//!
 //! [`render`] calls one function per section (`sections.rs`) on a [`Page`]; `html.rs` turns
 //! the Markdown into the page.
 
 mod html;
 pub mod plots;
 mod sections;
+mod verdicts;
 
 use serde_json::Value;
 
-use crate::evaluate::EvalReport;
-use crate::results::{CorruptionReport, GeometryResult};
+use crate::evaluate::stats::{Proportion, Summary, Z95};
+use crate::evaluate::{EvalReport, model_name};
+use crate::results::{CorruptionReport, GeometryResult, ModelCorruptions};
 
 /// One training run: its folder name and the contents of its files.
 #[derive(Debug, Clone, Default)]
@@ -112,8 +121,72 @@ impl Page {
     }
 }
 
-fn percent(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into())
+/// A fraction over seeds in percent: `42.00%` for one seed, `42.00 ± 1.50%` for several.
+fn percent_summary(s: Option<Summary>) -> String {
+    match s {
+        None => "-".into(),
+        Some(s) if s.count == 1 => format!("{:.2}%", 100.0 * s.mean),
+        Some(s) => format!("{:.2} ± {:.2}%", 100.0 * s.mean, 100.0 * s.std),
+    }
+}
+
+/// A number over seeds with `digits` decimals: `1.2345`, or `1.2345 ± 0.0100`.
+fn number_summary(s: Option<Summary>, digits: usize, suffix: &str) -> String {
+    match s {
+        None => "-".into(),
+        Some(s) if s.count == 1 => format!("{:.digits$}{suffix}", s.mean),
+        Some(s) => format!("{:.digits$}{suffix} ± {:.digits$}", s.mean, s.std),
+    }
+}
+
+/// An accuracy cell: mean (± std over seeds) and the 95% Wilson interval for the number of test
+/// images, in percent: `35.71% [26.9, 45.6]`.
+fn accuracy_cell(p: &Proportion) -> String {
+    let i = p.wilson(Z95);
+    format!("{} [{:.1}, {:.1}]", percent_summary(Some(p.seeds)), 100.0 * i.low, 100.0 * i.high)
+}
+
+/// The study's seeds (one record each), read by run name.
+#[derive(Clone, Copy)]
+struct Seeds<'a>(&'a [StudyRecord]);
+
+impl<'a> Seeds<'a> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The first seed, whose runs give the rows' order, curves and pictures.
+    fn first(&self) -> &'a StudyRecord {
+        &self.0[0]
+    }
+
+    /// Run `name` in every seed that has it.
+    fn runs(&self, name: &str) -> Vec<&'a RunRecord> {
+        self.0.iter().filter_map(|s| s.runs.iter().find(|r| r.name == name)).collect()
+    }
+
+    /// The evaluation of run `name` in every seed that has one.
+    fn evals(&self, name: &str) -> Vec<&'a EvalReport> {
+        self.runs(name).into_iter().filter_map(|r| r.eval.as_ref()).collect()
+    }
+
+    /// The geometry of model `name` ([`model_name`] of the file) in every seed that has one.
+    fn geometry(&self, name: &str) -> Vec<&'a GeometryResult> {
+        self.0.iter().filter_map(|s| s.geometry.as_ref()?.iter().find(|g| model_name(std::path::Path::new(&g.model)) == name)).collect()
+    }
+
+    /// The corruption results of model `name` in every seed that has them.
+    fn corruptions(&self, name: &str) -> Vec<&'a ModelCorruptions> {
+        self.0
+            .iter()
+            .filter_map(|s| s.corruptions.as_ref()?.models.iter().find(|m| model_name(std::path::Path::new(&m.model)) == name))
+            .collect()
+    }
+}
+
+/// The summary over seeds of `value` of each item that has it.
+fn summary_of<T>(items: &[T], value: impl Fn(&T) -> Option<f64>) -> Option<Summary> {
+    Summary::of(&items.iter().filter_map(value).collect::<Vec<f64>>())
 }
 
 /// The final top-1 test accuracy of a run's model (linear evaluation for contrastive runs).
@@ -124,21 +197,33 @@ pub fn final_accuracy(run: &RunRecord) -> Option<f64> {
         .or_else(|| run.metrics.last().and_then(|m| m["test_accuracy"].as_f64()))
 }
 
-/// Renders `study`: models, training, false-negative cancellation, robustness, geometry and
-/// corruptions, each section only where the study has its data.
+/// Renders `study` (one seed): models, training, false-negative cancellation, robustness, gap
+/// closed, geometry, corruptions and the verdicts, each section only where the study has its data.
 pub fn render(study: &StudyRecord) -> crate::Result<Report> {
-    let mut page = Page::new(&study.title);
-    sections::models(&mut page, &study.runs);
-    sections::training(&mut page, &study.runs)?;
-    sections::cancellation(&mut page, &study.runs)?;
-    sections::robustness(&mut page, &study.runs)?;
-    if let Some(geometry) = &study.geometry {
-        sections::geometry(&mut page, geometry)?;
+    render_seeds(&study.title, std::slice::from_ref(study))
+}
+
+/// Renders a study trained with several seeds, `seeds[k]` the record of seed k (runs matched
+/// by name; the first seed's runs give the rows). Tables show mean ± std over seeds.
+pub fn render_seeds(title: &str, seeds: &[StudyRecord]) -> crate::Result<Report> {
+    let empty = [StudyRecord::default()];
+    let seeds = Seeds(if seeds.is_empty() { &empty[..] } else { seeds });
+    let mut page = Page::new(title);
+    if seeds.count() > 1 {
+        page.note(&format!(
+            "{} seeds: numbers are mean ± sample standard deviation over seeds; curves and t-SNE pictures are those of the first seed.",
+            seeds.count()
+        ));
     }
-    if let Some(corruptions) = &study.corruptions {
-        sections::corruptions(&mut page, corruptions)?;
-    }
-    let html = html::to_html(&study.title, &page.md, &page.figures);
+    sections::models(&mut page, seeds);
+    sections::training(&mut page, &seeds.first().runs)?;
+    sections::cancellation(&mut page, &seeds.first().runs)?;
+    sections::robustness(&mut page, seeds)?;
+    sections::gap_closed(&mut page, seeds);
+    sections::geometry(&mut page, seeds)?;
+    sections::corruptions(&mut page, seeds)?;
+    verdicts::verdicts(&mut page, seeds);
+    let html = html::to_html(title, &page.md, &page.figures);
     Ok(Report { markdown: page.md, html, figures: page.figures })
 }
 
@@ -174,7 +259,7 @@ mod tests {
                 "corruptions": [{"corruption": "fog", "mean_relative_drop": 0.3}, {"corruption": "contrast", "mean_relative_drop": 0.2}]}]})).unwrap()),
         };
         let r = render(&study).unwrap();
-        for needle in ["| afnc | simclr + A-FNC rho 0.99 -> 0.7 | 3 |", "42.00%", "30.00% (↓40%)", "1.250x", "10.0 min", "| corruption | simclr |", "| fog | 30.00% |", "| mean drop | 25.00% |"] {
+        for needle in ["| afnc | simclr + A-FNC rho 0.99 -> 0.7 | 3 |", "42.00%", "30.00% [21.9, 39.6] (↓40%)", "1.250x", "10.0 min", "| corruption | simclr |", "| fog | 30.00% |", "| mean drop | 25.00% |"] {
             assert!(r.markdown.contains(needle), "{needle} missing from:\n{}", r.markdown);
         }
         let files: Vec<&str> = r.figures.iter().map(|f| f.file.as_str()).collect();
@@ -191,7 +276,74 @@ mod tests {
             "## False-negative cancellation",
             "## Robustness (Table 1 layout)",
             "## Representation geometry (Figure 2)",
-            "## Common corruptions (Figure 3)"
+            "## Common corruptions (Figure 3)",
+            "## Verdicts (the paper's claims)"
         ]);
+    }
+
+    /// One seed of a study with the five runs the verdicts name: one attack, accuracies
+    /// `accs` (ce, supcon, simclr, simclr-fnc, A-FNC) on 1000 images, separation ratios and
+    /// two corruption drops (simclr, ce).
+    fn seed(accs: [f64; 5], ratios: [f64; 3], drops: [[f64; 2]; 2]) -> StudyRecord {
+        let names = ["ce", "supcon", "simclr", "simclr-fnc", "simclr-afnc-0.99-0.7"];
+        let clean = [0.9, 0.9, 0.8, 0.8, 0.8];
+        let runs = (0..5)
+            .map(|i| RunRecord {
+                name: names[i].into(),
+                config: json!({"plan": {"method": "simclr"}}),
+                eval: Some(serde_json::from_value(json!({"images": 1000, "clean_accuracy": clean[i], "attacks": [
+                    {"spec": "fgsm:linf:8/255", "eps": 8.0 / 255.0, "accuracy": accs[i], "p_drop": 1.0 - accs[i] / clean[i]}]})).unwrap()),
+                ..Default::default()
+            })
+            .collect();
+        let g = |name: &str, ratio: f64| json!({"model": format!("runs/s/{name}/model.bpk"), "separation": {"inter": ratio, "intra": 1.0, "ratio": ratio}, "alignment": 0.0, "uniformity": 0.0});
+        let m = |name: &str, d: [f64; 2]| json!({"model": format!("runs/s/{name}/model.bpk"), "clean_accuracy": 0.8, "mean_relative_drop": (d[0] + d[1]) / 2.0,
+            "corruptions": [{"corruption": "fog", "mean_relative_drop": d[0]}, {"corruption": "contrast", "mean_relative_drop": d[1]}]});
+        StudyRecord {
+            title: "seeds".into(),
+            runs,
+            geometry: Some(serde_json::from_value(json!([g("ce", ratios[0]), g("supcon", ratios[1]), g("simclr", ratios[2])])).unwrap()),
+            corruptions: Some(serde_json::from_value(json!({"models": [m("simclr", drops[0]), m("ce", drops[1])]})).unwrap()),
+        }
+    }
+
+    #[test]
+    fn several_seeds_give_mean_and_std_ordering_gap_closed_and_verdicts() {
+        let seeds = [
+            seed([0.50, 0.40, 0.20, 0.25, 0.35], [1.4, 1.5, 1.2], [[0.30, 0.20], [0.10, 0.05]]),
+            seed([0.52, 0.42, 0.22, 0.27, 0.37], [1.45, 1.6, 1.1], [[0.32, 0.22], [0.12, 0.07]]),
+        ];
+        let md = render_seeds("two seeds", &seeds).unwrap().markdown;
+        let row = |label: &str| md.lines().find(|l| l.starts_with(&format!("| {label} |"))).unwrap_or_else(|| panic!("no row {label}:\n{md}"));
+        // means and sample std over the two seeds (0.01 apart: std = 0.01 * sqrt(2)); Wilson
+        // interval of the mean for 1000 images (scipy: k = 510 of 1000 -> [47.9, 54.1])
+        let robustness = md.split("## Robustness (Table 1 layout)").nth(1).unwrap();
+        assert!(robustness.contains("| ce | 90.00 ± 0.00% [88.0, 91.7] | 51.00 ± 1.41% [47.9, 54.1] (↓43%) |"), "{md}");
+        assert!(row("ce > simclr").contains("| 2/2 seeds | 2/2 seeds |"), "{md}");
+        // gap closed of A-FNC: raw (0.36 - 0.21) / (0.41 - 0.21) = 75%; relative from the mean drops
+        let drop = |a: f64, c: f64| 1.0 - a / c;
+        let mean = |a: f64, b: f64| (a + b) / 2.0;
+        let (l, h, a) = (mean(drop(0.2, 0.8), drop(0.22, 0.8)), mean(drop(0.4, 0.9), drop(0.42, 0.9)), mean(drop(0.35, 0.8), drop(0.37, 0.8)));
+        let gap = md.split("## Gap closed (Table 4 layout)").nth(1).unwrap();
+        assert!(gap.contains(&format!("| simclr-afnc-0.99-0.7 | 75.0% / {:.1}% |", 100.0 * (l - a) / (l - h))), "{gap}");
+        let verdicts = md.split("## Verdicts (the paper's claims)").nth(1).unwrap();
+        let verdict = |claim: &str| verdicts.lines().find(|l| l.contains(claim)).unwrap_or_else(|| panic!("{claim}:\n{verdicts}")).to_string();
+        assert!(verdict("CE above SimCLR under every attack").ends_with("| reproduced |"));
+        // A-FNC - midpoint = 0.36 - 0.31; se^2 = se_afnc^2 + (se_simclr^2 + se_supcon^2) / 4, each
+        // p(1-p)/1000 + std^2/2 with std^2 = 0.0002
+        let se = |p: f64| p * (1.0 - p) / 1000.0 + 0.0002 / 2.0;
+        let half = (se(0.36) + (se(0.21) + se(0.41)) / 4.0).sqrt();
+        assert!(verdict("closes > 50%").contains(&format!("fgsm:linf:8/255: +5.00 ± {:.2} pts (1 SE) | reproduced |", 100.0 * half)), "{}", verdict("closes > 50%"));
+        // ratios 1.55 vs 1.15, each std 0.0707 over 2 seeds: se 0.0707
+        assert!(verdict("separation ratio SupCon above SimCLR").contains("separation ratio: +0.40 ± 0.07 (1 SE) | reproduced |"), "{verdicts}");
+        // paired drops: fog 0.31 - 0.11, contrast 0.21 - 0.06: mean 17.5 pts, se 2.5 pts
+        assert!(verdict("above CE's").contains("mean over 2 corruptions: +17.50 ± 2.50 pts (1 SE) | reproduced |"), "{verdicts}");
+        assert!(verdict("above SupCon's").ends_with("| not measured | not measured |"));
+        // one seed: the same claims, SupCon within a point of SimCLR: no gap, not testable
+        let close = seed([0.50, 0.205, 0.20, 0.25, 0.35], [1.4, 1.5, 1.2], [[0.30, 0.20], [0.10, 0.05]]);
+        let md = render(&close).unwrap().markdown;
+        let gap = md.split("## Gap closed (Table 4 layout)").nth(1).unwrap().split("\n## ").next().unwrap();
+        assert!(gap.contains("| simclr-afnc-0.99-0.7 | n/a (no gap) |") && !gap.contains("00.0%"), "{gap}");
+        assert!(md.contains("| not testable (no gap) |") && md.contains("| reproduced (no error bar with one seed) |"), "{md}");
     }
 }

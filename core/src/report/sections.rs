@@ -7,9 +7,10 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::plots::{Series, line_chart, scatter_chart};
-use super::{Page, RunRecord, final_accuracy, percent};
-use crate::evaluate::{EvalReport, model_name};
-use crate::results::{CorruptionReport, GeometryResult, ModelCorruptions};
+use super::{Page, RunRecord, Seeds, accuracy_cell, final_accuracy, number_summary, percent_summary, summary_of};
+use crate::evaluate::model_name;
+use crate::evaluate::stats::{AttackStats, GapClosed, Z95, clean_stats};
+use crate::results::ModelCorruptions;
 
 fn method_of(run: &RunRecord) -> String {
     let plan = &run.config["plan"];
@@ -38,21 +39,26 @@ fn strings(texts: &[&str]) -> Vec<String> {
     texts.iter().map(|s| s.to_string()).collect()
 }
 
-/// `## Models`: one row per run (method, epochs, last loss, kNN monitor, test accuracy, wall time).
-pub(super) fn models(page: &mut Page, runs: &[RunRecord]) {
+/// `## Models`: one row per run (method, epochs, last loss, kNN monitor, test accuracy, wall
+/// time), numbers over seeds.
+pub(super) fn models(page: &mut Page, seeds: Seeds) {
     page.heading("Models");
-    let rows: Vec<Vec<String>> = runs
+    let rows: Vec<Vec<String>> = seeds
+        .first()
+        .runs
         .iter()
         .map(|r| {
-            let last = r.metrics.last();
+            let all = seeds.runs(&r.name);
+            let last = |key: &str| summary_of(&all, |run| run.metrics.last()?[key].as_f64());
+            let minutes = summary_of(&all, |run| run.seconds);
             vec![
                 r.name.clone(),
                 method_of(r),
                 format!("{}", r.metrics.len()),
-                last.and_then(|m| m["train_loss"].as_f64()).map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into()),
-                percent(last.and_then(|m| m["knn_accuracy"].as_f64())),
-                percent(final_accuracy(r)),
-                r.seconds.map(|s| format!("{:.1} min", s / 60.0)).unwrap_or_else(|| "-".into()),
+                number_summary(last("train_loss"), 4, ""),
+                percent_summary(last("knn_accuracy")),
+                percent_summary(summary_of(&all, |run| final_accuracy(run))),
+                minutes.map(|s| format!("{:.1} min", s.mean / 60.0)).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -114,30 +120,54 @@ fn attack_family(a: &crate::evaluate::AttackResult) -> String {
     format!("{}:{}", a.attack.name(), crate::attacks::spec::norm_name(a.norm))
 }
 
-/// `## Robustness (Table 1 layout)`: accuracy and relative drop per attack of every evaluated
-/// run (columns: the first run's attacks), and one accuracy-vs-epsilon chart per attack family.
-pub(super) fn robustness(page: &mut Page, runs: &[RunRecord]) -> crate::Result<()> {
-    let evaluated: Vec<(&str, &EvalReport)> = runs.iter().filter_map(|r| Some((r.name.as_str(), r.eval.as_ref()?))).collect();
-    let Some((_, first)) = evaluated.first() else { return Ok(()) };
+/// `## Robustness (Table 1 layout)`: accuracy (mean ± std over seeds, 95% Wilson interval for
+/// the test images) and relative drop per attack of every evaluated run (columns: the first
+/// evaluated run's attacks), the seeds in which CE and SupCon are above SimCLR, and one
+/// accuracy-vs-epsilon chart per attack family (means over seeds).
+pub(super) fn robustness(page: &mut Page, seeds: Seeds) -> crate::Result<()> {
+    let evaluated: Vec<&str> = seeds.first().runs.iter().filter(|r| !seeds.evals(&r.name).is_empty()).map(|r| r.name.as_str()).collect();
+    let Some(first) = evaluated.first().map(|n| seeds.evals(n)[0]) else { return Ok(()) };
     page.heading("Robustness (Table 1 layout)");
     let specs: Vec<&str> = first.attacks.iter().map(|a| a.spec.as_str()).collect();
     let mut header = strings(&["model", "clean"]);
     header.extend(specs.iter().map(|s| s.to_string()));
-    let rows: Vec<Vec<String>> = evaluated
+    let mut rows: Vec<Vec<String>> = evaluated
         .iter()
-        .map(|(name, e)| {
-            let mut row = vec![name.to_string(), percent(Some(e.clean_accuracy))];
+        .map(|name| {
+            let evals = seeds.evals(name);
+            let mut row = vec![name.to_string(), clean_stats(&evals).map_or("-".into(), |c| accuracy_cell(&c))];
             for spec in &specs {
-                row.push(match e.attacks.iter().find(|a| a.spec == *spec) {
-                    Some(a) => format!("{} (↓{:.0}%)", percent(Some(a.accuracy)), 100.0 * a.p_drop),
+                row.push(match AttackStats::of(&evals, spec) {
+                    Some(a) => format!("{} (↓{:.0}%)", accuracy_cell(&a.accuracy), 100.0 * a.drop.mean()),
                     None => "-".into(),
                 });
             }
             row
         })
         .collect();
+    // The paper's Table 1 ordering, seed by seed: in how many seeds is the model above SimCLR?
+    for model in ["ce", "supcon"] {
+        if !evaluated.contains(&model) || !evaluated.contains(&"simclr") {
+            continue;
+        }
+        let pairs: Vec<(&crate::evaluate::EvalReport, &crate::evaluate::EvalReport)> =
+            seeds.0.iter().filter_map(|s| Some((find_eval(s, model)?, find_eval(s, "simclr")?))).collect();
+        let count = |value: &dyn Fn(&crate::evaluate::EvalReport) -> Option<f64>| {
+            let above = pairs.iter().filter(|&&(m, s)| matches!((value(m), value(s)), (Some(a), Some(b)) if a > b)).count();
+            format!("{above}/{} seeds", pairs.len())
+        };
+        let mut row = vec![format!("{model} > simclr"), count(&|e| Some(e.clean_accuracy))];
+        for spec in &specs {
+            row.push(count(&|e| e.attacks.iter().find(|a| a.spec == *spec).map(|a| a.accuracy)));
+        }
+        rows.push(row);
+    }
     page.table(&header, &rows);
-    page.note("Cells: top-1 accuracy under attack, with the relative drop (clean - adversarial) / clean.");
+    page.note(&format!(
+        "Cells: top-1 accuracy under attack{}, [its 95% Wilson interval for {} test images, in %], and the relative drop (clean - adversarial) / clean. Rows `X > simclr`: the seeds in which X is above SimCLR (the paper's Table 1 ordering).",
+        if seeds.count() > 1 { format!(" (mean ± std over {} seeds)", seeds.count()) } else { String::new() },
+        first.images
+    ));
     let mut families: Vec<String> = Vec::new();
     for attack in &first.attacks {
         let family = attack_family(attack);
@@ -148,10 +178,13 @@ pub(super) fn robustness(page: &mut Page, runs: &[RunRecord]) -> crate::Result<(
     for family in families {
         let series: Vec<Series> = evaluated
             .iter()
-            .map(|(name, e)| {
-                let mut points = vec![(0.0, 100.0 * e.clean_accuracy)];
-                for a in e.attacks.iter().filter(|a| attack_family(a) == family) {
-                    points.push((255.0 * f64::from(a.eps), 100.0 * a.accuracy));
+            .map(|name| {
+                let evals = seeds.evals(name);
+                let mut points: Vec<(f64, f64)> = clean_stats(&evals).map(|c| vec![(0.0, 100.0 * c.mean())]).unwrap_or_default();
+                for a in evals[0].attacks.iter().filter(|a| attack_family(a) == family) {
+                    if let Some(s) = AttackStats::of(&evals, &a.spec) {
+                        points.push((255.0 * f64::from(a.eps), 100.0 * s.accuracy.mean()));
+                    }
                 }
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
                 Series { name: name.to_string(), points }
@@ -166,20 +199,61 @@ pub(super) fn robustness(page: &mut Page, runs: &[RunRecord]) -> crate::Result<(
     Ok(())
 }
 
+fn find_eval<'a>(seed: &'a super::StudyRecord, name: &str) -> Option<&'a crate::evaluate::EvalReport> {
+    seed.runs.iter().find(|r| r.name == name)?.eval.as_ref()
+}
+
+/// `## Gap closed (Table 4 layout)`: per run and attack, the share of the SimCLR -> SupCon gap
+/// the run closes, raw accuracy / relative drop, only where that gap exceeds 1.96 standard
+/// errors ([`GapClosed`]); needs evaluated runs named `simclr` and `supcon`.
+pub(super) fn gap_closed(page: &mut Page, seeds: Seeds) {
+    let (low, high) = (seeds.evals("simclr"), seeds.evals("supcon"));
+    if low.is_empty() || high.is_empty() {
+        return;
+    }
+    page.heading("Gap closed (Table 4 layout)");
+    let specs: Vec<&str> = low[0].attacks.iter().map(|a| a.spec.as_str()).collect();
+    let mut header = strings(&["model"]);
+    header.extend(specs.iter().map(|s| s.to_string()));
+    let rows: Vec<Vec<String>> = seeds
+        .first()
+        .runs
+        .iter()
+        .filter(|r| !seeds.evals(&r.name).is_empty())
+        .map(|r| {
+            let evals = seeds.evals(&r.name);
+            let mut row = vec![r.name.clone()];
+            row.extend(specs.iter().map(|spec| match (AttackStats::of(&evals, spec), AttackStats::of(&low, spec), AttackStats::of(&high, spec)) {
+                (Some(m), Some(l), Some(h)) => GapClosed::new(&m, &l, &h, Z95).cell(),
+                _ => "-".into(),
+            }));
+            row
+        })
+        .collect();
+    page.table(&header, &rows);
+    page.note(
+        "Cells: raw / relative gap closed, raw = (acc - acc_simclr) / (acc_supcon - acc_simclr), relative = (drop_simclr - drop) / (drop_simclr - drop_supcon) with drop = (clean - acc) / clean; the paper's Table 4 values match neither exactly, so both are shown. A reading is given only where its gap (SupCon above SimCLR) exceeds 1.96 standard errors, sqrt(p(1-p)/n + std²/seeds) of each reference added in quadrature (n: test images for accuracies, clean-correct images for drops); otherwise n/a (no gap).",
+    );
+}
+
 /// `## Representation geometry (Figure 2)`: distances, ratio, alignment and uniformity per
-/// model, and each model's t-SNE picture when the file has one.
-pub(super) fn geometry(page: &mut Page, geometry: &[GeometryResult]) -> crate::Result<()> {
+/// model (named by [`model_name`], numbers over seeds), and each model's t-SNE picture of the
+/// first seed when the file has one.
+pub(super) fn geometry(page: &mut Page, seeds: Seeds) -> crate::Result<()> {
+    let Some(geometry) = &seeds.first().geometry else { return Ok(()) };
     page.heading("Representation geometry (Figure 2)");
     let rows: Vec<Vec<String>> = geometry
         .iter()
         .map(|g| {
+            let name = model_name(Path::new(&g.model));
+            let all = seeds.geometry(&name);
             vec![
-                g.model.clone(),
-                format!("{:.4}", g.separation.inter),
-                format!("{:.4}", g.separation.intra),
-                format!("{:.3}x", g.separation.ratio),
-                format!("{:.4}", g.alignment),
-                format!("{:.4}", g.uniformity),
+                name,
+                number_summary(summary_of(&all, |g| Some(g.separation.inter)), 4, ""),
+                number_summary(summary_of(&all, |g| Some(g.separation.intra)), 4, ""),
+                number_summary(summary_of(&all, |g| Some(g.separation.ratio)), 3, "x"),
+                number_summary(summary_of(&all, |g| Some(g.alignment)), 4, ""),
+                number_summary(summary_of(&all, |g| Some(g.uniformity)), 4, ""),
             ]
         })
         .collect();
@@ -187,35 +261,38 @@ pub(super) fn geometry(page: &mut Page, geometry: &[GeometryResult]) -> crate::R
     page.note("Cosine distances on backbone features; ratio = inter / intra (paper: 1.98x supervised, 1.19x SimCLR).");
     for (i, g) in geometry.iter().enumerate() {
         let Some(tsne) = &g.tsne else { continue };
-        let title = format!("{}: ratio {:.2}x", g.model, g.separation.ratio);
-        page.figure(&format!("tsne-{i}.svg"), format!("t-SNE of {}", g.model), scatter_chart(&title, &tsne.points, &tsne.labels, &tsne.class_names)?);
+        let name = model_name(Path::new(&g.model));
+        let title = format!("{name}: ratio {:.2}x", g.separation.ratio);
+        page.figure(&format!("tsne-{i}.svg"), format!("t-SNE of {name}"), scatter_chart(&title, &tsne.points, &tsne.labels, &tsne.class_names)?);
     }
     Ok(())
 }
 
 /// `## Common corruptions (Figure 3)`: the relative drop per corruption of every model (columns
-/// named after the model files, [`model_name`]), and the same as a chart.
-pub(super) fn corruptions(page: &mut Page, report: &CorruptionReport) -> crate::Result<()> {
+/// named after the model files, [`model_name`]; numbers over seeds), and the means as a chart.
+pub(super) fn corruptions(page: &mut Page, seeds: Seeds) -> crate::Result<()> {
+    let Some(report) = &seeds.first().corruptions else { return Ok(()) };
     let models = &report.models;
     let Some(first) = models.first() else { return Ok(()) };
     page.heading("Common corruptions (Figure 3)");
     let short = |m: &ModelCorruptions| model_name(Path::new(&m.model));
     let names: Vec<&str> = first.corruptions.iter().map(|c| c.corruption.as_str()).collect();
     let drop_of = |m: &ModelCorruptions, name: &str| m.corruptions.iter().find(|c| c.corruption == name).map(|c| c.mean_relative_drop);
+    let over_seeds = |m: &ModelCorruptions, value: &dyn Fn(&ModelCorruptions) -> Option<f64>| summary_of(&seeds.corruptions(&short(m)), |m| value(*m));
     let mut header = strings(&["corruption"]);
     header.extend(models.iter().map(short));
     let mut rows: Vec<Vec<String>> = vec![{
         let mut r = strings(&["clean accuracy"]);
-        r.extend(models.iter().map(|m| percent(Some(m.clean_accuracy))));
+        r.extend(models.iter().map(|m| percent_summary(over_seeds(m, &|m| Some(m.clean_accuracy)))));
         r
     }];
     for name in &names {
         let mut r = vec![name.to_string()];
-        r.extend(models.iter().map(|m| percent(drop_of(m, name))));
+        r.extend(models.iter().map(|m| percent_summary(over_seeds(m, &|m| drop_of(m, name)))));
         rows.push(r);
     }
     let mut mean = strings(&["mean drop"]);
-    mean.extend(models.iter().map(|m| percent(Some(m.mean_relative_drop))));
+    mean.extend(models.iter().map(|m| percent_summary(over_seeds(m, &|m| Some(m.mean_relative_drop)))));
     rows.push(mean);
     page.table(&header, &rows);
     page.note("Cells: relative accuracy drop (clean - corrupted) / clean, averaged over the severities evaluated.");
@@ -223,7 +300,7 @@ pub(super) fn corruptions(page: &mut Page, report: &CorruptionReport) -> crate::
         .iter()
         .map(|m| Series {
             name: short(m),
-            points: names.iter().enumerate().filter_map(|(i, n)| Some(((i + 1) as f64, 100.0 * drop_of(m, n)?))).collect(),
+            points: names.iter().enumerate().filter_map(|(i, n)| Some(((i + 1) as f64, 100.0 * over_seeds(m, &|m| drop_of(m, n))?.mean))).collect(),
         })
         .collect();
     page.figure(

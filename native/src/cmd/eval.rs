@@ -8,9 +8,11 @@
 //! With `--models A,B,C` (instead of `--weights`) every model is evaluated on the same images
 //! with the same seeds and one table in the paper's layout is printed (rows = models, columns =
 //! attack/eps, cells = accuracy with the relative drop); `--json` then writes
-//! `{"attacks", "gap_reference"?, "rows": [{"model", "report", "gap_closed"?}]}`. `--markdown`
-//! and `--csv` write the table in those formats for one model or several. `--gap-reference
-//! LOW,HIGH` adds the paper's "gap closed" columns `(acc - acc_LOW) / (acc_HIGH - acc_LOW)`.
+//! `{"attacks", "gap_reference"?, "rows": [{"model", "report", "gap_closed"?, "gap_closed_relative"?}]}`.
+//! `--markdown` and `--csv` write the table in those formats for one model or several.
+//! `--gap-reference LOW,HIGH` adds the paper's "gap closed" columns in both readings, `(acc -
+//! acc_LOW) / (acc_HIGH - acc_LOW)` and from relative drops, each only where its gap exceeds
+//! its binomial uncertainty (core's `evaluate::stats::GapClosed`; otherwise `n/a (no gap)`).
 //! `--resume FILE` keeps every finished (model, batch, attack) cell in FILE (JSON lines) and skips
 //! them when the same evaluation is run again.
 
@@ -60,7 +62,7 @@ pub struct Args {
     /// Write the table as Markdown here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// Write the table as CSV here (`model,attack,images,accuracy,p_drop,gap_closed`).
+    /// Write the table as CSV here (`model,attack,images,accuracy,p_drop,gap_closed,gap_closed_relative`).
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Two model names LOW,HIGH (e.g. simclr,supcon): adds "gap closed" columns.

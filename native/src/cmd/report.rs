@@ -3,12 +3,16 @@
 //! top `eval.json` from `hypersphere eval --models ... --json`, `geometry.json` from
 //! `hypersphere geometry --json` and `corruptions.json` from `hypersphere corrupt-eval --json`)
 //! into `report.md` + `plots/*.svg` and one self-contained `report.html`.
+//!
+//! A study trained with several seeds (`hypersphere reproduce --seeds N`) holds one such folder
+//! per seed, `seed-0`, `seed-1`, ...; the report then shows mean ± std over the seeds (core's
+//! `report::render_seeds`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
-use hypersphere_core::report::{RunRecord, StudyRecord, render};
+use hypersphere_core::report::{RunRecord, StudyRecord, render, render_seeds};
 use hypersphere_core::results::{CorruptionReport, GeometryResult};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -63,12 +67,24 @@ fn load_run(dir: &Path) -> Result<Option<RunRecord>> {
     }))
 }
 
-pub fn run(args: Args) -> Result<()> {
-    if !args.study.is_dir() {
-        bail!("{} is not a folder", args.study.display());
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&args.study)
-        .with_context(|| format!("reading {}", args.study.display()))?
+/// The `seed-<k>` folders of a study trained with several seeds, in order of k (none for a
+/// study of one seed).
+fn seed_folders(study: &Path) -> Result<Vec<PathBuf>> {
+    let mut seeds: Vec<(u64, PathBuf)> = std::fs::read_dir(study)
+        .with_context(|| format!("reading {}", study.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some((p.file_name()?.to_str()?.strip_prefix("seed-")?.parse().ok()?, p)))
+        .collect();
+    seeds.sort();
+    Ok(seeds.into_iter().map(|(_, p)| p).collect())
+}
+
+/// One seed's study folder: its run folders and the study-level result files.
+fn load_study(study: &Path, title: &str) -> Result<StudyRecord> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(study)
+        .with_context(|| format!("reading {}", study.display()))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir())
@@ -83,7 +99,7 @@ pub fn run(args: Args) -> Result<()> {
     // A study-level `eval.json` written by `eval --models ... --json` holds one row per model:
     // each row's report goes to the run of the same name. (One model's report there names no
     // run, so it is left out, as before.)
-    let eval_path = args.study.join("eval.json");
+    let eval_path = study.join("eval.json");
     match read_json::<Value>(&eval_path, "valid JSON")? {
         Some(v) if v.get("rows").is_some() => {
             let table: ComparisonTable =
@@ -100,12 +116,25 @@ pub fn run(args: Args) -> Result<()> {
         Some(_) => bail!("{} is neither an `hypersphere eval --json` report nor a table", eval_path.display()),
         None => {}
     }
-    let geometry: Option<Vec<GeometryResult>> = read_json(&args.study.join("geometry.json"), "an `hypersphere geometry --json` result")?;
-    let corruptions: Option<CorruptionReport> = read_json(&args.study.join("corruptions.json"), "an `hypersphere corrupt-eval --json` result")?;
+    let geometry: Option<Vec<GeometryResult>> = read_json(&study.join("geometry.json"), "an `hypersphere geometry --json` result")?;
+    let corruptions: Option<CorruptionReport> = read_json(&study.join("corruptions.json"), "an `hypersphere corrupt-eval --json` result")?;
     if runs.is_empty() && geometry.is_none() {
-        bail!("{} holds no run folders (with config.json) and no geometry.json", args.study.display());
+        bail!("{} holds no run folders (with config.json) and no geometry.json", study.display());
     }
-    let report = render(&StudyRecord { title: args.title.clone(), runs, geometry, corruptions })?;
+    Ok(StudyRecord { title: title.to_string(), runs, geometry, corruptions })
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if !args.study.is_dir() {
+        bail!("{} is not a folder", args.study.display());
+    }
+    let seeds = seed_folders(&args.study)?;
+    let report = if seeds.is_empty() {
+        render(&load_study(&args.study, &args.title)?)?
+    } else {
+        let records = seeds.iter().map(|dir| load_study(dir, &args.title)).collect::<Result<Vec<_>>>()?;
+        render_seeds(&args.title, &records)?
+    };
     let out = args.out.clone().unwrap_or_else(|| args.study.join("report"));
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;

@@ -7,6 +7,11 @@
 //! Each stage runs as its own `hypersphere` process and is skipped when its result exists, so
 //! a killed study continues where it stopped (interrupted training runs resume from their last
 //! epoch; the evaluation resumes from its results file).
+//!
+//! `--seeds N` (the paper averages 5 runs) repeats the study for training seeds 0..N, seed k's
+//! in `<out>/seed-k` (trained with `--seed k`; every seed is evaluated on the same test images),
+//! each resumable on its own; the report then shows mean ± std over seeds and the verdicts.
+//! With one seed (the default) the study is `<out>` itself, as before.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,8 +39,20 @@ pub struct Args {
     /// Extra flags for every training run, e.g. "--epochs 30 --width 16" (they override the preset).
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub train_args: String,
+    /// Training seeds of every setting (the paper averages 5): seed k's study goes to <out>/seed-k and the report shows mean ± std; 1: the study is <out> itself.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// What every stage of a study is given: the scale, device, precision and test-image limit.
+struct Stages<'a> {
+    args: &'a Args,
+    scale: Scale,
+    device: String,
+    precision: String,
+    limit_args: Vec<String>,
 }
 
 /// Runs this program with `args`, its output going to the terminal.
@@ -59,6 +76,12 @@ fn path(p: &Path) -> String {
 
 pub fn run(args: Args) -> Result<()> {
     let scale: Scale = args.preset.parse()?;
+    if args.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    if args.seeds > 1 && args.train_args.split_whitespace().any(|a| a == "--seed" || a.starts_with("--seed=")) {
+        bail!("--train-args sets --seed, but --seeds {} gives each seed's runs their own (0..{})", args.seeds, args.seeds);
+    }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{}", args.preset)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     // Probe for a GPU once here rather than in every stage; every stage gets the resolved
@@ -73,8 +96,26 @@ pub fn run(args: Args) -> Result<()> {
         Scale::Paper => None,
     });
     let limit_args: Vec<String> = limit.map(|l| vec![s("--limit"), l.to_string()]).unwrap_or_default();
+    let stages = Stages { args: &args, scale, device, precision, limit_args };
     let start = Instant::now();
+    if args.seeds == 1 {
+        study(&stages, &out, None)?;
+    } else {
+        for seed in 0..args.seeds {
+            eprintln!("== seed {seed} of {}", args.seeds);
+            study(&stages, &out.join(format!("seed-{seed}")), Some(seed))?;
+        }
+    }
+    stage("report", &[s("report"), s("--study"), path(&out), s("--title"), format!("hypersphere study ({} scale, {})", args.preset, args.data)])?;
+    println!("study complete in {:.1} min: {}", start.elapsed().as_secs_f64() / 60.0, out.join("report").join("report.html").display());
+    Ok(())
+}
 
+/// Trains, attacks and measures one study in `out`: the six settings (with `--seed` when
+/// given), the robustness table, the geometry and the corruptions, each stage skipped when its
+/// result exists.
+fn study(stages: &Stages, out: &Path, seed: Option<u64>) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for (name, _, _) in PRESETS {
         let run = out.join(name);
         if run.join("model.bpk").exists() && run.join("done").exists() {
@@ -83,10 +124,13 @@ pub fn run(args: Args) -> Result<()> {
         }
         let t = Instant::now();
         if run.join("checkpoint.json").exists() {
-            stage(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), device.clone(), s("--precision"), precision.clone()])?;
+            stage(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()])?;
         } else {
-            let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&args.preset), s("--data"), s(&args.data), s("--out"), path(&run), s("--device"), device.clone(), s("--precision"), precision.clone()];
-            a.extend(args.train_args.split_whitespace().map(String::from));
+            let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&stages.args.preset), s("--data"), s(&stages.args.data), s("--out"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
+            if let Some(seed) = seed {
+                a.extend([s("--seed"), seed.to_string()]);
+            }
+            a.extend(stages.args.train_args.split_whitespace().map(String::from));
             stage(&format!("train {name}"), &a)?;
         }
         crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())?;
@@ -97,36 +141,34 @@ pub fn run(args: Args) -> Result<()> {
     // Table 1 / Table 4: FGSM and PGD in three norms, plus AutoAttack at the paper scale.
     if !out.join("eval.json").exists() {
         let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
-        if scale != Scale::Paper {
+        if stages.scale != Scale::Paper {
             attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
         } else {
             attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
         }
-        let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&args.data), s("--device"), device.clone(), s("--precision"), precision.clone()];
+        let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
         for attack in attacks {
             a.extend([s("--attack"), attack]);
         }
         a.extend([s("--gap-reference"), s("simclr,supcon"), s("--markdown"), path(&out.join("eval.md")), s("--resume"), path(&out.join("eval.jsonl"))]);
         a.extend([s("--json"), path(&out.join("eval.json"))]);
-        a.extend(limit_args.clone());
+        a.extend(stages.limit_args.clone());
         stage("robustness", &a)?;
     }
     if !out.join("geometry.json").exists() {
         let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
-        a.extend([s("--data"), s(&args.data), s("--device"), device.clone(), s("--precision"), precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
-        a.extend(limit_args.clone());
+        a.extend([s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
+        a.extend(stages.limit_args.clone());
         stage("geometry", &a)?;
     }
     if !out.join("corruptions.json").exists() {
-        let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&args.data), s("--device"), device.clone(), s("--precision"), precision.clone()];
+        let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
         a.extend([s("--json"), path(&out.join("corruptions.json"))]);
-        if scale != Scale::Paper {
+        if stages.scale != Scale::Paper {
             a.extend([s("--severities"), s("1,3,5")]);
         }
-        a.extend(limit_args.clone());
+        a.extend(stages.limit_args.clone());
         stage("corruptions", &a)?;
     }
-    stage("report", &[s("report"), s("--study"), path(&out), s("--title"), format!("hypersphere study ({} scale, {})", args.preset, args.data)])?;
-    println!("study complete in {:.1} min: {}", start.elapsed().as_secs_f64() / 60.0, out.join("report").join("report.html").display());
     Ok(())
 }
