@@ -1,6 +1,7 @@
 //! The device renderer of contrastive views (core/src/data/device_views.rs) against the host
 //! renderer `render_view`, the statistics of the views it renders, training steps on its
-//! views, and the device crop + flip of supervised training against the host's `crop_flip`.
+//! views, the device crop + flip of supervised training against the host's `crop_flip`, and
+//! the view batches of supervised training (the paper's cross-entropy recipe) on both paths.
 //! All on Flex, with small images.
 //!
 //! Tolerance of the pixel comparisons: the device samples through `grid_sample_2d`, whose
@@ -23,8 +24,9 @@ use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::{CropBox, Jitter, ViewConfig, ViewParams, contrastive_views, render_view};
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
 use hypersphere_core::models::{Arch, Classifier, ModelConfig};
-use hypersphere_core::train::ContrastiveConfig;
 use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contrastive_step};
+use hypersphere_core::train::supervised::{Augmentation, training_batch};
+use hypersphere_core::train::{ContrastiveConfig, Method, Scale, TrainPlan};
 use rand::{Rng, SeedableRng};
 
 const TOLERANCE: f32 = 1e-5;
@@ -342,4 +344,114 @@ fn training_steps_on_device_views_are_deterministic_and_match_host_views() {
     for (d, h) in device.iter().zip(&host) {
         assert!((d - h).abs() <= 1e-4 * h.abs().max(1.0), "device-view loss {d} vs host-view loss {h}");
     }
+}
+
+/// `n` copies of one flat image whose three channels are `value`.
+fn flat_set(n: usize, value: u8) -> ImageSet {
+    ImageSet { pixels: vec![value; n * 16 * 16 * 3], labels: vec![0; n], class_names: vec!["a".into()], height: 16, width: 16 }
+}
+
+/// The brightness factor of every view of a flat gray batch: on a flat gray image the crop,
+/// flip, contrast (blend with its own mean), saturation (blend with its own gray), hue (no
+/// colour) and grayscale change nothing but for the luma weights' sum, 0.9999, so each pixel
+/// is `value * brightness` to within 2e-4 (no clipping below 255 / 1.1).
+fn brightness_factors(batch: Vec<f32>, value: u8) -> Vec<f32> {
+    let size = 3 * 256;
+    batch
+        .chunks(size)
+        .map(|view| {
+            let spread = view.iter().copied().fold(f32::MIN, f32::max) - view.iter().copied().fold(f32::MAX, f32::min);
+            assert!(spread < 1e-5, "a flat image stays flat: {spread}");
+            view[0] * 255.0 / value as f32
+        })
+        .collect()
+}
+
+#[test]
+fn supervised_view_batches_follow_the_papers_cross_entropy_recipe_on_host_and_device() {
+    // The tiny and paper presets train cross-entropy on the author's weaker-jitter views (the
+    // small scale keeps pad-and-crop, with which its published numbers were measured).
+    for (scale, expected) in [(Scale::Tiny, Augmentation::Views(ViewConfig::supcon_ce())), (Scale::Small, Augmentation::PadCrop), (Scale::Paper, Augmentation::Views(ViewConfig::supcon_ce()))] {
+        let plan = TrainPlan::preset("ce", scale).unwrap();
+        assert_eq!(plan.method, Method::Ce);
+        assert_eq!(plan.supervised.augment, expected, "{scale:?}");
+    }
+    let recipe = ViewConfig::supcon_ce();
+    let augment = Augmentation::Views(recipe);
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let batch = |set: &ImageSet, indices: &[usize], backend: ViewBackend, seed: u64| {
+        let x = training_batch(set, indices, &augment, None, backend, seed, &ad);
+        assert!(x.is_autodiff());
+        assert_eq!(x.dims(), [indices.len(), 3, set.height, set.width]);
+        values(x)
+    };
+
+    // Host and device paths render the same batch: one view per image, drawn as contrastive
+    // training draws its first view (sample_view_params with one view).
+    let set = procedural_set(12, 16, 16, 8);
+    let indices = [3, 9, 0, 4, 11];
+    for seed in [0u64, 5] {
+        let host = batch(&set, &indices, ViewBackend::Host, seed);
+        let dev = batch(&set, &indices, ViewBackend::Device, seed);
+        assert!(max_diff(&host, &dev) <= TOLERANCE, "seed {seed}: {}", max_diff(&host, &dev));
+        let params = sample_view_params(&recipe, 1, indices.len(), 16, 16, seed);
+        let bytes: Vec<u8> = indices.iter().flat_map(|&i| set.image(i).to_vec()).collect();
+        let direct = values(render_views(upload_pixels(&bytes, indices.len(), 16, 16, &device), &params));
+        assert!(max_diff(&dev, &direct) <= TOLERANCE);
+        assert_ne!(host, batch(&set, &indices, ViewBackend::Host, seed + 1), "another seed, other views");
+    }
+
+    // The jitter strength of the rendered batches: brightness factors uniform in [0.9, 1.1] on
+    // 80% of the views (binomial slack), 1 on the others; the crops keep 20-100% of the image.
+    let n = 600;
+    let value = 128;
+    let flat = flat_set(n, value);
+    let all: Vec<usize> = (0..n).collect();
+    for backend in [ViewBackend::Host, ViewBackend::Device] {
+        let factors = brightness_factors(batch(&flat, &all, backend, 41), value);
+        let params = sample_view_params(&recipe, 1, n, 16, 16, 41);
+        let mut jittered = 0usize;
+        for (f, p) in factors.iter().zip(&params) {
+            let expected = p.jitter.map_or(1.0, |j| j.brightness);
+            assert!((f - expected).abs() < 5e-4, "{backend:?}: factor {f}, drawn {expected}");
+            assert!((0.9 - 5e-4..=1.1 + 5e-4).contains(f), "{backend:?}: brightness {f} outside the weak jitter");
+            jittered += p.jitter.is_some() as usize;
+            let area = (p.crop.height * p.crop.width) as f32 / 256.0;
+            let slack = (p.crop.height + p.crop.width + 1) as f32 / 256.0;
+            assert!(area + slack >= 0.2, "crop area {area}");
+        }
+        let rate = jittered as f64 / n as f64;
+        assert!((rate - 0.8).abs() <= binomial_slack(0.8, n), "jitter rate {rate}");
+        let moved: Vec<f32> = factors.iter().copied().filter(|f| (f - 1.0).abs() > 1e-3).collect();
+        let (lo, hi) = (moved.iter().copied().fold(2.0, f32::min), moved.iter().copied().fold(0.0, f32::max));
+        assert!(lo < 0.91 && hi > 1.09, "{backend:?}: factors {lo}..{hi} do not fill [0.9, 1.1]");
+        // the contrastive recipe's brightness reaches 0.6..1.4, far outside: the CE path is weaker
+        let strong = brightness_factors(values(training_batch(&flat, &all, &Augmentation::Views(ViewConfig::supcon()), None, backend, 41, &ad)), value);
+        assert!(strong.iter().any(|f| *f < 0.7) && strong.iter().any(|f| *f > 1.3), "{backend:?}: the supcon recipe jitters by up to 0.4");
+    }
+
+    // Grayscale on 20% of the views (a colourful image: gray views have equal channels).
+    let colour = ImageSet { pixels: [200u8, 40, 90].repeat(n * 256), ..flat_set(n, 0) };
+    for backend in [ViewBackend::Host, ViewBackend::Device] {
+        let out = batch(&colour, &all, backend, 43);
+        let params = sample_view_params(&recipe, 1, n, 16, 16, 43);
+        let size = 3 * 256;
+        let mut gray = 0usize;
+        for (view, p) in out.chunks(size).zip(&params) {
+            let is_gray = (0..256).all(|q| (view[q] - view[256 + q]).abs() < 1e-6 && (view[q] - view[512 + q]).abs() < 1e-6);
+            assert_eq!(is_gray, p.grayscale);
+            gray += is_gray as usize;
+        }
+        let rate = gray as f64 / n as f64;
+        assert!((rate - 0.2).abs() <= binomial_slack(0.2, n), "{backend:?}: grayscale rate {rate}");
+    }
+
+    // Without augmentation the batch is the images; pad-and-crop applies the epoch's crops.
+    let plain = values(training_batch(&set, &indices, &Augmentation::None, None, ViewBackend::Host, 0, &ad));
+    assert_eq!(plain, values(to_tensor(&set.select(&indices).pixels, indices.len(), 16, 16, &device)));
+    let crops = sample_crop_flips(set.len(), 4, &mut rand::rngs::StdRng::seed_from_u64(2));
+    let padded = values(training_batch(&set, &indices, &Augmentation::PadCrop, Some(&crops), ViewBackend::Host, 0, &ad));
+    let chosen: Vec<CropFlip> = indices.iter().map(|&i| crops[i]).collect();
+    assert_eq!(padded, values(to_tensor(&crop_flip_with(&set.select(&indices), &chosen).pixels, indices.len(), 16, 16, &device)));
 }

@@ -129,10 +129,13 @@ fn quickstart_trains_and_prints_a_robustness_table() {
         ["fgsm:linf:1/255", "fgsm:linf:2/255", "fgsm:linf:4/255", "fgsm:linf:8/255", "pgd:linf:1/255:10", "pgd:linf:2/255:10", "pgd:linf:4/255:10", "pgd:linf:8/255:10"]
     );
     let acc: Vec<f64> = attacks.iter().map(|a| a["accuracy"].as_f64().unwrap()).collect();
-    // PGD-10 never does worse than FGSM at the same radius, a larger radius never helps the
-    // model, and 8/255 hurts clearly (PGD-10: 11-16% against 47-59% clean).
+    // PGD-10 does not do worse than FGSM at the same radius (up to one image of 100: from a
+    // random start with steps of 2.5 eps / 10 it need not reach FGSM's corner; on the
+    // procedural data of 2026-12-02, seed 0, it left 56% at 2/255 against FGSM's 55%), a larger
+    // radius never helps the model, and 8/255 hurts clearly (PGD-10: 11-16% against 47-59%
+    // clean on the earlier procedural data).
     for i in 0..4 {
-        assert!(acc[4 + i] <= acc[i], "{} leaves {} but {} only {}", specs[4 + i], acc[4 + i], specs[i], acc[i]);
+        assert!(acc[4 + i] <= acc[i] + 0.011, "{} leaves {} but {} only {}", specs[4 + i], acc[4 + i], specs[i], acc[i]);
     }
     for w in acc[4..].windows(2) {
         assert!(w[1] <= w[0], "PGD-10 accuracy rises with eps: {acc:?}");

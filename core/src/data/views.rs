@@ -21,6 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use super::ImageSet;
 
+/// The named view distributions: `simclr` ([`ViewConfig::simclr`]), `supcon`
+/// ([`ViewConfig::supcon`]) and `supcon-ce` ([`ViewConfig::supcon_ce`]).
+pub const VIEW_RECIPES: [(&str, fn() -> ViewConfig); 3] =
+    [("simclr", ViewConfig::simclr), ("supcon", ViewConfig::supcon), ("supcon-ce", ViewConfig::supcon_ce)];
+
 /// Parameters of the view distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ViewConfig {
@@ -45,14 +50,38 @@ pub struct ViewConfig {
 }
 
 impl ViewConfig {
-    /// SimCLR on CIFAR: crop scale (0.08, 1), colour strength 0.5, no blur.
+    /// SimCLR on CIFAR (google-research/simclr `data_util.py`, its README's CIFAR-10 command):
+    /// crop scale (0.08, 1), colour strength 0.5, no blur.
     pub fn simclr() -> Self {
         Self::with_strength((0.08, 1.0), 0.5)
     }
 
-    /// SupCon (HobbitLong/SupContrast): crop scale (0.2, 1), jitter 0.4/0.4/0.4/0.1.
+    /// SupContrast's CIFAR views (HobbitLong/SupContrast `main_supcon.py`): crop scale (0.2, 1),
+    /// jitter 0.4/0.4/0.4/0.1 with p = 0.8, grayscale 0.2. The paper's augmentation for SupCon
+    /// and SimCLR alike ("the same data augmentation strategy for all models", Section 4).
     pub fn supcon() -> Self {
         Self::with_strength((0.2, 1.0), 0.5)
+    }
+
+    /// The paper's cross-entropy augmentation, the "weaker color jittering for the supervised
+    /// cross-entropy loss" (Section 4): the first author's fork of SupContrast, `main_ce.py`
+    /// (commit be813aa, "weaker augmentation for crossentropy model"): crop scale (0.2, 1),
+    /// flip, jitter 0.1/0.1/0.1/0.05 with p = 0.8, grayscale 0.2.
+    pub fn supcon_ce() -> Self {
+        Self { brightness: 0.1, contrast: 0.1, saturation: 0.1, hue: 0.05, ..Self::supcon() }
+    }
+
+    /// The named view distributions ([`VIEW_RECIPES`]).
+    pub fn named(name: &str) -> crate::Result<Self> {
+        VIEW_RECIPES.iter().find(|(n, _)| *n == name).map(|(_, f)| f()).ok_or_else(|| {
+            let names: Vec<_> = VIEW_RECIPES.iter().map(|(n, _)| *n).collect();
+            crate::Error::Train(format!("unknown view recipe '{name}' (valid: {})", names.join(", ")))
+        })
+    }
+
+    /// The name of this distribution in [`VIEW_RECIPES`], if it is one of them.
+    pub fn name(&self) -> Option<&'static str> {
+        VIEW_RECIPES.iter().find(|(_, f)| f() == *self).map(|(n, _)| *n)
     }
 
     fn with_strength(crop_scale: (f32, f32), s: f32) -> Self {
@@ -379,24 +408,60 @@ mod tests {
 
     #[test]
     fn flip_jitter_and_grayscale_rates() {
-        let cfg = ViewConfig::simclr();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-        let n = 5000;
-        let params: Vec<ViewParams> = (0..n).map(|_| cfg.sample(32, 32, &mut rng)).collect();
-        let rate = |f: &dyn Fn(&ViewParams) -> bool| params.iter().filter(|p| f(p)).count() as f64 / n as f64;
-        let (flip, jitter, gray) = (rate(&|p| p.flip), rate(&|p| p.jitter.is_some()), rate(&|p| p.grayscale));
-        assert!((flip - 0.5).abs() < 0.03, "flip rate {flip}");
-        assert!((jitter - 0.8).abs() < 0.03, "jitter rate {jitter}");
-        assert!((gray - 0.2).abs() < 0.03, "grayscale rate {gray}");
-        for j in params.iter().filter_map(|p| p.jitter) {
-            assert!((0.6..=1.4).contains(&j.brightness) && (0.6..=1.4).contains(&j.saturation) && j.hue.abs() <= 0.1);
-            let mut order = j.order;
-            order.sort();
-            assert_eq!(order, [0, 1, 2, 3]);
+        // (recipe, jitter strength of brightness, contrast and saturation, hue): the values of
+        // google-research/simclr (s = 0.5), HobbitLong/SupContrast and the author's CE fork
+        for (cfg, strength, hue) in [(ViewConfig::simclr(), 0.4f32, 0.1f32), (ViewConfig::supcon(), 0.4, 0.1), (ViewConfig::supcon_ce(), 0.1, 0.05)] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+            let n = 5000;
+            let params: Vec<ViewParams> = (0..n).map(|_| cfg.sample(32, 32, &mut rng)).collect();
+            let rate = |f: &dyn Fn(&ViewParams) -> bool| params.iter().filter(|p| f(p)).count() as f64 / n as f64;
+            let (flip, jitter, gray) = (rate(&|p| p.flip), rate(&|p| p.jitter.is_some()), rate(&|p| p.grayscale));
+            assert!((flip - 0.5).abs() < 0.03, "flip rate {flip}");
+            assert!((jitter - 0.8).abs() < 0.03, "jitter rate {jitter}");
+            assert!((gray - 0.2).abs() < 0.03, "grayscale rate {gray}");
+            let jitters: Vec<Jitter> = params.iter().filter_map(|p| p.jitter).collect();
+            for j in &jitters {
+                for f in [j.brightness, j.contrast, j.saturation] {
+                    assert!((1.0 - strength..=1.0 + strength).contains(&f), "factor {f} beyond strength {strength}");
+                }
+                assert!(j.hue.abs() <= hue, "hue {} beyond {hue}", j.hue);
+                let mut order = j.order;
+                order.sort();
+                assert_eq!(order, [0, 1, 2, 3]);
+            }
+            // the factors fill their range, uniformly (mean 1, quarter points at 1 -+ s / 2)
+            let b: Vec<f32> = jitters.iter().map(|j| j.brightness).collect();
+            let (lo, hi) = (b.iter().copied().fold(2.0, f32::min), b.iter().copied().fold(0.0, f32::max));
+            assert!(lo < 1.0 - 0.98 * strength && hi > 1.0 + 0.98 * strength, "brightness range {lo}..{hi} for strength {strength}");
+            let mean = b.iter().sum::<f32>() / b.len() as f32;
+            assert!((mean - 1.0).abs() < 0.05 * strength, "mean brightness {mean}");
+            let below = b.iter().filter(|f| **f < 1.0 - strength / 2.0).count() as f64 / b.len() as f64;
+            assert!((below - 0.25).abs() < 0.03, "share below 1 - s/2: {below}");
+            let h: Vec<f32> = jitters.iter().map(|j| j.hue.abs()).collect();
+            assert!(h.iter().copied().fold(0.0, f32::max) > 0.98 * hue, "hue never reaches {hue}");
+            // all 24 orders occur
+            let orders: std::collections::HashSet<[usize; 4]> = jitters.iter().map(|j| j.order).collect();
+            assert_eq!(orders.len(), 24);
         }
-        // all 24 orders occur
-        let orders: std::collections::HashSet<[usize; 4]> = params.iter().filter_map(|p| p.jitter.map(|j| j.order)).collect();
-        assert_eq!(orders.len(), 24);
+    }
+
+    #[test]
+    fn recipes_have_their_names_and_the_papers_values() {
+        for (name, f) in VIEW_RECIPES {
+            assert_eq!(ViewConfig::named(name).unwrap(), f());
+            assert_eq!(f().name(), Some(name));
+            f().validate().unwrap();
+        }
+        let err = ViewConfig::named("byol").unwrap_err().to_string();
+        assert!(err.contains("'byol'") && err.contains("supcon-ce"), "{err}");
+        // the paper's recipe (Section 4; HobbitLong/SupContrast, rohit-gupta/SupContrast main_ce.py)
+        let (supcon, ce) = (ViewConfig::supcon(), ViewConfig::supcon_ce());
+        assert_eq!((supcon.crop_scale, supcon.jitter_p, supcon.grayscale_p, supcon.flip_p), ((0.2, 1.0), 0.8, 0.2, 0.5));
+        assert_eq!([supcon.brightness, supcon.contrast, supcon.saturation, supcon.hue], [0.4, 0.4, 0.4, 0.1]);
+        assert_eq!((ce.crop_scale, ce.jitter_p, ce.grayscale_p, ce.flip_p), ((0.2, 1.0), 0.8, 0.2, 0.5));
+        assert_eq!([ce.brightness, ce.contrast, ce.saturation, ce.hue], [0.1, 0.1, 0.1, 0.05]);
+        assert_eq!(ViewConfig::simclr().crop_scale, (0.08, 1.0));
+        assert_eq!(ViewConfig { hue: 0.2, ..ce }.name(), None);
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! Supervised cross-entropy training with SGD + momentum (PyTorch semantics: dampening 0,
-//! weight decay added to the gradient), a warm-up + cosine schedule and the standard CIFAR
-//! augmentation (random crop with padding 4, horizontal flip). The crops and flips of an epoch
-//! are drawn on the host as before (the same numbers from the same seed), and each batch goes
-//! to the device as bytes, where it is scaled, cropped and flipped
-//! ([`crop_flip_tensor`]), with exactly the values the host augmentation gave.
+//! weight decay added to the gradient), a warm-up + cosine schedule and one of three
+//! augmentations ([`Augmentation`]): none; the standard CIFAR random crop with padding 4 and
+//! horizontal flip, whose crops and flips of an epoch are drawn on the host and applied to each
+//! batch on the device ([`crop_flip_tensor`], exactly the values the host augmentation gives);
+//! or one random view per image from a [`ViewConfig`] (resized crop, flip, colour jitter,
+//! grayscale: the paper's recipe, Section 4), rendered on the host or on the device
+//! ([`ViewBackend`]) like the contrastive views.
 
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use web_time::Instant;
 
 use super::LrSchedule;
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
+use super::contrastive::ViewBackend;
 use crate::data::ImageSet;
-use crate::data::augment::{crop_flip_tensor, sample_crop_flips};
+use crate::data::augment::{CropFlip, crop_flip_tensor, sample_crop_flips};
+use crate::data::views::{VIEW_RECIPES, ViewConfig};
 use crate::data::batch::{BatchOrder, batch_bytes, labels_tensor, like_device, upload_pixels};
 use crate::evaluate::clean_accuracy;
 use crate::losses::cross_entropy;
@@ -23,6 +27,63 @@ use crate::models::Classifier;
 
 /// Zero padding of the random crop (torchvision `RandomCrop(32, padding=4)`).
 const PADDING: usize = 4;
+
+/// The augmentation of supervised training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Augmentation {
+    /// The training images as they are.
+    None,
+    /// Random crop with zero padding 4 and horizontal flip (He et al. 2016; torchvision
+    /// `RandomCrop(32, padding=4)` + `RandomHorizontalFlip()`).
+    PadCrop,
+    /// One random view per image from this distribution (the paper's cross-entropy recipe is
+    /// [`ViewConfig::supcon_ce`]).
+    Views(ViewConfig),
+}
+
+impl Augmentation {
+    /// The name of this augmentation: `none`, `pad-crop`, a view recipe's name, or `views` for
+    /// an unnamed view distribution.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::PadCrop => "pad-crop",
+            Self::Views(v) => v.name().unwrap_or("views"),
+        }
+    }
+}
+
+impl std::str::FromStr for Augmentation {
+    type Err = crate::Error;
+    /// `none`, `pad-crop`, or a view recipe ([`VIEW_RECIPES`]: `simclr`, `supcon`, `supcon-ce`).
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "none" => Ok(Self::None),
+            "pad-crop" => Ok(Self::PadCrop),
+            _ => ViewConfig::named(s).map(Self::Views).map_err(|_| {
+                let views: Vec<_> = VIEW_RECIPES.iter().map(|(n, _)| *n).collect();
+                crate::Error::Train(format!("unknown augmentation '{s}' (valid: none, pad-crop, {})", views.join(", ")))
+            }),
+        }
+    }
+}
+
+/// Reads an [`Augmentation`], or the `true` / `false` of run folders written before it existed
+/// (`true` was the pad-and-crop augmentation).
+fn augmentation_or_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Augmentation, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Flag(bool),
+        Recipe(Augmentation),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Flag(true) => Augmentation::PadCrop,
+        Stored::Flag(false) => Augmentation::None,
+        Stored::Recipe(a) => a,
+    })
+}
 
 /// Hyper-parameters of supervised training.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,8 +100,12 @@ pub struct SupervisedConfig {
     pub weight_decay: f64,
     /// Epochs of linear warm-up before the cosine decay.
     pub warmup_epochs: usize,
-    /// Random crop (padding 4) and horizontal flip.
-    pub augment: bool,
+    /// Augmentation of the training batches.
+    #[serde(deserialize_with = "augmentation_or_flag")]
+    pub augment: Augmentation,
+    /// Where views are rendered when `augment` is [`Augmentation::Views`].
+    #[serde(default)]
+    pub view_backend: ViewBackend,
     /// Seed of shuffling and augmentation (initial weights use the device seed).
     pub seed: u64,
     /// Mixed-precision training in this half precision (f32 master weights; `None`: the
@@ -51,8 +116,46 @@ pub struct SupervisedConfig {
 
 impl Default for SupervisedConfig {
     fn default() -> Self {
-        Self { epochs: 15, batch_size: 128, lr: 0.1, momentum: 0.9, weight_decay: 5e-4, warmup_epochs: 0, augment: true, seed: 0, mixed_precision: None }
+        Self {
+            epochs: 15,
+            batch_size: 128,
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            warmup_epochs: 0,
+            augment: Augmentation::PadCrop,
+            view_backend: ViewBackend::Auto,
+            seed: 0,
+            mixed_precision: None,
+        }
     }
+}
+
+/// The training batch of the images at `indices` (`[N, 3, H, W]` in [0, 1], on
+/// `train_device`) under `augment`: `crops` are the epoch's crops and flips, one per training
+/// image (needed for [`Augmentation::PadCrop`] only), `seed` draws the views of
+/// [`Augmentation::Views`] (one per image, rendered where `backend` says).
+pub fn training_batch(
+    train: &ImageSet,
+    indices: &[usize],
+    augment: &Augmentation,
+    crops: Option<&[CropFlip]>,
+    backend: ViewBackend,
+    seed: u64,
+    train_device: &Device,
+) -> Tensor<4> {
+    if let Augmentation::Views(views) = augment {
+        return backend.views(train, indices, views, 1, seed, train_device);
+    }
+    // Bytes up, scaled (and cropped) on the device, then into the autodiff graph as a constant.
+    let device = train_device.clone().inner();
+    let x = upload_pixels(&batch_bytes(train, indices), indices.len(), train.height, train.width, &device).div_scalar(255.0);
+    let x = match (augment, crops) {
+        (Augmentation::PadCrop, Some(crops)) => crop_flip_tensor(x, &indices.iter().map(|&i| crops[i]).collect::<Vec<_>>(), PADDING),
+        (Augmentation::PadCrop, None) => panic!("pad-and-crop batches need the epoch's crops"),
+        _ => x,
+    };
+    like_device(x, train_device)
 }
 
 /// Progress inside an epoch.
@@ -141,23 +244,22 @@ pub fn train_supervised_from<E>(
     };
     let train_device = device.clone().autodiff();
     let mut amp = config.mixed_precision.map(MixedPrecision::new);
+    let view_backend = config.view_backend.resolve(device);
     let mut global_step = (first_epoch.max(1) - 1) * steps_per_epoch;
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let crops = config.augment.then(|| sample_crop_flips(train.len(), PADDING, &mut rng));
+        let crops = (config.augment == Augmentation::PadCrop).then(|| sample_crop_flips(train.len(), PADDING, &mut rng));
+        let epoch_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
         let order = BatchOrder::shuffled(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut pending = Vec::new();
         let mut lr = schedule.at(global_step);
         for (step, indices) in order.full_batches().enumerate() {
             lr = schedule.at(global_step);
-            let x = upload_pixels(&batch_bytes(train, indices), indices.len(), train.height, train.width, device).div_scalar(255.0);
-            let x = match &crops {
-                Some(crops) => crop_flip_tensor(x, &indices.iter().map(|&i| crops[i]).collect::<Vec<_>>(), PADDING),
-                None => x,
-            };
-            let x = like_device(x, &train_device);
+            // The views of a step are seeded as contrastive training seeds its steps.
+            let step_seed = epoch_seed.wrapping_add((step as u64) << 32);
+            let x = training_batch(train, indices, &config.augment, crops.as_deref(), view_backend, step_seed, &train_device);
             let labels: Vec<usize> = indices.iter().map(|&i| train.labels[i]).collect();
             let y = labels_tensor(&labels, &train_device);
             let Ok((stepped, stats)) = train_step(amp.as_mut(), optim, lr, model, |m, compute| {

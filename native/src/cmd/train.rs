@@ -13,6 +13,7 @@ use hypersphere_core::data::batch::steps_per_epoch;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
 use hypersphere_core::train::contrastive::{OptimizerKind, ViewBackend};
+use hypersphere_core::train::supervised::Augmentation;
 use hypersphere_core::train::{
     ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
 };
@@ -88,8 +89,11 @@ pub struct Args {
     /// Stop after contrastive pre-training (run `hypersphere linear-eval --run DIR` later).
     #[arg(long)]
     pub no_linear_eval: bool,
-    /// Cross-entropy only: disable random crop + flip.
+    /// Augmentation: none, pad-crop (random crop with padding 4 + flip), or views: simclr (crops of 8-100%, jitter 0.4), supcon (crops of 20-100%, jitter 0.4), supcon-ce (crops of 20-100%, jitter 0.1; the paper's cross-entropy recipe). Contrastive methods take a views recipe.
     #[arg(long)]
+    pub augment: Option<String>,
+    /// Cross-entropy only: no augmentation (the same as --augment none).
+    #[arg(long, conflicts_with = "augment")]
     pub no_augment: bool,
     /// Train on a class-balanced subset of this many images.
     #[arg(long)]
@@ -147,7 +151,7 @@ pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
         momentum: args.momentum,
         weight_decay: args.weight_decay,
         warmup_epochs: args.warmup_epochs,
-        augment: Some(!args.no_augment),
+        augment: if args.no_augment { Some(Augmentation::None) } else { args.augment.as_deref().map(str::parse).transpose()? },
         fnc: args.fnc.as_deref().map(str::parse).transpose().context("--fnc")?,
         temperature: args.temperature,
         projection_dim: args.projection_dim,
