@@ -278,6 +278,17 @@ fn assert_later_components_fool_more(names: &[String], clean: &[bool], fooled: &
     assert!(later_only > 0, "the later components fool no image the first leaves robust: {:?}", fooled_sets(names, fooled));
 }
 
+/// Whether [`assert_later_components_fool_more`] holds.
+fn later_components_fool_more(clean: &[bool], fooled: &[Vec<bool>]) -> bool {
+    *worst_case_after(clean, fooled).last().unwrap() > 0 && (0..clean.len()).any(|j| !fooled[0][j] && fooled[1..].iter().any(|f| f[j]))
+}
+
+/// Whether [`assert_two_components_disagree_both_ways`] holds.
+fn two_components_disagree_both_ways(fooled: &[Vec<bool>]) -> bool {
+    let only = |a: &Vec<bool>, b: &Vec<bool>| (0..a.len()).any(|j| a[j] && !b[j]);
+    (0..fooled.len()).any(|a| (a + 1..fooled.len()).any(|b| only(&fooled[a], &fooled[b]) && only(&fooled[b], &fooled[a])))
+}
+
 /// Two components fool different images both ways (neither set contains the other): then a
 /// cell that kept only one component's verdict, or let a later component's miss overwrite an
 /// earlier hit, also differs from the worst case.
@@ -295,9 +306,14 @@ fn autoattack_cell_is_the_per_sample_worst_case_of_its_components_run_alone() {
     // with its own seed. Random numbers (APGD's start, Square's windows) are drawn per batch
     // position, so both sides get the same numbers only when every image is its own batch: then
     // the cell's counts are exactly this image's robustness after each component.
-    // At 1/255 APGD-CE and APGD-DLR fool different images (the confidence-based and the
-    // scale-free loss rank the images differently), APGD-T and FAB-T fool more (one per target).
-    let aa = AutoAttack::new(spec("autoattack:linf:1/255:apgd-ce@5+apgd-dlr@5+apgd-t@2+fab-t@2+square@100"));
+    // At some radius APGD-CE and APGD-DLR fool different images (the confidence-based and the
+    // scale-free loss rank the images differently); on the current procedural data that
+    // happens at 6/255 (the suite's model is robust at 1/255 to all but a few images).
+    // The equality is checked at every radius tried; the search stops at the first radius where
+    // the check is also discriminating (the two conditions at the end), which depends on the
+    // trained model and data.
+    for eps in ["1/255", "2/255", "3/255", "4/255", "6/255", "8/255"] {
+    let aa = AutoAttack::new(spec(&format!("autoattack:linf:{eps}:apgd-ce@5+apgd-dlr@5+apgd-t@2+fab-t@2+square@100")));
     let names: Vec<String> = aa.components().map(|c| c.spec().spec.clone()).collect();
     let (set, seed, device) = (test_set(N), 21, Device::flex());
     let mut clean = vec![false; N];
@@ -315,9 +331,13 @@ fn autoattack_cell_is_the_per_sample_worst_case_of_its_components_run_alone() {
         assert_eq!(cell.after, expected, "image {j}: robust after each of {names:?}; alone each fooled it: {column:?}");
         assert_eq!(cell.correct, expected[names.len() - 1], "image {j}");
     }
-    println!("one image per batch: {:?}", fooled_sets(&names, &fooled));
-    assert_later_components_fool_more(&names, &clean, &fooled);
-    assert_two_components_disagree_both_ways(&names, &fooled);
+    println!("one image per batch at {eps}: {:?}", fooled_sets(&names, &fooled));
+    if later_components_fool_more(&clean, &fooled) && two_components_disagree_both_ways(&fooled) || eps == "8/255" {
+        assert_later_components_fool_more(&names, &clean, &fooled);
+        assert_two_components_disagree_both_ways(&names, &fooled);
+        break;
+    }
+    }
 }
 
 #[test]
@@ -326,9 +346,10 @@ fn autoattack_cell_on_a_whole_batch_is_the_worst_case_of_deterministic_component
     // targets (the compaction and the index bookkeeping `eval` runs on every batch). FAB and
     // FAB-T with one restart start at the clean image and draw no random numbers, so an image's
     // result does not depend on the other images of its batch, and the components can run
-    // alone on the whole batch. At 3/255 one iteration of FAB-T (9 targets) fools images that
-    // one of untargeted FAB does not.
-    let aa = AutoAttack::new(spec("autoattack:linf:3/255:fab@1+fab-t@1"));
+    // alone on the whole batch. At some radius (5/255 on the current data) one iteration of FAB-T
+    // (9 targets) fools images that one of untargeted FAB does not.
+    for eps in ["3/255", "2/255", "1/255", "5/255"] {
+    let aa = AutoAttack::new(spec(&format!("autoattack:linf:{eps}:fab@1+fab-t@1")));
     let names: Vec<String> = aa.components().map(|c| c.spec().spec.clone()).collect();
     let (x, y) = batch();
     let seed = 5;
@@ -345,8 +366,12 @@ fn autoattack_cell_on_a_whole_batch_is_the_worst_case_of_deterministic_component
     let expected = worst_case_after(&clean, &fooled);
     assert_eq!(cell.after, expected, "robust after each of {names:?}");
     assert_eq!(cell.correct, expected[names.len() - 1]);
-    println!("whole batch: {:?}, robust after each: {:?}", fooled_sets(&names, &fooled), cell.after);
-    assert_later_components_fool_more(&names, &clean, &fooled);
+    println!("whole batch at {eps}: {:?}, robust after each: {:?}", fooled_sets(&names, &fooled), cell.after);
+    if later_components_fool_more(&clean, &fooled) || eps == "5/255" {
+        assert_later_components_fool_more(&names, &clean, &fooled);
+        break;
+    }
+    }
 }
 
 #[test]
@@ -420,14 +445,24 @@ fn padded_chunks_give_the_same_verdicts_as_exact_chunks() {
     let (x, y) = batch();
     let model = trained();
     let clean = hypersphere_core::metrics::correct_mask(model, x.clone(), &y);
-    // 5 still-robust samples: batch 5 runs them as they are, batch 8 pads them to 8.
+    // 5 still-robust samples: batch 5 runs them as they are, batch 8 pads them to 8. The five
+    // clean-correct images with the smallest logit margin, so that attacks flip some of them.
+    let logits: Vec<f32> = model.forward(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+    let labels: Vec<i64> = y.clone().into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+    let margin = |j: usize| {
+        let row = &logits[j * 10..(j + 1) * 10];
+        let own = row[labels[j] as usize];
+        own - row.iter().enumerate().filter(|(k, _)| *k as i64 != labels[j]).map(|(_, v)| *v).fold(f32::MIN, f32::max)
+    };
+    let mut order: Vec<usize> = clean.iter().enumerate().filter(|(_, c)| **c).map(|(j, _)| j).collect();
+    order.sort_by(|a, b| margin(*a).total_cmp(&margin(*b)));
     let mut start: Vec<bool> = vec![false; N];
-    for j in clean.iter().enumerate().filter(|(_, c)| **c).map(|(j, _)| j).take(5) {
+    for &j in order.iter().take(5) {
         start[j] = true;
     }
     assert_eq!(start.iter().filter(|r| **r).count(), 5, "the model gets at least 5 images right");
     let mut mixed = 0;
-    for text in ["apgd-ce:linf:3/255:5", "apgd-t:linf:3/255:2", "square:linf:12/255:100", "fab-t:l2:0.5:3"] {
+    for text in ["apgd-ce:linf:3/255:5", "apgd-t:linf:3/255:2", "square:linf:12/255:100", "fab-t:l2:0.5:3", "apgd-ce:linf:1/255:5", "apgd-t:linf:1/255:2", "square:linf:4/255:100", "fab-t:l2:0.2:3"] {
         let component = attacks::build(&spec(text));
         let (mut exact, mut padded) = (start.clone(), start.clone());
         hypersphere_core::evaluate::attack_robust_samples(model, component.as_ref(), &x, &y, &mut exact, 5, 11);
