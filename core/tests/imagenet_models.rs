@@ -10,13 +10,15 @@ compile_error!(
     "core/tests/imagenet_models.rs needs the `import` feature: run `cargo test --workspace` or `cargo test -p hypersphere-core --features import`"
 );
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use hypersphere_core::attacks::{self, AttackSpec};
 use hypersphere_core::models::checkpoints::CheckpointFormat;
 use hypersphere_core::models::import::{LoadOptions, Loaded, load_checkpoint};
+use common::assert_fgsm_matches_pytorch;
 use hypersphere_core::models::{Arch, Classifier, ModelConfig, Readout};
 
 fn fixture(name: &str) -> PathBuf {
@@ -108,23 +110,7 @@ fn fgsm_on_the_vit_matches_pytorch() {
     let (y, _) = reference("vit_labels");
     let y = Tensor::<1, Int>::from_data(TensorData::new(y.iter().map(|&v| v as i64).collect::<Vec<_>>(), [y.len()]), &device);
     let (grad, _) = reference("vit_ti_input_grad");
-    let scale = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
-    for (name, spec) in [("vit_ti_fgsm_2", "fgsm:linf:2/255"), ("vit_ti_fgsm_8", "fgsm:linf:8/255")] {
-        let spec: AttackSpec = spec.parse().unwrap();
-        let adv = attacks::build(&spec).perturb(&model, x.clone(), y.clone(), 0);
-        let got = adv.into_data().try_into_vec::<f32>().unwrap();
-        let (expected, _) = reference(name);
-        let mut compared = 0;
-        for ((a, b), g) in got.iter().zip(&expected).zip(&grad) {
-            // Where PyTorch's gradient is within rounding of zero its sign is not meaningful.
-            if g.abs() <= 1e-4 * scale {
-                continue;
-            }
-            compared += 1;
-            assert!((a - b).abs() <= 1e-5, "{name}: pixel {a} vs PyTorch {b} (gradient {g})");
-        }
-        assert!(compared as f32 > 0.95 * got.len() as f32, "{name}: compared only {compared} of {}", got.len());
-    }
+    assert_fgsm_matches_pytorch(&model, x, y, &grad, &[("vit_ti_fgsm_2", "fgsm:linf:2/255"), ("vit_ti_fgsm_8", "fgsm:linf:8/255")], |n| reference(n).0, 1e-4, 0.95);
 }
 
 #[test]

@@ -33,3 +33,36 @@ pub fn inputs(device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         Tensor::from_data(TensorData::new(y.iter().map(|&v| v as i64).collect::<Vec<_>>(), [n]), device),
     )
 }
+
+/// FGSM on `model` agrees with PyTorch per pixel (to 1e-5) wherever PyTorch's input gradient
+/// `grad` is meaningfully non-zero (|g| > `zero` · max |g|; at ~0 its sign is rounding), on at
+/// least `min_fraction` of the pixels; `cases` pairs a reference name (read with `expected`)
+/// with an attack spec.
+pub fn assert_fgsm_matches_pytorch(
+    model: &hypersphere_core::models::Classifier,
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    grad: &[f32],
+    cases: &[(&str, &str)],
+    expected: impl Fn(&str) -> Vec<f32>,
+    zero: f32,
+    min_fraction: f32,
+) {
+    use hypersphere_core::attacks::{self, AttackSpec};
+    let scale = grad.iter().fold(0f32, |m, g| m.max(g.abs()));
+    for (name, spec) in cases {
+        let spec: AttackSpec = spec.parse().unwrap();
+        let adv = attacks::build(&spec).perturb(model, x.clone(), y.clone(), 0);
+        let got = adv.into_data().try_into_vec::<f32>().unwrap();
+        let want = expected(name);
+        let mut compared = 0;
+        for ((a, b), g) in got.iter().zip(&want).zip(grad) {
+            if g.abs() <= zero * scale {
+                continue;
+            }
+            compared += 1;
+            assert!((a - b).abs() <= 1e-5, "{name}: pixel {a} vs PyTorch {b} (gradient {g})");
+        }
+        assert!(compared as f32 > min_fraction * got.len() as f32, "{name}: compared only {compared} of {}", got.len());
+    }
+}
