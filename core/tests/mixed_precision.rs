@@ -77,7 +77,7 @@ fn check_half(half: HalfPrecision, tolerance: f64) {
     // An independent copy: clones of a module share BatchNorm running statistics.
     let reference = floats(&f32_step(model.valid().train(), x.clone(), y.clone()));
     let mut amp = MixedPrecision::new(half);
-    let x_half = amp.input(x);
+    let x_half = amp.compute().input(x);
     // f16 starts at GradScaler's scale 2^16 and backs off while gradients overflow; skipped
     // steps leave the model untouched, so the first applied step is one step at that scale.
     let mut model = model;
@@ -128,7 +128,7 @@ fn f16_overflow_skips_the_step_and_halves_the_scale() {
     let mut amp = MixedPrecision::new(HalfPrecision::F16);
     // A scale no f16 gradient survives: the scaled gradients overflow to inf.
     amp.scaler.as_mut().unwrap().scale = 1e30;
-    let x_half = amp.input(x);
+    let x_half = amp.compute().input(x);
     let (stepped, applied) = amp_step(&mut amp, model, x_half, y);
     assert!(!applied, "an overflowing step was applied");
     assert_eq!(floats(&stepped), before, "a skipped step changed the model");
@@ -202,7 +202,7 @@ fn master_update_is_the_unscaled_half_gradient() {
     let scale = 256.0;
     let mut amp = MixedPrecision::new(HalfPrecision::F16);
     amp.scaler.as_mut().unwrap().scale = scale;
-    let x_half = amp.input(x);
+    let x_half = amp.compute().input(x);
     // Independent: the half copy's gradients of the scaled loss.
     let half = amp.compute_copy(&model);
     let loss = cross_entropy(half.forward(x_half.clone()).cast(FloatDType::F32), y.clone()) * scale;

@@ -94,9 +94,9 @@ impl MixedPrecision {
         Self { half, scaler: (half == HalfPrecision::F16).then(LossScaler::default) }
     }
 
-    /// Casts a batch to the compute dtype (the forward's input).
-    pub fn input<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        x.cast(self.half.float_dtype())
+    /// The compute dtype, as the forward casts its input and output with.
+    pub fn compute(&self) -> Compute {
+        Compute(Some(self.half.float_dtype()))
     }
 
     /// The half-precision copy of `master` that the forward runs on: every float tensor cast
@@ -282,7 +282,7 @@ pub fn train_step<M: Module, T, E>(
             Ok((optim.step(lr, model, grads), out))
         }
         Some(amp) => {
-            let compute = Compute(Some(amp.half.float_dtype()));
+            let compute = amp.compute();
             let (model, out, _) = amp.step(optim, lr, model, |m| forward(m, compute))?;
             Ok((model, out))
         }

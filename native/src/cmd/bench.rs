@@ -139,14 +139,12 @@ pub fn run(mut args: Args) -> Result<()> {
     // (this binary again) and merged into this report.
     let is_child = std::env::var_os(MIXED_CHILD).is_some();
     let mixed = args.device.precision.training_half().is_some() && args.weights.is_none();
-    let child_rows: Vec<String> = args.rows.iter().filter(|r| TRAINING_ROWS.contains(&r.as_str())).cloned().collect();
-    let run_child = mixed && !is_child && !child_rows.is_empty();
-    if mixed && (run_child || is_child) {
-        if is_child {
-            args.rows = child_rows.clone();
-        } else {
-            args.rows.retain(|r| !TRAINING_ROWS.contains(&r.as_str()));
-        }
+    let is_training = |r: &String| TRAINING_ROWS.contains(&r.as_str());
+    let run_child = mixed && !is_child && args.rows.iter().any(is_training);
+    if is_child {
+        args.rows.retain(is_training);
+    } else if run_child {
+        args.rows.retain(|r| !is_training(r));
     }
     let selected = if is_child { args.device.select_for_training()? } else { args.device.select()? };
     let device = selected.device.clone();
