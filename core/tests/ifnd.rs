@@ -157,12 +157,20 @@ fn kmeans_recovers_planted_clusters_in_space_and_on_the_sphere() {
             let sizes = [40, 25, 60, 10, 35];
             let dim = 8;
             let (points, truth) = planted(&sizes, dim, spread, sphere, seed);
-            let x = matrix(points, dim, &device);
+            let x = matrix(points.clone(), dim, &device);
             let result = kmeans(x, sizes.len(), &KMeansConfig { iterations: 20, restarts: 3 }, seed).unwrap();
             let found: Vec<usize> = result.assignments.into_data().iter::<i64>().map(|v| v as usize).collect();
             assert!(same_partition(&found, &truth), "sphere {sphere}, seed {seed}: {found:?} vs {truth:?}");
-            let counts = result.centroids.dims();
-            assert_eq!(counts, [sizes.len(), dim]);
+            assert_eq!(result.centroids.dims(), [sizes.len(), dim]);
+            // Lloyd's fixed point: every centre is the mean of its points.
+            let centroids: Vec<f32> = result.centroids.into_data().iter::<f32>().collect();
+            for c in 0..sizes.len() {
+                let members: Vec<&[f32]> = points.chunks(dim).zip(&found).filter(|(_, f)| **f == c).map(|(p, _)| p).collect();
+                for j in 0..dim {
+                    let mean = members.iter().map(|p| p[j]).sum::<f32>() / members.len() as f32;
+                    assert!((centroids[c * dim + j] - mean).abs() < 1e-4, "sphere {sphere}, seed {seed}: centre {c}[{j}] {} vs mean {mean}", centroids[c * dim + j]);
+                }
+            }
         }
     }
 }

@@ -443,8 +443,11 @@ const IFND_STATE: &str = "ifnd.json";
 /// IFND's part of an epoch line: acceptance rate and pseudo-label precision (per level when
 /// they were recomputed).
 fn ifnd_message(i: &IfndEpoch, percent: &dyn Fn(Option<f64>) -> String) -> String {
+    if i.levels.is_empty() {
+        return format!(", IFND acceptance {:.0}% (no pseudo-labels yet)", 100.0 * i.acceptance_rate);
+    }
     let levels: Vec<String> = i.levels.iter().map(|l| format!("k={} {}", l.clusters, percent(l.precision))).collect();
-    let when = if i.recomputed { "recomputed".to_string() } else if i.labels_from_epoch > 0 { format!("from epoch {}", i.labels_from_epoch) } else { "none yet".to_string() };
+    let when = if i.recomputed { "recomputed".to_string() } else { format!("from epoch {}", i.labels_from_epoch) };
     format!(
         ", IFND acceptance {:.0}% ({} accepted), pseudo-label precision {} [{}] ({when})",
         100.0 * i.acceptance_rate,
