@@ -1,6 +1,6 @@
 //! k-means clustering on tensors (Lloyd 1982, with the k-means++ start of Arthur & Vassilvitskii
 //! 2007), for the pseudo-labels of incremental false negative detection (IFND, Chen et al.
-//! ICLR 2022, Section 3.2: k-means on the embeddings of the whole training set, at several
+//! ICLR 2022, its method section: k-means on the embeddings of the whole training set, at several
 //! cluster counts).
 //!
 //! Everything runs as tensor operations on the points' device (Flex, CUDA, wgpu): the start

@@ -1,9 +1,9 @@
 //! Incremental false negative detection (IFND; Chen, Hung, Tseng, Chien & Yang, ICLR 2022,
-//! Section 3): the false negatives of an anchor are the negatives that share an accepted
+//! method section): the false negatives of an anchor are the negatives that share an accepted
 //! k-means pseudo-label with it, and they are eliminated from the denominator of the one
 //! masked contrastive loss ([`crate::losses::contrastive`], [`crate::losses::contrastive::Detector::Pairs`]).
 //!
-//! - **Pseudo-labels** (Section 3.2): k-means ([`crate::geometry::kmeans`], on the device) on
+//! - **Pseudo-labels**: k-means ([`crate::geometry::kmeans`], on the device) on
 //!   the unit projections of the whole training set (eval mode, unaugmented images), once per
 //!   cluster count of the hierarchy (`clusters`, e.g. 10, 20, 40: the "hierarchical semantic
 //!   definition"). Two images are flagged when they share a label at **any** level at which
@@ -11,22 +11,23 @@
 //! - **Confidence**: a sample's margin, the squared distance to its second-nearest centre minus
 //!   that to its own (similarity to its own centroid relative to the others); at each level the
 //!   `round(rate * N)` most confident samples are accepted.
-//! - **Incremental acceptance** (Section 3.3): the acceptance rate rises linearly per epoch from
+//! - **Incremental acceptance**: the acceptance rate rises linearly per epoch from
 //!   0 (epoch 1: plain NT-Xent, the embedding is still random) to 1 at the last epoch, as the
 //!   encoder and its clusters improve.
 //! - **Schedule**: the pseudo-labels are recomputed at the first epoch with a positive
-//!   acceptance rate and then every `every` epochs (default 1, as PCL, on which IFND builds,
-//!   clusters at every epoch); between recomputations the stored confidences are re-ranked at
-//!   each epoch's rate.
+//!   acceptance rate and then every `every` epochs (default 1: clustering at every epoch);
+//!   between recomputations the stored confidences are re-ranked at each epoch's rate.
 //!
 //! The state between recomputations ([`IfndState`]: labels and confidences per level) is part
 //! of a run's checkpoint, so a resumed run continues with the same pseudo-labels.
 //!
 //! Our choices where the reference repository (tsaishien-chen/IFND) could not be read for this
-//! implementation: the margin as the confidence, per-level acceptance of the most confident
-//! samples, the default hierarchy 10, 20, 40 (CIFAR-10 has 10 classes), k-means++ with three
-//! restarts of 20 Lloyd steps. Elimination is the default (the paper's L_elim; attraction, its
-//! L_attr, is `:attract`).
+//! implementation (the project's reference notes mark these details unverified): the margin as
+//! the confidence, per-level acceptance of the most confident samples, flagging a pair at any
+//! level, the linear shape of the acceptance schedule, clustering every epoch, the default
+//! hierarchy 10, 20, 40 (CIFAR-10 has 10 classes), k-means++ with three restarts of 20 Lloyd
+//! steps. Elimination is the default (the paper's L_elim; attraction, its L_attr, is
+//! `:attract`).
 
 use burn::module::Module;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
