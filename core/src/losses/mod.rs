@@ -3,7 +3,7 @@
 
 pub mod contrastive;
 
-pub use contrastive::{ContrastiveObjective, ContrastiveOutput, contrastive_loss, l2_normalize, nt_xent, supcon};
+pub use contrastive::{ContrastiveObjective, ContrastiveOutput, contrastive_loss, contrastive_loss_with, l2_normalize, nt_xent, supcon};
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};

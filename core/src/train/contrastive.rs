@@ -4,18 +4,20 @@
 //! Each step draws two views of every image of the batch, rendered on the training device
 //! ([`contrastive_views_on_device`]) unless that is Flex, the CPU, where the host renderer
 //! ([`contrastive_views`]) is faster ([`ViewBackend`]), embeds them with backbone + projection
-//! head, and minimises the [`contrastive_loss`] of the run's objective; the FNC threshold
-//! follows its [`FncSchedule`]. Shuffling and views are seeded per epoch, so a run resumed
-//! from the checkpoint of epoch `e` (weights, head and optimizer state) continues exactly as if
-//! it had not stopped.
+//! head, and minimises the [`contrastive_loss_with`] of the run's objective; the FNC threshold
+//! follows its [`FncSchedule`]; IFND's pseudo-labels ([`super::ifnd`]) are recomputed and
+//! accepted at the start of each epoch. Shuffling and views are seeded per epoch, so a run
+//! resumed from the checkpoint of epoch `e` (weights, head, optimizer state and IFND's
+//! pseudo-labels) continues exactly as if it had not stopped.
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Bool, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::fnc::FncSchedule;
+use super::ifnd::{IfndEpoch, IfndRun, IfndState};
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use super::knn::{KnnConfig, knn_accuracy};
 use super::lars::Lars;
@@ -24,7 +26,7 @@ use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, labels_tensor};
 use crate::data::device_views::contrastive_views_on_device;
 use crate::data::views::{ViewConfig, contrastive_views};
-use crate::losses::contrastive::{ContrastiveObjective, ContrastiveOutput, Positives, contrastive_loss};
+use crate::losses::contrastive::{ContrastiveObjective, ContrastiveOutput, Positives, contrastive_loss_with};
 use crate::models::{Classifier, ProjectionHead};
 
 /// The contrastive objectives.
@@ -205,6 +207,9 @@ pub struct ContrastiveEpoch {
     pub cancel_precision: Option<f64>,
     /// kNN top-1 accuracy on the monitor set after the epoch.
     pub knn_accuracy: Option<f64>,
+    /// IFND's acceptance rate and pseudo-label precision (IFND runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifnd: Option<IfndEpoch>,
     /// Wall time of the epoch (monitor included).
     pub seconds: f64,
     /// Seconds spent producing views.
@@ -243,13 +248,33 @@ pub fn contrastive_step(
     train_device: &Device,
     amp: Option<&mut MixedPrecision>,
 ) -> crate::Result<StepOutput> {
+    contrastive_step_with(model, optim, train, indices, objective, None, views, backend, seed, lr, train_device, amp)
+}
+
+/// [`contrastive_step`] with the `[B, B]` image pairs flagged as false negatives (IFND's shared
+/// pseudo-labels; required when `objective` cancels with [`crate::losses::contrastive::Detector::Pairs`]).
+#[allow(clippy::too_many_arguments)]
+pub fn contrastive_step_with(
+    model: ContrastiveModel,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    indices: &[usize],
+    objective: &ContrastiveObjective,
+    flagged_pairs: Option<Tensor<2, Bool>>,
+    views: &ViewConfig,
+    backend: ViewBackend,
+    seed: u64,
+    lr: f64,
+    train_device: &Device,
+    amp: Option<&mut MixedPrecision>,
+) -> crate::Result<StepOutput> {
     let t = Instant::now();
     let images = backend.views(train, indices, views, objective.views, seed, train_device);
     let labels: Vec<usize> = indices.iter().map(|&i| train.labels[i]).collect();
     let labels = labels_tensor(&labels, train_device);
     let augment_seconds = t.elapsed().as_secs_f64();
     let (model, out) = train_step(amp, optim, lr, model, |m, compute| {
-        let out = contrastive_loss(compute.output(m.project(compute.input(images))), Some(labels), objective)?;
+        let out = contrastive_loss_with(compute.output(m.project(compute.input(images))), Some(labels), flagged_pairs, objective)?;
         Ok::<_, crate::Error>((out.loss.clone(), out))
     })?;
     let output = ContrastiveOutput { loss: out.loss.detach(), ..out };
@@ -290,8 +315,9 @@ pub struct KnnMonitor<'a> {
 }
 
 /// Trains `model` (parameters on the autodiff version of `device`) from epoch `first_epoch`
-/// (1-based; greater than 1 when resuming) to `config.epochs`. `on_epoch` receives the model
-/// and optimizer after every epoch (to checkpoint them) and may stop training with an error.
+/// (1-based; greater than 1 when resuming, with the checkpoint's `ifnd` state for IFND runs)
+/// to `config.epochs`. `on_epoch` receives the model, optimizer and IFND state after every
+/// epoch (to checkpoint them) and may stop training with an error.
 #[allow(clippy::too_many_arguments)]
 pub fn train_contrastive<E: From<crate::Error>>(
     mut model: ContrastiveModel,
@@ -300,9 +326,10 @@ pub fn train_contrastive<E: From<crate::Error>>(
     monitor: Option<KnnMonitor<'_>>,
     config: &ContrastiveConfig,
     first_epoch: usize,
+    ifnd: Option<IfndState>,
     device: &Device,
     mut on_step: impl FnMut(StepProgress),
-    mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer) -> Result<(), E>,
+    mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
 ) -> Result<ContrastiveModel, E> {
     config.validate()?;
     if train.len() < 2 {
@@ -322,10 +349,15 @@ pub fn train_contrastive<E: From<crate::Error>>(
     let train_device = device.clone().autodiff();
     let mut amp = config.mixed_precision.map(MixedPrecision::new);
     let view_backend = config.view_backend.resolve(device);
+    let mut ifnd = config.fnc.ifnd().map(|s| IfndRun::new(*s, ifnd, train, first_epoch.max(1), config.epochs)).transpose()?;
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
         let mut augment_seconds = 0.0;
         let epoch_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        let ifnd_report = match ifnd.as_mut() {
+            Some(run) => Some(run.begin_epoch(&model, train, epoch, config.epochs, config.seed, device, &train_device)?),
+            None => None,
+        };
         let order = BatchOrder::shuffled(train.len(), config.batch_size, epoch_seed);
         let (mut sums, mut seen) = (EpochSums::default(), 0usize);
         let mut pending = Vec::new();
@@ -345,7 +377,8 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 cancellation: config.fnc.cancellation(global_step, config.epochs, steps_per_epoch),
             };
             let step_seed = epoch_seed.wrapping_add((step as u64) << 32);
-            let step_out = contrastive_step(model, optim, train, indices, &objective, &config.views, view_backend, step_seed, lr, &train_device, amp.as_mut())?;
+            let flagged = ifnd.as_ref().map(|run| run.flagged_pairs(indices, &train_device));
+            let step_out = contrastive_step_with(model, optim, train, indices, &objective, flagged, &config.views, view_backend, step_seed, lr, &train_device, amp.as_mut())?;
             model = step_out.model;
             augment_seconds += step_out.augment_seconds;
             let out = step_out.output;
@@ -382,11 +415,12 @@ pub fn train_contrastive<E: From<crate::Error>>(
             cancelled_fraction: fnc.then(|| sums.cancelled / sums.negatives.max(1.0)),
             cancel_precision: (fnc && sums.cancelled > 0.0).then(|| sums.same_class / sums.cancelled),
             knn_accuracy,
+            ifnd: ifnd_report,
             seconds: start.elapsed().as_secs_f64(),
             augment_seconds,
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
-        on_epoch(&report, &model, optim)?;
+        on_epoch(&report, &model, optim, ifnd.as_ref().map(IfndRun::state))?;
     }
     Ok(model)
 }

@@ -1,7 +1,9 @@
 //! The paper's training settings as named presets, at three scales.
 //!
 //! Names (Section 4 and Table 4 of the paper): `ce` (supervised cross-entropy), `supcon`,
-//! `simclr`, `simclr-fnc` (fixed rho = 0.9), `simclr-afnc-0.9-0.5`, `simclr-afnc-0.99-0.7`.
+//! `simclr`, `simclr-fnc` (fixed rho = 0.9), `simclr-afnc-0.9-0.5`, `simclr-afnc-0.99-0.7`, and
+//! Table 4's comparison `simclr-ifnd` (incremental false negative detection, [`super::ifnd`]),
+//! which is not one of the six settings the study trains.
 //! Scales: `tiny` (the small CNN of width 16, 1,000 training and 500 test images, 5 epochs, the
 //! paper's augmentations: the whole six-preset study in minutes on a 2-core CPU, the main
 //! job's default), `small` (ResNet-18 of width 8, 4,000 training and 1,000 test images, 12
@@ -89,6 +91,10 @@ pub const PRESETS: [(&str, Method, &str); 6] = [
     ("simclr-afnc-0.99-0.7", Method::SimClr, "adaptive:0.99:0.7"),
 ];
 
+/// Presets of the paper's Table 4 beyond the six settings above (`reproduce` does not train
+/// them): SimCLR with IFND (Chen et al. 2022) at its defaults.
+pub const TABLE4_PRESETS: [(&str, Method, &str); 1] = [("simclr-ifnd", Method::SimClr, "ifnd")];
+
 /// Everything a training run does, serialised into its `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainPlan {
@@ -115,8 +121,8 @@ pub struct TrainPlan {
 impl TrainPlan {
     /// The plan of preset `name` at `scale`.
     pub fn preset(name: &str, scale: Scale) -> crate::Result<Self> {
-        let (_, method, fnc) = PRESETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| {
-            let names: Vec<_> = PRESETS.iter().map(|(n, _, _)| *n).collect();
+        let (_, method, fnc) = PRESETS.iter().chain(&TABLE4_PRESETS).find(|(n, _, _)| *n == name).ok_or_else(|| {
+            let names: Vec<_> = PRESETS.iter().chain(&TABLE4_PRESETS).map(|(n, _, _)| *n).collect();
             crate::Error::Train(format!("unknown preset '{name}' (valid: {})", names.join(", ")))
         })?;
         let mut plan = Self::for_method(*method, scale);
@@ -392,7 +398,7 @@ mod tests {
 
     #[test]
     fn every_preset_builds_at_every_scale_and_round_trips_through_json() {
-        for (name, method, _) in PRESETS {
+        for (name, method, _) in PRESETS.into_iter().chain(TABLE4_PRESETS) {
             for scale in [Scale::Tiny, Scale::Small, Scale::Paper] {
                 let plan = TrainPlan::preset(name, scale).unwrap();
                 assert_eq!(plan.method, method);
@@ -406,6 +412,20 @@ mod tests {
         assert_eq!(afnc.arch, Arch::ResNet50Cifar);
         assert_eq!(afnc.contrastive.epochs, 1000);
         assert!(TrainPlan::preset("moco", Scale::Small).unwrap_err().to_string().contains("simclr-fnc"));
+    }
+
+    #[test]
+    fn the_ifnd_preset_is_simclr_with_ifnd_at_small_and_paper_scale() {
+        for scale in [Scale::Small, Scale::Paper] {
+            let plan = TrainPlan::preset("simclr-ifnd", scale).unwrap();
+            let simclr = TrainPlan::preset("simclr", scale).unwrap();
+            assert_eq!(plan.method, Method::SimClr);
+            assert_eq!(plan.contrastive.fnc, FncSchedule::Ifnd(super::super::ifnd::Ifnd::default()));
+            // everything but the cancellation is the SimCLR preset's
+            assert_eq!((plan.arch, plan.width, plan.contrastive.epochs, plan.contrastive.batch_size), (simclr.arch, simclr.width, simclr.contrastive.epochs, simclr.contrastive.batch_size));
+            assert_eq!(plan.preset.as_deref(), Some(format!("simclr-ifnd@{}", scale.name()).as_str()));
+        }
+        assert!(TrainPlan::preset("moco", Scale::Small).unwrap_err().to_string().contains("simclr-ifnd"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use hypersphere_core::data::batch::steps_per_epoch;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
 use hypersphere_core::train::contrastive::{OptimizerKind, ViewBackend};
+use hypersphere_core::train::ifnd::{IfndEpoch, IfndState};
 use hypersphere_core::train::supervised::Augmentation;
 use hypersphere_core::train::{
     ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
@@ -26,7 +27,7 @@ use crate::run_folder::RunFolder;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
-    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7 (flags override it).
+    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7, simclr-ifnd (flags override it).
     #[arg(long)]
     pub preset: Option<String>,
     /// Preset size: small (minutes on a CPU) or paper (ResNet-50, 1000 epochs).
@@ -35,7 +36,7 @@ pub struct Args {
     /// Training method without a preset: ce, supcon or simclr (default ce).
     #[arg(long)]
     pub method: Option<String>,
-    /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract].
+    /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract], or ifnd[:K1,K2,...][:every=N][:attract] (k-means pseudo-labels, IFND).
     #[arg(long)]
     pub fnc: Option<String>,
     /// Dataset: a path (image folders, .tar.gz, CIFAR binary, a folder of per-split archives), `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
@@ -368,6 +369,15 @@ fn train_contrastive_run(
         head = module_from_burnpack(head, bytes).with_context(|| format!("loading {}", path.display()))?;
         optim = RunFolder::load_optimizer(dir, optim)?;
     }
+    // IFND's pseudo-labels travel with the checkpoint (absent before the first clustering).
+    let ifnd_state = match (&resume, config.fnc.ifnd()) {
+        (Some(dir), Some(_)) if dir.join(IFND_STATE).exists() => {
+            let path = dir.join(IFND_STATE);
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            Some(serde_json::from_str::<IfndState>(&text).with_context(|| format!("{} is damaged", path.display()))?)
+        }
+        _ => None,
+    };
     let model = ContrastiveModel { encoder, head };
     let steps = steps_per_epoch(train_set.len(), config.batch_size) as u64;
     let pb = bar(steps * config.epochs as u64, "steps");
@@ -381,16 +391,20 @@ fn train_contrastive_run(
         monitor,
         config,
         start_epoch,
+        ifnd_state,
         &selected.device,
         |p| {
             pb.set_length(config.epochs as u64 * p.steps as u64);
             pb.set_position((p.epoch as u64 - 1) * p.steps as u64 + p.step as u64);
             pb.set_message(bar_message(&p, config.epochs));
         },
-        |report, model, optim| -> Result<()> {
+        |report, model, optim, ifnd| -> Result<()> {
             run.commit_epoch(report.epoch, report, optim, |dir| {
                 model_files::save(&model.encoder, dir, "encoder")?;
                 write_atomic(&dir.join("projection.bpk"), &module_to_burnpack(&model.head)?)?;
+                if let Some(state) = ifnd {
+                    write_atomic(&dir.join(IFND_STATE), &serde_json::to_vec(state)?)?;
+                }
                 model_files::save(&model.encoder, &run.dir, "encoder").map(|_| ())
             })?;
             let percent = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into());
@@ -399,9 +413,10 @@ fn train_contrastive_run(
                 (None, Some(f)) => format!(", cancelled {} (precision {})", percent(Some(f)), percent(report.cancel_precision)),
                 _ => String::new(),
             };
+            let ifnd = report.ifnd.as_ref().map(|i| ifnd_message(i, &percent)).unwrap_or_default();
             pb.suspend(|| {
                 eprintln!(
-                    "epoch {:>3}: loss {:.4}, kNN {}{fnc}, {:.0} img/s ({:.0}% in views), {:.1} s",
+                    "epoch {:>3}: loss {:.4}, kNN {}{fnc}{ifnd}, {:.0} img/s ({:.0}% in views), {:.1} s",
                     report.epoch,
                     report.train_loss,
                     percent(report.knn_accuracy),
@@ -420,6 +435,26 @@ fn train_contrastive_run(
     }
     let report = super::linear_eval::evaluate_encoder(&model.encoder.valid(), train_set, test_set, &plan.linear, run, &selected.device)?;
     Ok(Some(report.test_accuracy))
+}
+
+/// The checkpoint file of IFND's pseudo-labels.
+const IFND_STATE: &str = "ifnd.json";
+
+/// IFND's part of an epoch line: acceptance rate and pseudo-label precision (per level when
+/// they were recomputed).
+fn ifnd_message(i: &IfndEpoch, percent: &dyn Fn(Option<f64>) -> String) -> String {
+    if i.levels.is_empty() {
+        return format!(", IFND acceptance {:.0}% (no pseudo-labels yet)", 100.0 * i.acceptance_rate);
+    }
+    let levels: Vec<String> = i.levels.iter().map(|l| format!("k={} {}", l.clusters, percent(l.precision))).collect();
+    let when = if i.recomputed { "recomputed".to_string() } else { format!("from epoch {}", i.labels_from_epoch) };
+    format!(
+        ", IFND acceptance {:.0}% ({} accepted), pseudo-label precision {} [{}] ({when})",
+        100.0 * i.acceptance_rate,
+        percent(Some(i.accepted_fraction)),
+        percent(i.precision),
+        levels.join(", ")
+    )
 }
 
 pub fn run(args: Args) -> Result<()> {
