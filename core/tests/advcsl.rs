@@ -233,3 +233,53 @@ fn the_instance_attack_is_seeded_and_uses_the_set_it_is_given() {
     let bad = InstanceAttack { eps: 2.0, ..attack };
     assert!(bad.validate().unwrap_err().to_string().contains("eps"));
 }
+
+/// One training step per method: ACL-DS trains the clean pair through the normal set and the
+/// adversarial pair through the pgd set (both sets' running means move), A2A and RoCL run on a
+/// single set; every loss is finite.
+#[cfg(feature = "train")]
+#[test]
+fn a_training_step_of_each_method_updates_the_batch_norm_sets_it_uses() {
+    use hypersphere_core::data::procedural::{ProceduralConfig, generate};
+    use hypersphere_core::losses::contrastive::ContrastiveObjective;
+    use hypersphere_core::train::adversarial_contrastive::adversarial_step;
+    use hypersphere_core::train::contrastive::{ContrastiveMethod, ContrastiveModel, ViewBackend};
+    use hypersphere_core::train::{AclVariant, AdversarialConfig, ContrastiveConfig};
+
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let data = generate(&ProceduralConfig { images: 12, seed: 4, ..Default::default() });
+    let indices: Vec<usize> = (0..12).collect();
+    let cases = [
+        (ContrastiveMethod::Acl, AdversarialConfig::acl(AclVariant::Ds), true),
+        (ContrastiveMethod::Acl, AdversarialConfig::acl(AclVariant::A2a), false),
+        (ContrastiveMethod::Acl, AdversarialConfig::acl(AclVariant::A2s), false),
+        (ContrastiveMethod::Rocl, AdversarialConfig::rocl(), false),
+    ];
+    for (method, adversarial, dual) in cases {
+        let config = ContrastiveConfig { method, adversarial, batch_size: 12, ..ContrastiveConfig::default() };
+        assert_eq!(config.dual_batch_norm().is_some(), dual);
+        let model_config = ModelConfig { width: 4, dual_batch_norm: config.dual_batch_norm(), ..ModelConfig::new(Arch::SmallCnn, 10) };
+        let model = ContrastiveModel::new(Classifier::new(model_config, &ad).unwrap(), 8, &ad);
+        let normal_before = tensor_named(&model.encoder, "bn1.running_mean");
+        let pgd_before = dual.then(|| tensor_named(&model.encoder, "bn_pgd.0.running_mean"));
+        let mut optim = config.optimizer();
+        let objective = ContrastiveObjective::nt_xent(0.5, 2);
+        let out = adversarial_step(model, &mut optim, &data, &indices, &objective, &config, ViewBackend::Host, 3, 0.1, &ad).unwrap();
+        let loss = out.output.loss.into_scalar::<f32>();
+        assert!(loss.is_finite() && loss > 0.0, "{method:?} {:?}: loss {loss}", adversarial.acl_variant);
+        assert_ne!(tensor_named(&out.model.encoder, "bn1.running_mean"), normal_before, "{method:?}: the normal set trains");
+        if let Some(before) = pgd_before {
+            assert_ne!(tensor_named(&out.model.encoder, "bn_pgd.0.running_mean"), before, "ACL-DS: the pgd set trains");
+        }
+    }
+    // ACL-DS on a backbone with one set is refused (one line).
+    let config = ContrastiveConfig { method: ContrastiveMethod::Acl, ..ContrastiveConfig::default() };
+    let single = ContrastiveModel::new(Classifier::new(ModelConfig { width: 4, ..ModelConfig::new(Arch::SmallCnn, 10) }, &ad).unwrap(), 8, &ad);
+    let mut optim = config.optimizer();
+    let err = hypersphere_core::train::train_contrastive(single, &mut optim, &data, None, &config, 1, &device, |_| {}, |_, _, _| Ok::<(), hypersphere_core::Error>(()))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("two BatchNorm sets"), "{err}");
+}
