@@ -16,6 +16,7 @@ use burn::tensor::{Bool, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use super::adversarial_contrastive::{AclVariant, AdversarialConfig};
 use super::fnc::FncSchedule;
 use super::ifnd::{IfndEpoch, IfndRun, IfndState};
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
@@ -27,7 +28,7 @@ use crate::data::batch::{BatchOrder, labels_tensor};
 use crate::data::device_views::contrastive_views_on_device;
 use crate::data::views::{ViewConfig, contrastive_views};
 use crate::losses::contrastive::{ContrastiveObjective, ContrastiveOutput, Positives, contrastive_loss_with};
-use crate::models::{Classifier, ProjectionHead};
+use crate::models::{BnSet, Classifier, ProjectionHead};
 
 /// The contrastive objectives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,19 @@ pub enum ContrastiveMethod {
     SimClr,
     /// Supervised contrastive: positives share a class (Khosla et al. 2020).
     SupCon,
+    /// RoCL: SimCLR with an instance-wise adversarial third view (Kim et al. 2020;
+    /// [`super::adversarial_contrastive`]).
+    Rocl,
+    /// ACL: SimCLR on adversarial views, variants A2A, A2S and DS (Jiang et al. 2020;
+    /// [`super::adversarial_contrastive`]).
+    Acl,
+}
+
+impl ContrastiveMethod {
+    /// Whether the method trains on instance-wise adversarial views (RoCL, ACL).
+    pub fn is_adversarial(self) -> bool {
+        matches!(self, Self::Rocl | Self::Acl)
+    }
 }
 
 /// Optimisers for pre-training.
@@ -124,6 +138,9 @@ pub struct ContrastiveConfig {
     /// device's own precision). A run setting, not part of the recipe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixed_precision: Option<HalfPrecision>,
+    /// Settings of adversarial contrastive learning (RoCL, ACL; unused by SimCLR and SupCon).
+    #[serde(default)]
+    pub adversarial: AdversarialConfig,
 }
 
 impl Default for ContrastiveConfig {
@@ -145,6 +162,7 @@ impl Default for ContrastiveConfig {
             knn: KnnConfig::default(),
             seed: 0,
             mixed_precision: None,
+            adversarial: AdversarialConfig::default(),
         }
     }
 }
@@ -164,7 +182,25 @@ impl ContrastiveConfig {
         if self.batch_size < 2 || self.temperature <= 0.0 || self.projection_dim == 0 || self.lr <= 0.0 {
             return Err(crate::Error::Train("need batch size >= 2, temperature > 0, projection size > 0 and lr > 0".into()));
         }
+        if self.method.is_adversarial() {
+            if let Some(half) = self.mixed_precision {
+                return Err(crate::Error::Train(format!(
+                    "adversarial contrastive training (RoCL, ACL) runs in f32 only, not in mixed precision ({half:?})"
+                )));
+            }
+            if self.fnc.ifnd().is_some() {
+                return Err(crate::Error::Train("IFND (--fnc ifnd) is written for SimCLR/SupCon pre-training, not for RoCL or ACL; use --fnc fixed or adaptive".into()));
+            }
+            self.adversarial.validate()?;
+        }
         Ok(())
+    }
+
+    /// The BatchNorm sets the backbone needs: two for ACL-DS (`Some` of the set it evaluates
+    /// with), one otherwise.
+    pub fn dual_batch_norm(&self) -> Option<BnSet> {
+        (self.method == ContrastiveMethod::Acl && self.adversarial.acl_variant == AclVariant::Ds)
+            .then_some(self.adversarial.eval_batch_norm)
     }
 }
 
@@ -187,6 +223,11 @@ impl ContrastiveModel {
     /// Unit-norm projections of `[N, 3, H, W]` images in [0, 1].
     pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.encoder.features(images))
+    }
+
+    /// Unit-norm projections through BatchNorm set `set` (dual BatchNorm, ACL-DS).
+    pub fn project_with(&self, images: Tensor<4>, set: BnSet) -> Tensor<2> {
+        self.head.forward(self.encoder.features_with(images, set))
     }
 }
 
@@ -314,12 +355,56 @@ pub struct KnnMonitor<'a> {
     pub test: &'a ImageSet,
 }
 
+/// What one step of a pre-training loop is given besides the model and optimizer.
+pub(crate) struct StepPlan<'a> {
+    /// The images of the step.
+    pub indices: &'a [usize],
+    /// The loss of the step (temperature, positives, cancellation at this step).
+    pub objective: ContrastiveObjective,
+    /// IFND: the `[B, B]` image pairs flagged as false negatives at this step.
+    pub flagged: Option<Tensor<2, Bool>>,
+    /// The step's seed, from (run seed, epoch, step): views and random starts.
+    pub seed: u64,
+    /// The learning rate of the step.
+    pub lr: f64,
+}
+
 /// Trains `model` (parameters on the autodiff version of `device`) from epoch `first_epoch`
 /// (1-based; greater than 1 when resuming, with the checkpoint's `ifnd` state for IFND runs)
 /// to `config.epochs`. `on_epoch` receives the model, optimizer and IFND state after every
-/// epoch (to checkpoint them) and may stop training with an error.
+/// epoch (to checkpoint them) and may stop training with an error. RoCL and ACL runs go to
+/// [`super::adversarial_contrastive::train_adversarial_contrastive`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_contrastive<E: From<crate::Error>>(
+    model: ContrastiveModel,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    monitor: Option<KnnMonitor<'_>>,
+    config: &ContrastiveConfig,
+    first_epoch: usize,
+    ifnd: Option<IfndState>,
+    device: &Device,
+    on_step: impl FnMut(StepProgress),
+    on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+) -> Result<ContrastiveModel, E> {
+    if config.method.is_adversarial() {
+        return super::adversarial_contrastive::train_adversarial_contrastive(model, optim, train, monitor, config, first_epoch, device, on_step, on_epoch);
+    }
+    let train_device = device.clone().autodiff();
+    let mut amp = config.mixed_precision.map(MixedPrecision::new);
+    let view_backend = config.view_backend.resolve(device);
+    pretraining_epochs(model, optim, train, monitor, config, first_epoch, ifnd, device, on_step, on_epoch, |model, optim, plan| {
+        let flagged = plan.flagged.clone();
+        contrastive_step_with(model, optim, train, plan.indices, &plan.objective, flagged, &config.views, view_backend, plan.seed, plan.lr, &train_device, amp.as_mut())
+    })
+}
+
+/// The epochs of a pre-training run, shared by every contrastive method: validation, the
+/// seeded shuffle of each epoch (fixed batch shapes), the learning-rate and FNC schedules, the
+/// step statistics (read back every 20 steps), the kNN monitor and the epoch report. `step`
+/// performs one optimisation step.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
     mut model: ContrastiveModel,
     optim: &mut ModuleOptimizer,
     train: &ImageSet,
@@ -330,6 +415,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
     device: &Device,
     mut on_step: impl FnMut(StepProgress),
     mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+    mut step: impl FnMut(ContrastiveModel, &mut ModuleOptimizer, &StepPlan) -> crate::Result<StepOutput>,
 ) -> Result<ContrastiveModel, E> {
     config.validate()?;
     if train.len() < 2 {
@@ -343,12 +429,10 @@ pub fn train_contrastive<E: From<crate::Error>>(
         total_steps: config.epochs * steps_per_epoch,
     };
     let positives = match config.method {
-        ContrastiveMethod::SimClr => Positives::Instances,
         ContrastiveMethod::SupCon => Positives::Classes,
+        ContrastiveMethod::SimClr | ContrastiveMethod::Rocl | ContrastiveMethod::Acl => Positives::Instances,
     };
     let train_device = device.clone().autodiff();
-    let mut amp = config.mixed_precision.map(MixedPrecision::new);
-    let view_backend = config.view_backend.resolve(device);
     let mut ifnd = config.fnc.ifnd().map(|s| IfndRun::new(*s, ifnd, train, first_epoch.max(1), config.epochs)).transpose()?;
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
@@ -363,7 +447,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
         let mut pending = Vec::new();
         let mut global_step = (epoch - 1) * steps_per_epoch;
         let (mut lr, mut rho) = (schedule.at(global_step), None);
-        for (step, indices) in order.full_batches().enumerate() {
+        for (step_index, indices) in order.full_batches().enumerate() {
             // A set of one image has no negatives.
             if indices.len() < 2 {
                 continue;
@@ -376,9 +460,9 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 positives,
                 cancellation: config.fnc.cancellation(global_step, config.epochs, steps_per_epoch),
             };
-            let step_seed = epoch_seed.wrapping_add((step as u64) << 32);
+            let seed = epoch_seed.wrapping_add((step_index as u64) << 32);
             let flagged = ifnd.as_ref().map(|run| run.flagged_pairs(indices, &train_device));
-            let step_out = contrastive_step_with(model, optim, train, indices, &objective, flagged, &config.views, view_backend, step_seed, lr, &train_device, amp.as_mut())?;
+            let step_out = step(model, optim, &StepPlan { indices, objective, flagged, seed, lr })?;
             model = step_out.model;
             augment_seconds += step_out.augment_seconds;
             let out = step_out.output;
@@ -394,7 +478,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 sums.absorb(&mut pending);
                 on_step(StepProgress {
                     epoch,
-                    step: step + 1,
+                    step: step_index + 1,
                     steps: steps_per_epoch,
                     loss: sums.loss / seen.max(1) as f64,
                     lr,

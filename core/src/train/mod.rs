@@ -1,8 +1,9 @@
 //! Training loops (native only: the page evaluates and attacks, it does not train):
 //! supervised cross-entropy, contrastive pre-training (SimCLR, SupCon, FNC, A-FNC, IFND) with
-//! the A-FNC threshold schedule, IFND's pseudo-labels and LARS, the kNN monitor, and linear
-//! evaluation.
+//! the A-FNC threshold schedule, IFND's pseudo-labels and LARS, adversarial contrastive learning
+//! (RoCL, ACL), the kNN monitor, and linear evaluation.
 
+pub mod adversarial_contrastive;
 pub mod contrastive;
 pub mod fnc;
 pub mod ifnd;
@@ -40,6 +41,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
         .init()
 }
 
+pub use adversarial_contrastive::{AclVariant, AdversarialConfig};
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TABLE4_PRESETS, TrainPlan};

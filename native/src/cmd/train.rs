@@ -27,15 +27,21 @@ use crate::run_folder::RunFolder;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
-    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7, simclr-ifnd (flags override it).
+    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7, simclr-ifnd, rocl, a-rocl, acl, a-acl (flags override it).
     #[arg(long)]
     pub preset: Option<String>,
     /// Preset size: small (minutes on a CPU) or paper (ResNet-50, 1000 epochs).
     #[arg(long, default_value = "small")]
     pub scale: String,
-    /// Training method without a preset: ce, supcon or simclr (default ce).
+    /// Training method without a preset: ce, supcon, simclr, rocl or acl (default ce).
     #[arg(long)]
     pub method: Option<String>,
+    /// ACL's variant (method acl): a2a (both views adversarial), a2s (adversarial against clean) or ds (dual stream with dual BatchNorm; default).
+    #[arg(long)]
+    pub acl_variant: Option<String>,
+    /// The BatchNorm set an ACL-DS model evaluates with: pgd (default, as ACL's adversarial fine-tuning) or normal.
+    #[arg(long)]
+    pub eval_batch_norm: Option<String>,
     /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract], or ifnd[:K1,K2,...][:every=N][:attract] (k-means pseudo-labels, IFND).
     #[arg(long)]
     pub fnc: Option<String>,
@@ -161,6 +167,8 @@ pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
         linear_epochs: args.linear_epochs,
         linear_lr: args.linear_lr,
         view_backend,
+        acl_variant: args.acl_variant.as_deref().map(str::parse).transpose().context("--acl-variant")?,
+        eval_batch_norm: args.eval_batch_norm.as_deref().map(str::parse).transpose().context("--eval-batch-norm")?,
     };
     Ok(plan.apply(&overrides, args.preset.is_some())?)
 }
@@ -204,6 +212,9 @@ pub fn train(args: &Args) -> Result<Outcome> {
     // Mixed precision is a setting of this invocation (a resumed run may change it).
     plan.supervised.mixed_precision = selected.runtime.mixed_precision;
     plan.contrastive.mixed_precision = selected.runtime.mixed_precision;
+    if plan.method != Method::Ce {
+        plan.contrastive.validate()?;
+    }
     let device = selected.device.clone();
     device.seed(plan.supervised.seed);
     let train_set = super::load_split(&data, Split::Train, plan.train_limit, plan.supervised.seed)?;
@@ -223,6 +234,10 @@ pub fn train(args: &Args) -> Result<Outcome> {
     // The training data are decoded at 32x32; a ViT's position embedding must match.
     model_config.input_size = train_set.height;
     model_config.class_names = train_set.class_names.clone();
+    if plan.method != Method::Ce {
+        // ACL-DS trains a backbone with two BatchNorm sets.
+        model_config.dual_batch_norm = plan.contrastive.dual_batch_norm();
+    }
     model_config.validate()?;
     if start_epoch == 1 {
         run.write_json(
