@@ -41,6 +41,9 @@ pub enum Preprocess {
     },
 }
 
+/// Images with more pixels than this (8192 x 8192) are reduced quickly before the exact resize.
+const HUGE_PIXELS: u64 = 1 << 26;
+
 impl Preprocess {
     /// torchvision's ImageNet evaluation transform: resize 256, centre crop 224.
     pub const STANDARD: Preprocess = Preprocess::ResizeCrop { resize: 256, crop: 224 };
@@ -82,10 +85,11 @@ impl Preprocess {
                 if nw < crop || nh < crop {
                     return Err(crate::Error::Data(format!("resized image {nw}x{nh} is smaller than the {crop}x{crop} crop")));
                 }
-                let resized = if w as u64 * h as u64 * 3 > super::decode::MAX_DECODED_BYTES {
-                    // Its RGB copy alone would pass the decoder's bound (a 1-bit or grey
-                    // image): resize in its own colour type first.
-                    img.resize_exact(nw, nh, FilterType::Triangle).to_rgb8()
+                let resized = if w as u64 * h as u64 > HUGE_PIXELS {
+                    // A giant image (20000 x 20000) is first reduced by area averaging to 8x
+                    // the target, in its own colour type (its RGB copy alone could pass the
+                    // decoder's bound): a triangle filter over all of it takes a minute.
+                    img.thumbnail(8 * nw, 8 * nh).resize_exact(nw, nh, FilterType::Triangle).to_rgb8()
                 } else {
                     let rgb = img.to_rgb8();
                     if (nw, nh) == (w, h) { rgb } else { image::imageops::resize(&rgb, nw, nh, FilterType::Triangle) }

@@ -387,6 +387,7 @@ mod tests {
             }),
         };
         let finds = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-self-test");
+        let _ = std::fs::remove_dir_all(&finds);
         let plan = Plan {
             seed: 1,
             seconds: None,
@@ -395,7 +396,7 @@ mod tests {
             finds: finds.clone(),
             limits: Limits { memory: 200 << 20, slow: Duration::from_millis(200), hang: Duration::from_secs(60) },
         };
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| run_all(vec![target], &finds, &plan)));
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| run_all(vec![target], &finds.join("no-regressions"), &plan)));
         let message = result.expect_err("the run fails").downcast::<String>().map(|s| *s).unwrap_or_default();
         assert!(message.starts_with("4 fuzz failures"), "{message}");
         for needle in ["panic: index out of bounds at", "not one line", "held 300 MiB at once (limit 200 MiB)", "took 0.3 s"] {
