@@ -32,8 +32,18 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// Removes the targets' scratch folders (`<tmp>/hs-fuzz-<pid>`) when the run ends, even by a panic.
+struct Scratch;
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("hs-fuzz-{}", std::process::id())));
+    }
+}
+
 #[test]
 fn fuzz_decoders_and_loaders() {
+    let _scratch = Scratch;
     let plan = harness::Plan::from_env();
     let found = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/found");
     harness::run_all(targets::all(), &found, &plan);
