@@ -364,6 +364,14 @@ impl Classifier {
     /// Builds the classifier described by `config` and loads burnpack `bytes` into it.
     pub fn from_burnpack(config: ModelConfig, bytes: Vec<u8>, device: &Device) -> crate::Result<Self> {
         let model = Self::new(config, device)?;
+        // Every parameter of a classifier is floating point; Burn panics loading an integer
+        // tensor into one (a damaged or hostile file, found by the fuzz harness), so refuse it.
+        let tensors = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.clone()))
+            .and_then(|r| r.into_tensors())
+            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+        if let Some(t) = tensors.iter().find(|t| !t.dtype.is_float()) {
+            return Err(crate::Error::Weights(format!("tensor '{}' holds {:?} values; weights must be floating point", t.name, t.dtype)));
+        }
         // Weights take the device's float precision (f16/bf16 after `--precision`), whatever
         // precision they were stored in.
         let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
