@@ -74,7 +74,9 @@ fn main() {
         Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),
     };
     if let Err(err) = result {
-        eprintln!("error: {}", format!("{err:#}").replace('\n', " "));
+        // One line: the cause chain joined, and control characters from file names or other
+        // input (a carriage return, a terminal escape) shown escaped.
+        eprintln!("error: {}", hypersphere_core::error::one_line(&format!("{err:#}").replace('\n', " ")));
         std::process::exit(1);
     }
 }

@@ -380,3 +380,60 @@ test("CPU fallback: the geometry panel maps every test image, states the native 
   await page.screenshot({ path: join(artifacts, "page-cpu-geometry.png"), fullPage: true });
   await page.close();
 });
+
+// Hostile uploads (issue 13): a decompression bomb (a PNG header declaring 100000 x 100000), a
+// complete 20000 x 20000 RGB image (1.2 GB of pixels), an empty file and a text file each give
+// one line naming the file and the problem, within a time bound, and leave the page working: the
+// previous image stays, and the next valid upload is classified. A real 20000 x 20000 image
+// small enough to decode (1-bit, 400 MB as grey bytes) is scaled down and classified. The worker
+// never fails (its `onerror` would put "The worker failed" on the page, and later requests
+// would never be answered).
+test("CPU fallback: hostile uploads give one line each and the page keeps working", async () => {
+  const { page, logs } = await openPage("backend=cpu&models=ce");
+  const hostile = join(root, "tests", "hostile", "images");
+  const gallery = (name) => join(root, "web", "gallery", name);
+  await upload(page, logs, gallery("cat.jpg"));
+  const dir = mkdtempSync(join(tmpdir(), "hs-hostile-"));
+  writeFileSync(join(dir, "empty.png"), "");
+  writeFileSync(join(dir, "notes.txt"), "this is not an image");
+  const bad = [
+    [join(hostile, "bomb_ihdr.png"), /^bomb_ihdr\.png: .*image too large to decode/],
+    [join(hostile, "huge_20000_rgb.png"), /^huge_20000_rgb\.png: .*image too large to decode/],
+    [join(dir, "empty.png"), /^empty\.png: .*not a readable image/],
+    [join(dir, "notes.txt"), /^notes\.txt: .*not a readable image/],
+  ];
+  const next = ["ship.jpg", "frog.jpg", "dog.jpg", "truck.jpg"];
+  for (const [i, [file, expected]] of bad.entries()) {
+    const started = Date.now();
+    await page.setInputFiles("#file", file);
+    try {
+      await page.waitForFunction(() => document.getElementById("error").textContent !== "", null, { timeout: 120_000 });
+    } catch (e) {
+      throw new Error(`${file}: no message within 120 s\n${logs.join("\n")}`);
+    }
+    const message = await page.textContent("#error");
+    const seconds = (Date.now() - started) / 1000;
+    assert.match(message, expected, logs.join("\n"));
+    assert.ok(!/[\n\r]/.test(message) && message.length < 400, `one short line: ${JSON.stringify(message)}`);
+    assert.ok(!message.includes("worker failed"), message);
+    // The previous image stays the input.
+    assert.match(await page.textContent("#source-name"), new RegExp(i === 0 ? "cat\\.jpg" : next[i - 1].replace(".", "\\.")));
+    // The page still works: a valid upload clears the message and is classified. (Not
+    // `upload`: its wait would end at once on the message still shown from the bad file.)
+    const before = await counter(page, "classified");
+    await page.setInputFiles("#file", gallery(next[i]));
+    await page.waitForFunction(([b, old]) => Number(document.body.dataset.classified || 0) > b ||
+      !["", old].includes(document.getElementById("error").textContent), [before, message], { timeout: 300_000 });
+    assert.equal(await page.textContent("#error"), "", logs.join("\n"));
+    assert.match(await page.textContent("#source-name"), new RegExp(next[i].replace(".", "\\.")));
+    console.log(`hostile upload ${file.split("/").pop()}: "${message}" after ${seconds.toFixed(1)} s, then ${next[i]} classified`);
+  }
+  // A real 20000 x 20000 image that fits the decoder's bound is scaled down and classified.
+  const started = Date.now();
+  await upload(page, logs, join(hostile, "big_20000_1bit.png"));
+  assert.match(await page.textContent("#source-name"), /big_20000_1bit\.png/);
+  console.log(`20000 x 20000 upload classified after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await upload(page, logs, gallery("cat.jpg"));
+  assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
+  await page.close();
+});

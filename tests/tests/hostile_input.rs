@@ -580,6 +580,12 @@ fn serve_survives_hostile_requests() {
         assert!(!status.contains(" 200"), "{:?} was answered {status}", String::from_utf8_lossy(&request[..40.min(request.len())]));
         assert!(!status.contains(passwd));
     }
+    // Answered at once, not left open (tiny_http never answered these; found by tests/tests/fuzz).
+    for request in [b"GET /index.html HTTP/2.0\r\n\r\n".as_slice(), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"] {
+        let started = std::time::Instant::now();
+        let status = ask(request);
+        assert!(status.contains(" 505") && started.elapsed() < Duration::from_secs(5), "HTTP/2.0 answered '{status}' after {:?}", started.elapsed());
+    }
     assert!(ask(b"GET /index.html HTTP/1.0\r\n\r\n").contains(" 200"), "the server stopped serving");
     assert!(child.try_wait().unwrap().is_none(), "the server exited");
     child.kill().unwrap();

@@ -2,6 +2,7 @@
 //! turned into one of core's attack specifications.
 
 use hypersphere_core::attacks::{AttackKind, AttackSpec, Norm, Objective};
+use hypersphere_core::error::one_line;
 use serde::Deserialize;
 
 /// One attack request from the page (JSON).
@@ -29,7 +30,7 @@ fn default_steps() -> u32 {
 impl AttackRequest {
     /// Parses the page's JSON.
     pub fn from_json(json: &str) -> Result<Self, String> {
-        serde_json::from_str(json).map_err(|e| format!("attack request: {e}"))
+        serde_json::from_str(json).map_err(|e| format!("attack request: {}", one_line(&e.to_string())))
     }
 
     /// The same request at another radius (the bisection and the robustness curve).
@@ -52,7 +53,7 @@ impl AttackRequest {
                 return Err("APGD-CE is untargeted: clear the target class, or use PGD for a targeted attack".into());
             }
             "apgd-ce" => (AttackKind::ApgdCe, Norm::Linf),
-            other => return Err(format!("unknown attack '{other}' (fgsm, pgd, pgd-l2, apgd-ce)")),
+            other => return Err(format!("unknown attack '{}' (fgsm, pgd, pgd-l2, apgd-ce)", one_line(other))),
         };
         let error = |e: hypersphere_core::Error| e.to_string();
         let mut spec = AttackSpec::new(kind, norm, self.eps).map_err(error)?;

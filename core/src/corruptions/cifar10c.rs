@@ -185,6 +185,10 @@ pub fn load(dir: &Path, corruption: Corruption, severity: u8) -> Result<ImageSet
         return Err(Error::Data(format!("{}: expected [5 * n, H, W, 3] uint8, found {} {:?}", path.display(), header.descr, shape)));
     }
     let (n, h, w) = (shape[0] / 5, shape[1], shape[2]);
+    if n == 0 || h == 0 || w == 0 {
+        return Err(Error::Data(format!("{}: shape {shape:?} holds no pixels", path.display())));
+    }
+    // Not zero and the whole shape's product fits (checked by the header parser): this fits too.
     let per_image = h * w * 3;
     let (_, values) = read_elements(&path, (severity - 1) * n * per_image, n * per_image)?;
     let pixels: Vec<u8> = values.into_iter().map(|v| v as u8).collect();
@@ -233,5 +237,22 @@ mod tests {
         let mut b = npy_u8_bytes(&[2], &[1, 2]);
         b[6] = 9;
         assert!(parse_npy_header(&b).unwrap_err().to_string().contains("version"));
+    }
+
+    #[test]
+    fn corruptions_npy_without_pixels_is_refused() {
+        // [0, 2^40, 2^40, 3]: the product is 0, so it fits, but there is no image to read.
+        let dir = std::env::temp_dir().join(format!("hs-c10c-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = npy_u8_bytes(&[0, 7, 7, 3], &[]);
+        let header = String::from_utf8(plain[10..].to_vec()).unwrap().replace("(0, 7, 7, 3)", "(0, 1099511627776, 1099511627776, 3)");
+        let mut bytes = plain[..8].to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        std::fs::write(dir.join("gaussian_noise.npy"), &bytes).unwrap();
+        std::fs::write(dir.join("labels.npy"), npy_u8_bytes(&[0], &[])).unwrap();
+        let err = load(&dir, Corruption::GaussianNoise, 1).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("holds no pixels"), "{err}");
     }
 }

@@ -13,6 +13,24 @@ pub const MAX_DECODED_BYTES: u64 = 512 << 20;
 /// Non-square images are squashed, as CIFAR-trained models see whole scenes. Images whose
 /// decoded pixels would exceed [`MAX_DECODED_BYTES`] are refused ("too large").
 pub fn decode_rgb(bytes: &[u8], size: u32) -> crate::Result<Vec<u8>> {
+    let img = decode_image(bytes)?;
+    let img = if img.width() > 8 * size.max(64) || img.height() > 8 * size.max(64) {
+        img.thumbnail(8 * size.max(64), 8 * size.max(64))
+    } else {
+        img
+    };
+    let rgb = img.to_rgb8();
+    if rgb.width() == size && rgb.height() == size {
+        return Ok(rgb.into_raw());
+    }
+    Ok(image::imageops::resize(&rgb, size, size, FilterType::Triangle).into_raw())
+}
+
+/// Decodes `bytes` of any format the `image` crate reads, refusing a truncated JPEG (its
+/// decoder would fill the rest with grey) and images whose pixels would exceed
+/// [`MAX_DECODED_BYTES`] ("too large", before they are allocated). Every image decoder of
+/// hypersphere starts here.
+pub fn decode_image(bytes: &[u8]) -> crate::Result<image::DynamicImage> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| crate::Error::Data(format!("not a readable image: {e}")))?;
@@ -30,16 +48,10 @@ pub fn decode_rgb(bytes: &[u8], size: u32) -> crate::Result<Vec<u8>> {
         )),
         e => crate::Error::Data(format!("not a readable image: {e}")),
     })?;
-    let img = if img.width() > 8 * size.max(64) || img.height() > 8 * size.max(64) {
-        img.thumbnail(8 * size.max(64), 8 * size.max(64))
-    } else {
-        img
-    };
-    let rgb = img.to_rgb8();
-    if rgb.width() == size && rgb.height() == size {
-        return Ok(rgb.into_raw());
+    if img.width() == 0 || img.height() == 0 {
+        return Err(crate::Error::Data(format!("not a readable image: {}x{} pixels", img.width(), img.height())));
     }
-    Ok(image::imageops::resize(&rgb, size, size, FilterType::Triangle).into_raw())
+    Ok(img)
 }
 
 /// Whether a JPEG stream has an end-of-image marker (FF D9) after its last start-of-scan

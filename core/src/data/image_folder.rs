@@ -85,7 +85,8 @@ pub fn from_tar_gz(reader: impl Read, split: &str, size: u32, name: &str) -> cra
                 entry.size()
             )));
         }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        // The declared size is not trusted for the allocation (a header may lie).
+        let mut bytes = Vec::with_capacity(entry.size().min(1 << 20) as usize);
         (&mut entry)
             .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes)

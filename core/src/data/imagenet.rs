@@ -44,6 +44,9 @@ pub enum Preprocess {
     },
 }
 
+/// Images with more pixels than this (8192 x 8192) are reduced quickly before the exact resize.
+const HUGE_PIXELS: u64 = 1 << 26;
+
 impl Preprocess {
     /// torchvision's ImageNet evaluation transform: resize 256, centre crop 224.
     pub const STANDARD: Preprocess = Preprocess::ResizeCrop { resize: 256, crop: 224 };
@@ -58,12 +61,10 @@ impl Preprocess {
 
     /// Decodes `bytes` and returns `[size, size, 3]` RGB bytes.
     pub fn apply(self, bytes: &[u8]) -> crate::Result<Vec<u8>> {
-        let rgb = image::load_from_memory(bytes)
-            .map_err(|e| crate::Error::Data(format!("not a readable image: {e}")))?
-            .to_rgb8();
-        let (w, h) = (rgb.width(), rgb.height());
+        let img = super::decode::decode_image(bytes)?;
+        let (w, h) = (img.width(), img.height());
         match self {
-            Preprocess::None { size } if w == size && h == size => Ok(rgb.into_raw()),
+            Preprocess::None { size } if w == size && h == size => Ok(img.to_rgb8().into_raw()),
             Preprocess::None { size } => Err(crate::Error::Data(format!(
                 "image is {w}x{h}, not {size}x{size} (preprocessing 'none' needs images at the model's size)"
             ))),
@@ -71,14 +72,31 @@ impl Preprocess {
                 // torchvision Resize(int): the shorter side becomes `resize`, the longer one
                 // int(resize * long / short).
                 let (nw, nh) = if w <= h {
-                    (resize, (resize as u64 * h as u64 / w as u64) as u32)
+                    (resize as u64, resize as u64 * h as u64 / w as u64)
                 } else {
-                    ((resize as u64 * w as u64 / h as u64) as u32, resize)
+                    (resize as u64 * w as u64 / h as u64, resize as u64)
                 };
-                let resized = if (nw, nh) == (w, h) { rgb } else { image::imageops::resize(&rgb, nw, nh, FilterType::Triangle) };
+                // A long thin image (20000x1) would be resized to millions of pixels a side
+                // before the crop: refuse it as the decoder refuses bombs.
+                if nw * nh * 3 > super::decode::MAX_DECODED_BYTES {
+                    return Err(crate::Error::Data(format!(
+                        "image of {w}x{h} would be resized to {nw}x{nh} (more than {} MiB): too elongated for resize {resize}",
+                        super::decode::MAX_DECODED_BYTES >> 20
+                    )));
+                }
+                let (nw, nh) = (nw as u32, nh as u32);
                 if nw < crop || nh < crop {
                     return Err(crate::Error::Data(format!("resized image {nw}x{nh} is smaller than the {crop}x{crop} crop")));
                 }
+                let resized = if w as u64 * h as u64 > HUGE_PIXELS {
+                    // A giant image (20000 x 20000) is first reduced by area averaging to 8x
+                    // the target, in its own colour type (its RGB copy alone could pass the
+                    // decoder's bound): a triangle filter over all of it takes a minute.
+                    img.thumbnail(8 * nw, 8 * nh).resize_exact(nw, nh, FilterType::Triangle).to_rgb8()
+                } else {
+                    let rgb = img.to_rgb8();
+                    if (nw, nh) == (w, h) { rgb } else { image::imageops::resize(&rgb, nw, nh, FilterType::Triangle) }
+                };
                 // CenterCrop: top = round((h - crop) / 2), left likewise.
                 let top = ((nh - crop) as f64 / 2.0).round() as u32;
                 let left = ((nw - crop) as f64 / 2.0).round() as u32;
@@ -257,6 +275,15 @@ mod tests {
         assert_eq!(Preprocess::None { size: 32 }.apply(&small).unwrap(), vec![9u8; 32 * 32 * 3]);
         let err = Preprocess::None { size: 224 }.apply(&small).unwrap_err().to_string();
         assert!(err.contains("32x32") && err.contains("224x224"), "{err}");
+    }
+
+    #[test]
+    fn elongated_and_empty_images_are_refused_before_resizing() {
+        // 20000 x 1 would be resized to 5,120,000 x 256 (3.9 GB) before the crop.
+        let line = crate::data::decode::encode_png(&vec![9u8; 20000 * 3], 20000, 1).unwrap();
+        let err = Preprocess::STANDARD.apply(&line).unwrap_err().to_string();
+        assert!(err.contains("too elongated"), "{err}");
+        assert!(Preprocess::STANDARD.apply(b"").unwrap_err().to_string().contains("not a readable image"));
     }
 
     #[test]

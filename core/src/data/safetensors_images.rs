@@ -11,6 +11,9 @@ use serde_json::Value;
 
 use super::ImageSet;
 
+/// Most classes the labels may name (a label of 2^62 would otherwise name that many classes).
+pub const MAX_CLASSES: usize = 100_000;
+
 /// One tensor's entry in the header: dtype, shape and its bytes.
 struct Entry<'a> {
     dtype: &'a str,
@@ -23,6 +26,11 @@ struct Entry<'a> {
 pub fn read(path: &Path) -> crate::Result<ImageSet> {
     let file = std::fs::read(path).map_err(|e| crate::Error::io(format!("reading {}", path.display()), e))?;
     parse(&file).map_err(|why| crate::Error::Data(format!("{}: {why}", path.display())))
+}
+
+/// [`read`] on the bytes of a file already in memory.
+pub fn parse_bytes(file: &[u8]) -> crate::Result<ImageSet> {
+    parse(file).map_err(crate::Error::Data)
 }
 
 fn parse(file: &[u8]) -> Result<ImageSet, String> {
@@ -48,10 +56,15 @@ fn parse(file: &[u8]) -> Result<ImageSet, String> {
     let [n, 3, height, width] = images.shape[..] else {
         return Err(format!("'images' has shape {:?}, expected [N, 3, H, W]", images.shape));
     };
-    if images.dtype != "U8" || images.bytes.len() != n * 3 * height * width {
+    if images.dtype != "U8" {
         return Err(format!("'images' must be uint8 (pixel = byte / 255), found {}", images.dtype));
     }
-    if labels.dtype != "I64" || labels.shape != [n] || labels.bytes.len() != 8 * n {
+    // The shape must describe exactly the bytes given (checked: a lying shape may overflow).
+    let plane = height.checked_mul(width);
+    if plane.and_then(|p| p.checked_mul(3)).and_then(|p| p.checked_mul(n)) != Some(images.bytes.len()) {
+        return Err(format!("'images' has shape {:?} but holds {} bytes", images.shape, images.bytes.len()));
+    }
+    if labels.dtype != "I64" || labels.shape != [n] || Some(labels.bytes.len()) != n.checked_mul(8) {
         return Err(format!("'labels' must be int64 of shape [{n}], found {} {:?}", labels.dtype, labels.shape));
     }
     let labels = labels
@@ -62,6 +75,9 @@ fn parse(file: &[u8]) -> Result<ImageSet, String> {
         .map_err(|_| "'labels' holds a negative label".to_string())?;
     // [N, 3, H, W] planes to [N, H, W, 3] pixels.
     let plane = height * width;
+    if n > 0 && plane == 0 {
+        return Err(format!("'images' has shape {:?}: images without pixels", images.shape));
+    }
     let mut pixels = vec![0u8; n * 3 * plane];
     for (i, image) in images.bytes.chunks_exact(3 * plane).enumerate() {
         for c in 0..3 {
@@ -69,6 +85,9 @@ fn parse(file: &[u8]) -> Result<ImageSet, String> {
                 pixels[(i * plane + p) * 3 + c] = image[c * plane + p];
             }
         }
+    }
+    if let Some(bad) = labels.iter().find(|&&l| l >= MAX_CLASSES) {
+        return Err(format!("'labels' holds {bad}, beyond the {MAX_CLASSES} classes a label file may name"));
     }
     let classes = labels.iter().max().map_or(1, |m| m + 1);
     let set = ImageSet { pixels, labels, class_names: (0..classes).map(|c| c.to_string()).collect(), height, width };
@@ -110,5 +129,20 @@ mod tests {
         let err = parse(&file(header, &[0; 3])).unwrap_err();
         assert!(err.contains("no tensor named 'labels'"), "{err}");
         assert_eq!(parse(b"abc").unwrap_err(), "not a safetensors file");
+    }
+
+    #[test]
+    fn lying_shapes_and_labels_are_errors_not_panics() {
+        let labels = 1i64.to_le_bytes();
+        // Images without pixels (chunks of 0 bytes used to panic).
+        let header = r#"{"images":{"dtype":"U8","shape":[1,3,0,4],"data_offsets":[0,0]},"labels":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#;
+        assert!(parse(&file(header, &labels)).unwrap_err().contains("without pixels"));
+        // A shape whose product wraps around to the 3 bytes given.
+        let header = r#"{"images":{"dtype":"U8","shape":[1,3,4294967296,4294967297],"data_offsets":[0,3]},"labels":{"dtype":"I64","shape":[1],"data_offsets":[3,11]}}"#;
+        assert!(parse(&file(header, &[[1u8, 2, 3].as_slice(), &labels].concat())).unwrap_err().contains("holds 3 bytes"));
+        // A label of 2^62 would name 2^62 classes.
+        let header = r#"{"images":{"dtype":"U8","shape":[1,3,1,1],"data_offsets":[0,3]},"labels":{"dtype":"I64","shape":[1],"data_offsets":[3,11]}}"#;
+        let err = parse(&file(header, &[[1u8, 2, 3].as_slice(), &(1i64 << 62).to_le_bytes()].concat())).unwrap_err();
+        assert!(err.contains("beyond the 100000 classes"), "{err}");
     }
 }

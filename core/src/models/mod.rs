@@ -106,6 +106,12 @@ impl std::str::FromStr for Arch {
     }
 }
 
+/// Most parameters a configuration may build (2^28, 1 GiB in f32: three times ViT-B/16, the
+/// largest published network hypersphere reads).
+pub const MAX_PARAMETERS: u64 = 1 << 28;
+/// Largest input side a configuration may ask for.
+pub const MAX_INPUT_SIZE: usize = 1024;
+
 /// Everything needed to rebuild a classifier before its weights are loaded. Stored as JSON next
 /// to every checkpoint (`model.bpk` + `model.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,18 +192,63 @@ impl ModelConfig {
         })
     }
 
-    /// Rejects configurations that cannot be built.
+    /// An upper bound on the parameters of the network this configuration builds, computed
+    /// from the shapes alone (before anything is allocated; saturating, so absurd widths give a
+    /// huge bound rather than an overflow). Convolutions and linear layers are counted exactly
+    /// per stage, normalisation layers generously.
+    pub fn parameter_bound(&self) -> u128 {
+        let (w, c) = (self.width as u128, self.num_classes as u128);
+        let sq = w.saturating_mul(w);
+        let head = |features: u128| features.saturating_mul(c).saturating_add(c);
+        match self.arch {
+            // conv1 27w, conv2 18w^2, conv3 72w^2, BatchNorm 4 x 7w, fc 4w x classes.
+            Arch::SmallCnn => sq.saturating_mul(90).saturating_add(w.saturating_mul(55)).saturating_add(head(w.saturating_mul(4))),
+            // 3x3 convolutions of the four stages (36 + 128 + 512 + 2048 = 2724 w^2), the 1x1
+            // shortcuts, the stem and BatchNorm (< 76 w^2 + 400 w in all), fc 8w x classes.
+            Arch::ResNet18Cifar => sq.saturating_mul(2800).saturating_add(w.saturating_mul(400)).saturating_add(head(w.saturating_mul(8))),
+            // Bottleneck stages: 5,740 w^2 (23.5M at width 64), the 7x7 ImageNet stem 147 w,
+            // BatchNorm < 2000 w; fc 32w x classes.
+            Arch::ResNet50Cifar | Arch::ResNet50ImageNet => {
+                sq.saturating_mul(6000).saturating_add(w.saturating_mul(2200)).saturating_add(head(w.saturating_mul(32)))
+            }
+            Arch::VitTi16 | Arch::VitS16 | Arch::VitB16 => {
+                let depth = self.depth.unwrap_or(12) as u128;
+                let side = (self.input_size / 16) as u128;
+                let tokens = side.saturating_mul(side).saturating_add(1);
+                // Per block: qkv 3d^2, proj d^2, MLP 8d^2, biases and two LayerNorms 13d;
+                // patch embedding 769d, class token, final norm; position embedding; a head
+                // on at most (depth + 1) x d features (DINO's readouts).
+                let blocks = depth.saturating_mul(sq.saturating_mul(12).saturating_add(w.saturating_mul(13)));
+                blocks
+                    .saturating_add(w.saturating_mul(772))
+                    .saturating_add(tokens.saturating_mul(w))
+                    .saturating_add(head(depth.saturating_add(1).saturating_mul(w)))
+            }
+        }
+    }
+
+    /// Rejects configurations that cannot be built, or that would allocate more than
+    /// [`MAX_PARAMETERS`] parameters (a damaged or hostile `model.json` with a width of 10^9).
     pub fn validate(&self) -> crate::Result<()> {
-        if self.width == 0 || self.num_classes < 2 || self.input_size < 8 {
+        if self.width == 0 || self.num_classes < 2 || self.input_size < 8 || self.input_size > MAX_INPUT_SIZE {
             return Err(crate::Error::Model(format!(
-                "need width >= 1, at least 2 classes and inputs >= 8 pixels (got width {}, {} classes, size {})",
+                "need width >= 1, at least 2 classes and inputs of 8 to {MAX_INPUT_SIZE} pixels (got width {}, {} classes, size {})",
                 self.width, self.num_classes, self.input_size
             )));
         }
         if let Some(n) = &self.normalization
-            && n.std.iter().any(|&s| !(s > 0.0))
+            && (n.std.iter().any(|&s| !(s > 0.0) || !s.is_finite()) || n.mean.iter().any(|m| !m.is_finite()))
         {
-            return Err(crate::Error::Model("normalisation std must be > 0".into()));
+            return Err(crate::Error::Model("normalisation mean must be finite and std finite and > 0".into()));
+        }
+        let bound = self.parameter_bound();
+        if bound > MAX_PARAMETERS as u128 {
+            return Err(crate::Error::Model(format!(
+                "{} of width {} with {} classes would have up to {bound} parameters, more than the {MAX_PARAMETERS} allowed",
+                self.arch.name(),
+                self.width,
+                self.num_classes
+            )));
         }
         if let Some(shape) = self.vit_shape() {
             shape.validate()?;
@@ -356,6 +407,14 @@ impl Classifier {
     /// Builds the classifier described by `config` and loads burnpack `bytes` into it.
     pub fn from_burnpack(config: ModelConfig, bytes: Vec<u8>, device: &Device) -> crate::Result<Self> {
         let model = Self::new(config, device)?;
+        // Every parameter of a classifier is floating point; Burn panics loading an integer
+        // tensor into one (a damaged or hostile file, found by the fuzz harness), so refuse it.
+        let tensors = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.clone()))
+            .and_then(|r| r.into_tensors())
+            .map_err(|e| crate::Error::Weights(format!("not a burnpack file: {e}")))?;
+        if let Some(t) = tensors.iter().find(|t| !t.dtype.is_float()) {
+            return Err(crate::Error::Weights(format!("tensor '{}' holds {:?} values; weights must be floating point", t.name, t.dtype)));
+        }
         // Weights take the device's float precision (f16/bf16 after `--precision`), whatever
         // precision they were stored in.
         let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
@@ -428,6 +487,30 @@ mod tests {
         let small = ModelConfig { width: 4, ..ModelConfig::new(Arch::SmallCnn, 10) };
         assert!(Classifier::from_burnpack(small, bytes, &device).is_err());
         assert!(Classifier::from_burnpack(ModelConfig::new(Arch::SmallCnn, 10), b"junk".to_vec(), &device).is_err());
+    }
+
+    #[test]
+    fn parameter_bound_holds_and_absurd_configs_are_refused() {
+        let device = Device::flex();
+        for (arch, width) in [(Arch::SmallCnn, 3), (Arch::ResNet18Cifar, 2), (Arch::ResNet50Cifar, 1), (Arch::ResNet50ImageNet, 1), (Arch::VitTi16, 6)] {
+            let mut cfg = ModelConfig { width, ..ModelConfig::new(arch, 7) };
+            if arch == Arch::VitTi16 {
+                cfg.depth = Some(2);
+            }
+            let n = Classifier::new(cfg.clone(), &device).unwrap().num_params() as u128;
+            let bound = cfg.parameter_bound();
+            // An upper bound, and not a loose one.
+            assert!(n <= bound && bound < 3 * n, "{arch:?}: {n} parameters, bound {bound}");
+        }
+        // ViT-B/16 and ResNet-50 at their published sizes pass; a width of 10^9 does not.
+        assert!(ModelConfig::new(Arch::VitB16, 1000).validate().is_ok());
+        assert!(ModelConfig::new(Arch::ResNet50ImageNet, 1000).validate().is_ok());
+        let huge = ModelConfig { width: 1_000_000_000, ..ModelConfig::new(Arch::ResNet18Cifar, 10) };
+        let err = huge.validate().unwrap_err().to_string();
+        assert!(err.contains("more than the 268435456 allowed"), "{err}");
+        let classes = ModelConfig { num_classes: usize::MAX, ..ModelConfig::new(Arch::SmallCnn, 10) };
+        assert!(classes.validate().is_err());
+        assert!(ModelConfig { input_size: 1 << 40, ..ModelConfig::new(Arch::VitTi16, 10) }.validate().is_err());
     }
 
     #[test]
