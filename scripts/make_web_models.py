@@ -6,7 +6,8 @@
 RUNS_DIR (default runs/small) holds the small presets trained by scripts/train_presets.sh on
 ../shared/data/cifar10 (ResNet-18, width 8, 4,000 training images, 12 epochs; contrastive runs
 end with a linear evaluation). Copies model.bpk + model.json of ce, supcon, simclr and
-simclr-afnc-0.99-0.7, and writes manifest.json with each model's method, test accuracy (on the
+simclr-afnc-0.99-0.7 (weight matrices and kernels rounded to f16 values, still stored as f32:
+scripts/web_weights.py; dist/ stores them as f16), and writes manifest.json with each model's method, test accuracy (on the
 presets' 1,000 test images) and training command. From CIFAR10_DIR/cifar10-test.tar.gz it
 takes the first 10 test images of every class (the archive's order) into
 cifar10-test-100.tar.gz, the batch of the page's robustness curve.
@@ -17,6 +18,8 @@ import shutil
 import sys
 import tarfile
 from pathlib import Path
+
+import web_weights
 
 MODELS = [
     ("ce", "Supervised (CE)", "ce"),
@@ -43,7 +46,9 @@ def main():
     entries = []
     for ident, label, preset in MODELS:
         run = runs / preset
-        shutil.copyfile(run / "model.bpk", out / f"{ident}.bpk")
+        metadata, tensors = web_weights.read_burnpack(run / "model.bpk")
+        web_weights.round_tensors(tensors)
+        web_weights.write_burnpack(out / f"{ident}.bpk", metadata, tensors)
         shutil.copyfile(run / "model.json", out / f"{ident}.json")
         config = json.loads((run / "config.json").read_text())
         entries.append({

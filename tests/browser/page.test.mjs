@@ -2,12 +2,14 @@
 // (Flex in wasm) every attack on two bundled models, a targeted attack, the bisection, a
 // corruption, the robustness curve with the worker answering meanwhile, a non-image upload;
 // on WebGPU (SwiftShader) every attack with 2 steps; and the same adversarial image as the
-// native CLI.
+// native CLI. The page is served from dist/ (scripts/build-dist.sh), as published: its models
+// store their weight matrices as f16, and the native CLI reads the committed f32 files of the
+// same values, so every comparison with the CLI also checks the widening on load.
 // Screenshots go to tests/browser/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +18,7 @@ import { serve } from "./server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
+const dist = join(root, "dist");
 const artifacts = join(here, "artifacts");
 const CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 const chromiumPath = process.env.CHROMIUM || "/usr/lib/chromium/chromium";
@@ -26,7 +29,8 @@ let browser;
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  server = await serve(root);
+  assert.ok(existsSync(join(dist, "index.html")), "dist/ is built (scripts/build-dist.sh)");
+  server = await serve(dist);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -328,7 +332,7 @@ test("first visit: a result without a click, the explanation, tooltips, and a 36
 });
 
 test("the page works from a sub-path (/demo/), as on any static host", async () => {
-  const sub = await serve(root, "/demo");
+  const sub = await serve(dist, "/demo");
   try {
     const { page } = await openPage("backend=cpu&models=ce", { base: `${sub.url}/demo` });
     assert.equal(await page.locator(".card").count(), 1);

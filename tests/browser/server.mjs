@@ -1,5 +1,6 @@
 // A tiny static file server for the page under test, bound to 127.0.0.1 (a secure context, so
-// WebGPU is allowed). Serves the repository root; `.wasm` gets its MIME type.
+// WebGPU is allowed). Serves the repository root; `.wasm` gets its MIME type. `served()` counts
+// the bytes sent.
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -14,6 +15,7 @@ const TYPES = {
 // that publishes the page in a folder would.
 export async function serve(root, prefix = "") {
   const base = resolve(root);
+  let served = 0;
   const server = createServer(async (req, res) => {
     let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     if (prefix) {
@@ -27,11 +29,12 @@ export async function serve(root, prefix = "") {
       if (!(await stat(file)).isFile()) throw new Error("not a file");
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" });
+      served += body.length;
       res.end(body);
     } catch {
       res.writeHead(404).end("not found");
     }
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close(), served: () => served };
 }

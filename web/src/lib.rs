@@ -16,6 +16,7 @@
 
 mod readback;
 mod request;
+mod weights;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use hypersphere_core::attacks::{self, AttackSpec};
@@ -154,7 +155,8 @@ impl Lab {
         self.backend.clone()
     }
 
-    /// Loads burnpack `weights` with their JSON `config` under `name`; returns its index.
+    /// Loads burnpack `weights` (f32, or f16 matrices as `dist/` stores them: widened to f32)
+    /// with their JSON `config` under `name`; returns its index.
     pub fn add_model(&mut self, name: String, weights: Vec<u8>, config: String) -> Result<usize, JsError> {
         let config: ModelConfig = serde_json::from_str(&config).map_err(|e| js_err(format!("{name}: model config: {e}")))?;
         if let Some(first) = self.models.first() {
@@ -163,6 +165,7 @@ impl Lab {
                 return Err(js_err(format!("{name}: input size {b} differs from {}'s {a}", first.name)));
             }
         }
+        let weights = weights::widen_f16(weights).map_err(|e| js_err(format!("{name}: {e}")))?;
         let model = Classifier::from_burnpack(config, weights, &self.device).map_err(|e| js_err(format!("{name}: {e}")))?;
         self.models.push(NamedModel { name, model });
         Ok(self.models.len() - 1)
