@@ -1,7 +1,9 @@
 //! Training loops (native only: the page evaluates and attacks, it does not train):
 //! supervised cross-entropy, contrastive pre-training (SimCLR, SupCon, FNC, A-FNC) with the
-//! A-FNC threshold schedule and LARS, the kNN monitor, and linear evaluation.
+//! A-FNC threshold schedule and LARS, the kNN monitor, and linear evaluation; wall-time budgets
+//! that stop a loop at a step boundary with a mid-epoch checkpoint ([`budget`]).
 
+pub mod budget;
 pub mod contrastive;
 pub mod fnc;
 pub mod knn;
@@ -38,6 +40,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
         .init()
 }
 
+pub use budget::{Budget, BudgetSpent, PartialEpoch, Pause, Start};
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TrainPlan};
