@@ -216,6 +216,15 @@ pub struct Pause {
     pub changed: bool,
 }
 
+/// `model` with its BatchNorm running statistics brought up to date before it is saved: Burn
+/// keeps a module's latest running-statistics update aside until the next update or a sync
+/// (`RunningState`), and a record taken without one holds the value of one step earlier.
+/// `valid()` syncs the shared state (its eval copy is dropped); the numbers do not change.
+pub fn synced<M: burn::module::Module>(model: M) -> M {
+    let _ = model.valid();
+    model
+}
+
 /// A wall-time budget and the measured pace of the work inside it.
 #[derive(Debug, Clone)]
 pub struct Budget {

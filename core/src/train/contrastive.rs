@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use super::budget::{Budget, PartialEpoch, Pause, Start};
+use super::budget::{Budget, PartialEpoch, Pause, Start, synced};
 use super::fnc::FncSchedule;
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use super::knn::{KnnConfig, knn_accuracy};
@@ -391,7 +391,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                     train_seconds: before + start.elapsed().as_secs_f64(),
                     augment_seconds,
                 };
-                return Err(on_pause(&Pause { partial, changed }, &model, optim));
+                return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
             }
             lr = schedule.at(global_step);
             rho = config.fnc.rho(global_step, config.epochs, steps_per_epoch);
@@ -442,7 +442,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 train_seconds,
                 augment_seconds,
             };
-            return Err(on_pause(&Pause { partial, changed }, &model, optim));
+            return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
         }
         let end = Instant::now();
         let knn_accuracy = monitor.as_ref().map(|m| knn_accuracy(&model.encoder, m.bank, m.test, &config.knn, device));
@@ -461,6 +461,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
         let saving = Instant::now();
+        model = synced(model);
         on_epoch(&report, &model, optim)?;
         budget.checkpoint_took(saving.elapsed().as_secs_f64());
         changed = false;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use web_time::Instant;
 
 use super::LrSchedule;
-use super::budget::{Budget, PartialEpoch, Pause, Start};
+use super::budget::{Budget, PartialEpoch, Pause, Start, synced};
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use super::contrastive::ViewBackend;
 use crate::data::ImageSet;
@@ -285,7 +285,7 @@ pub fn train_supervised_from<E>(
             if budget.must_pause(pending.len()) {
                 let sums = vec![loss_sum.to_bits(), (correct as f64).to_bits()];
                 let partial = PartialEpoch { epoch, steps_done: step, steps: steps_per_epoch, seen, sums, pending: PartialEpoch::rows_to_host(&pending), train_seconds: before + start.elapsed().as_secs_f64(), augment_seconds: 0.0 };
-                return Err(on_pause(&Pause { partial, changed }, &model, optim));
+                return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
             }
             lr = schedule.at(global_step);
             // The views of a step are seeded as contrastive training seeds its steps.
@@ -334,7 +334,7 @@ pub fn train_supervised_from<E>(
         if !budget.fits(budget.epoch_end_estimate(test_images, config.batch_size)) {
             let sums = vec![loss_sum.to_bits(), (correct as f64).to_bits()];
             let partial = PartialEpoch { epoch, steps_done: steps_per_epoch, steps: steps_per_epoch, seen, sums, pending: Vec::new(), train_seconds, augment_seconds: 0.0 };
-            return Err(on_pause(&Pause { partial, changed }, &model, optim));
+            return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
         }
         let end = Instant::now();
         let test_accuracy = test.map(|t| clean_accuracy(&model, t, config.batch_size.max(256), device));
@@ -349,6 +349,7 @@ pub fn train_supervised_from<E>(
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
         let saving = Instant::now();
+        model = synced(model);
         on_epoch(&report, &model, optim)?;
         budget.checkpoint_took(saving.elapsed().as_secs_f64());
         changed = false;
