@@ -147,7 +147,7 @@ fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
     let dir = scratch("budget-time");
     let (straight, windows) = (dir.join("straight"), dir.join("windows"));
     let args = |out: &Path, budget: Option<&str>| -> Vec<String> {
-        let mut a: Vec<String> = ["train", "--data", "procedural:600", "--arch", "small-cnn", "--width", "8", "--batch-size", "50", "--epochs", "4", "--lr", "0.05", "--device", "flex", "--out", &s(out)]
+        let mut a: Vec<String> = ["train", "--data", "procedural:600", "--arch", "small-cnn", "--width", "8", "--batch-size", "50", "--epochs", "8", "--lr", "0.05", "--device", "flex", "--out", &s(out)]
             .map(String::from)
             .to_vec();
         if let Some(b) = budget {
@@ -162,7 +162,7 @@ fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
     let budget = (whole / 3).max(Duration::from_millis(2500));
     let text = format!("{:.1}s", budget.as_secs_f64());
     let mut stops = 0;
-    for _ in 0..30 {
+    for _ in 0..60 {
         let t = Instant::now();
         let o = Command::new(binary()).args(args(&windows, Some(&text))).output().unwrap();
         let took = t.elapsed();
