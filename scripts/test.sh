@@ -16,6 +16,9 @@ wasm_pid=$!
 echo "== cargo test (target dir $CARGO_TARGET_DIR)"
 pin_patch_times
 cargo test --release --workspace --no-run
+# `cargo test` builds the e2e tests but not the `hypersphere` binary they drive (it belongs to
+# another package): build it explicitly, or a cold target directory fails every CLI test.
+cargo build --release --workspace
 stamp_patches
 HYPERSPHERE_WGPU_TEST=1 cargo test --release --workspace
 echo "== waiting for the wasm build"

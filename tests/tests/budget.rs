@@ -142,6 +142,62 @@ fn contrastive_stopped_at_chosen_steps_ends_with_the_same_numbers() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// IFND stopped inside epochs whose pseudo-labels were computed at their start: the mid-epoch
+/// checkpoint carries them (`ifnd.json`), and the resumed epoch trains with them rather than
+/// clustering the weights of its middle, so the numbers (IFND's acceptance and precision too)
+/// and the weights equal an uninterrupted run's.
+#[test]
+fn ifnd_stopped_inside_epochs_resumes_with_the_epochs_pseudo_labels() {
+    let dir = scratch("budget-ifnd");
+    let (straight, windows) = (dir.join("straight"), dir.join("windows"));
+    // Pseudo-labels computed at the start of epochs 2 and 3 (`every=1`).
+    let extra = ["--method", "simclr", "--fnc", "ifnd:3,6:every=1", "--epochs", "3", "--knn-k", "5", "--linear-epochs", "2"];
+    assert_success(&Command::new(binary()).args(train_args(&straight, &extra)).output().unwrap());
+    let args = train_args(&windows, &extra);
+    let mut stops = Vec::new();
+    for _ in 0..40 {
+        let o = Command::new(binary()).args(&args).env(STEP_HOOK, "3").output().unwrap();
+        if o.status.success() {
+            break;
+        }
+        assert_eq!(o.status.code(), Some(EXIT_BUDGET), "{}", String::from_utf8_lossy(&o.stderr));
+        let at = stop_position(&last_line(&o));
+        let (epoch, step) = checkpoint_is_complete(&windows);
+        // Inside epoch 2 or 3: the pseudo-labels of that epoch's start are saved beside it.
+        if step > 0 && epoch >= 1 {
+            let folder = windows.join("checkpoints").join(format!("epoch-{}-step-{step}", epoch + 1));
+            let state: Value = serde_json::from_str(&std::fs::read_to_string(folder.join("ifnd.json")).unwrap()).unwrap();
+            assert_eq!(state["epoch"].as_u64(), Some(epoch + 1), "{}", folder.display());
+        }
+        stops.push(at);
+    }
+    assert_eq!(stops, [(1, 3), (2, 2), (3, 1), (3, 4)]);
+    let m = metrics(&windows);
+    assert_eq!(m, metrics(&straight));
+    assert!(m[1]["ifnd"]["recomputed"].as_bool() == Some(true) && m[1]["ifnd"]["precision"].is_number(), "{m:?}");
+    assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "the final weights differ");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// RoCL and ACL-DS (two BatchNorm sets) go through the same epochs as SimCLR: stopped inside
+/// and at the end of epochs, they end with an uninterrupted run's numbers and weights (views,
+/// the attack's random starts and both sets' running statistics restored).
+#[test]
+fn rocl_and_acl_stopped_at_chosen_steps_end_with_the_same_numbers() {
+    let dir = scratch("budget-advcsl");
+    for method in ["rocl", "acl"] {
+        let (straight, windows) = (dir.join(format!("{method}-straight")), dir.join(format!("{method}-windows")));
+        let extra = ["--method", method, "--epochs", "2", "--knn-k", "5", "--linear-epochs", "2"];
+        assert_success(&Command::new(binary()).args(train_args(&straight, &extra)).output().unwrap());
+        // Two steps per window: inside each epoch and after each epoch's last step.
+        let stops = run_in_windows(&train_args(&windows, &extra), &windows, 2);
+        assert_eq!(stops, [(1, 2), (1, 4), (2, 2), (2, 4)], "{method}");
+        assert_eq!(metrics(&windows), metrics(&straight), "{method}");
+        assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "{method}: the final weights differ");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
     let dir = scratch("budget-time");
@@ -231,6 +287,8 @@ fn a_bad_budget_is_a_one_line_error() {
     let dir = scratch("budget-bad");
     assert_user_error(&run(&["train", "--data", "procedural:40", "--arch", "small-cnn", "--width", "4", "--epochs", "1", "--device", "flex", "--out", &s(&dir.join("x")), "--budget", "10x"]), "not a duration");
     assert_user_error(&run(&["reproduce", "--preset", "tiny", "--out", &s(&dir.join("y")), "--budget", "soon"]), "not a duration");
+    // Table 2 keeps every finished evaluation instead: it refuses a budget.
+    assert_user_error(&run(&["reproduce", "--table", "2", "--out", &s(&dir.join("z")), "--budget", "9m"]), "--budget belongs to the CIFAR study");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests of contrastive training: methods and FNC settings from the command line,
 //! checkpoints that survive a kill (the resumed run ends with the same numbers), linear
-//! evaluation into a model `eval` can attack, and one-line errors for bad settings.
+//! evaluation into a model `eval` can attack, IFND's acceptance and pseudo-label precision in
+//! the metrics, and one-line errors for bad settings.
 
 mod common;
 
@@ -25,7 +26,7 @@ fn checkpoint_epoch(dir: &Path) -> u64 {
 
 /// The numbers that must not depend on an interruption (not the timings).
 fn deterministic(line: &Value) -> Vec<String> {
-    ["epoch", "train_loss", "train_accuracy", "test_accuracy", "lr", "rho", "cancelled_fraction", "cancel_precision", "knn_accuracy"]
+    ["epoch", "train_loss", "train_accuracy", "test_accuracy", "lr", "rho", "cancelled_fraction", "cancel_precision", "knn_accuracy", "ifnd"]
         .iter()
         .map(|k| line[*k].to_string())
         .collect()
@@ -84,6 +85,60 @@ fn a_killed_adaptive_fnc_run_resumes_to_the_same_numbers() {
             "--width", "8", "--epochs", "5", "--batch-size", "50", "--lr", "0.5", "--warmup-epochs", "1", "--linear-epochs", "5", "--device", "flex",
         ],
     );
+}
+
+/// IFND with pseudo-labels recomputed at epochs 2 and 5 (`every=3`): a run killed after epoch 2
+/// or later resumes with the checkpoint's pseudo-labels (`ifnd.json`) to the same numbers.
+#[test]
+fn a_killed_ifnd_run_resumes_with_its_pseudo_labels_to_the_same_numbers() {
+    kill_and_resume(
+        "resume-ifnd",
+        &[
+            "--method", "simclr", "--fnc", "ifnd:3,6:every=3", "--data", "procedural:200", "--arch", "small-cnn", "--width", "8",
+            "--epochs", "5", "--batch-size", "50", "--lr", "0.3", "--warmup-epochs", "1", "--linear-epochs", "5", "--device", "flex",
+        ],
+    );
+}
+
+/// `--fnc ifnd`: the acceptance rate follows the schedule (0, 1/2, 1 over three epochs), the
+/// pseudo-labels are computed from epoch 2, and every epoch logs acceptance and precision in
+/// metrics.jsonl and on the terminal; the state is checkpointed.
+#[test]
+fn ifnd_runs_log_acceptance_and_pseudo_label_precision() {
+    let dir = scratch("ifnd");
+    let run_dir = dir.join("run");
+    let out = run(&[
+        "train", "--method", "simclr", "--fnc", "ifnd:5,10", "--data", "procedural:200", "--arch", "small-cnn", "--width", "8",
+        "--epochs", "3", "--batch-size", "50", "--lr", "0.3", "--warmup-epochs", "0", "--no-linear-eval", "--device", "flex",
+        "--out", run_dir.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let lines = metrics(&run_dir);
+    assert_eq!(lines.len(), 3);
+    for (line, (rate, recomputed, accepted)) in lines.iter().zip([(0.0, false, 0), (0.5, true, 100), (1.0, true, 200)]) {
+        let ifnd = &line["ifnd"];
+        assert_eq!(ifnd["acceptance_rate"].as_f64(), Some(rate), "{line}");
+        assert_eq!(ifnd["recomputed"].as_bool(), Some(recomputed), "{line}");
+        if accepted == 0 {
+            // nothing accepted yet: plain NT-Xent
+            assert!(ifnd["precision"].is_null() && ifnd["levels"].as_array().unwrap().is_empty(), "{line}");
+            assert_eq!(line["cancelled_fraction"].as_f64(), Some(0.0), "{line}");
+            continue;
+        }
+        assert_eq!(ifnd["labels_from_epoch"], line["epoch"], "{line}");
+        let levels = ifnd["levels"].as_array().unwrap();
+        assert_eq!(levels.iter().map(|l| (l["clusters"].as_u64().unwrap(), l["accepted"].as_u64().unwrap())).collect::<Vec<_>>(), vec![(5, accepted), (10, accepted)], "{line}");
+        let precision = ifnd["precision"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&precision), "{line}");
+        // accepted images share clusters, so some negatives in a batch of 50 are eliminated
+        assert!(line["cancelled_fraction"].as_f64().unwrap() > 0.0, "{line}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("IFND acceptance 50%") && stderr.contains("pseudo-label precision") && stderr.contains("(recomputed)"), "{stderr}");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("checkpoints/epoch-3/ifnd.json")).unwrap()).unwrap();
+    assert_eq!(state["epoch"], 3);
+    assert_eq!(state["levels"][1]["labels"].as_array().unwrap().len(), 200);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -181,6 +236,9 @@ fn bad_training_settings_get_one_line_errors() {
     let base = ["train", "--data", "procedural:50", "--arch", "small-cnn", "--width", "4", "--epochs", "1", "--device", "flex", "--out", o];
     assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "fixed:2"]].concat()), "valid:");
     assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "sometimes"]].concat()), "adaptive:");
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "ifnd:1,10"]].concat()), "cannot separate");
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "ifnd:10:every=0"]].concat()), "every=N");
+    assert_user_error(&run(&[&base[..], &["--method", "simclr", "--fnc", "ifnd:5000"]].concat()), "5000 clusters for");
     assert_user_error(&run(&[&base[..], &["--fnc", "fixed:0.9"]].concat()), "contrastive");
     assert_user_error(&run(&[&base[..], &["--method", "byol"]].concat()), "simclr");
     assert_user_error(&run(&[&base[..], &["--preset", "moco"]].concat()), "simclr-afnc-0.99-0.7");

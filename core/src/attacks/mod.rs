@@ -12,6 +12,10 @@
 //! | `square:{linf,l2}:EPS[:QUERIES]` | Square | [`square`] |
 //! | `autoattack:{linf,l2}:EPS[:VERSION]` | AutoAttack (APGD-CE, APGD-T, FAB-T, Square) | [`autoattack`] |
 //!
+//! [`instance`] holds the one attack that needs no label: the instance-wise PGD of adversarial
+//! contrastive learning (RoCL, ACL), which ascends the contrastive loss of a view against its
+//! partners through backbone and projection head.
+//!
 //! Code in this module also runs in the browser: it never reads tensors back to the host
 //! (no `into_data`, `into_scalar`, `sort`, `argsort`, `one_hot`); per-sample decisions are
 //! tensor masks and random numbers are drawn on the host from the seed.
@@ -25,6 +29,7 @@ pub mod autoattack;
 pub mod fab;
 pub mod fgsm;
 pub mod gradient;
+pub mod instance;
 pub mod norm;
 pub mod objective;
 pub mod pgd_l1;
@@ -42,6 +47,7 @@ pub use apgd::Apgd;
 pub use autoattack::AutoAttack;
 pub use fab::Fab;
 pub use fgsm::Fgsm;
+pub use instance::InstanceAttack;
 pub use objective::Objective;
 pub use pgd_l1::PgdL1;
 pub use pgd_l2::PgdL2;

@@ -2,6 +2,9 @@
 //! torchvision's `ImageFolder` reads, and what every public ImageNet checkpoint was evaluated
 //! on), with the standard class indices and the standard preprocessing.
 //!
+//! The flat layout (every image in one folder) takes its labels from Caffe's `val.txt` or
+//! Kaggle's `LOC_val_solution.csv` ([`LABEL_FILES`]).
+//!
 //! Class index = position of the wnid in the sorted list of the 1,000 ILSVRC-2012 wnids
 //! ([`WNIDS`], `imagenet_wnids.txt`, written by `scripts/imagenet_wnids.py`), also when the
 //! folder holds only some classes, so a model's logit `i` always means the same class.
@@ -85,8 +88,42 @@ impl Preprocess {
     }
 }
 
+/// Label files of the flat layout (all images in one folder), looked for in the folder and its
+/// parent: Caffe's `val.txt` (`ILSVRC2012_val_00000001.JPEG 65`, the standard index) and
+/// Kaggle's `LOC_val_solution.csv` (`ImageId,PredictionString`, the wnid first).
+pub const LABEL_FILES: [&str; 2] = ["val.txt", "LOC_val_solution.csv"];
+
+/// Reads a flat layout's label file: file stem -> standard class index.
+fn read_labels(path: &Path) -> crate::Result<std::collections::HashMap<String, usize>> {
+    let bad = |line: usize, why: String| crate::Error::Data(format!("{} line {line}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Data(format!("{}: {e}", path.display())))?;
+    let kaggle = path.extension().is_some_and(|e| e == "csv");
+    let mut labels = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (kaggle && i == 0 && line.starts_with("ImageId")) {
+            continue;
+        }
+        let (file, label) = if kaggle { line.split_once(',') } else { line.split_once(char::is_whitespace) }
+            .ok_or_else(|| bad(i + 1, format!("expected {}, got '{line}'", if kaggle { "ImageId,wnid ..." } else { "FILE INDEX" })))?;
+        let label = label.split_whitespace().next().unwrap_or_default();
+        let index = if kaggle {
+            class_index(label).ok_or_else(|| bad(i + 1, format!("'{label}' is not an ImageNet-1k wnid")))?
+        } else {
+            match label.parse::<usize>() {
+                Ok(n) if n < 1000 => n,
+                _ => return Err(bad(i + 1, format!("'{label}' is not a class index 0..999"))),
+            }
+        };
+        let stem = Path::new(file.trim()).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        labels.insert(stem, index);
+    }
+    Ok(labels)
+}
+
 /// The image files of `dir/<wnid>/`, sorted, with their class indices; errors name a folder
-/// that is not an ImageNet-1k wnid.
+/// that is not an ImageNet-1k wnid. A folder of images without class folders is the flat
+/// layout: its labels come from one of [`LABEL_FILES`].
 fn list(dir: &Path) -> crate::Result<Vec<(std::path::PathBuf, usize)>> {
     let read = |d: &Path| {
         std::fs::read_dir(d).map_err(|e| crate::Error::Data(format!("{}: cannot read the folder: {e}", d.display())))
@@ -94,7 +131,35 @@ fn list(dir: &Path) -> crate::Result<Vec<(std::path::PathBuf, usize)>> {
     let mut classes: Vec<_> = read(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     classes.sort();
     if classes.is_empty() {
-        return Err(crate::Error::Data(format!("{}: no class folders (expected <wnid>/<image>)", dir.display())));
+        let label_file = [Some(dir), dir.parent()]
+            .into_iter()
+            .flatten()
+            .flat_map(|d| LABEL_FILES.iter().map(move |n| d.join(n)))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                crate::Error::Data(format!(
+                    "{}: no class folders (expected <wnid>/<image>) and no label file for a flat folder ({} in it or its parent)",
+                    dir.display(),
+                    LABEL_FILES.join(" or ")
+                ))
+            })?;
+        let labels = read_labels(&label_file)?;
+        let mut images: Vec<_> = read(dir)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && !LABEL_FILES.iter().any(|n| p.file_name().is_some_and(|f| f == *n)))
+            .collect();
+        images.sort();
+        return images
+            .into_iter()
+            .map(|p| {
+                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                match labels.get(&stem) {
+                    Some(&i) => Ok((p, i)),
+                    None => Err(crate::Error::Data(format!("{}: no label in {}", p.display(), label_file.display()))),
+                }
+            })
+            .collect();
     }
     let mut files = Vec::new();
     for class in classes {
@@ -210,6 +275,33 @@ mod tests {
         assert_eq!(set.image(4)[0], 200);
         let some = load_folder(&dir, Preprocess::None { size: 16 }, Some(3)).unwrap();
         assert_eq!(some.labels, vec![0, 999, 0]);
+        // The flat layout: the same images in one folder with Caffe's val.txt, then Kaggle's CSV.
+        let flat = dir.join("flat");
+        std::fs::create_dir_all(&flat).unwrap();
+        for (i, v) in [(0u8, 10u8), (1, 200), (2, 10)] {
+            std::fs::write(flat.join(format!("ILSVRC2012_val_{i:08}.png")), encode_png(&vec![v; 16 * 16 * 3], 16, 16).unwrap()).unwrap();
+        }
+        let err = load_folder(&flat, Preprocess::None { size: 16 }, None).unwrap_err().to_string();
+        assert!(err.contains("no label file") && err.contains("val.txt"), "{err}");
+        std::fs::write(flat.join("val.txt"), "ILSVRC2012_val_00000000.JPEG 0\nILSVRC2012_val_00000001.JPEG 999\nILSVRC2012_val_00000002.JPEG 5\n").unwrap();
+        let set = load_folder(&flat, Preprocess::None { size: 16 }, None).unwrap();
+        assert_eq!((set.labels.clone(), set.image(1)[0]), (vec![0, 999, 5], 200));
+        std::fs::remove_file(flat.join("val.txt")).unwrap();
+        std::fs::write(
+            dir.join("LOC_val_solution.csv"),
+            "ImageId,PredictionString\nILSVRC2012_val_00000001,n15075141 1 2 3 4\nILSVRC2012_val_00000000,n01440764 5 6 7 8 n01440764 1 1 2 2\n",
+        )
+        .unwrap();
+        let err = load_folder(&flat, Preprocess::None { size: 16 }, None).unwrap_err().to_string();
+        assert!(err.contains("ILSVRC2012_val_00000002.png: no label in"), "{err}");
+        std::fs::write(flat.join("val.txt"), "ILSVRC2012_val_00000000.JPEG 1000\n").unwrap();
+        let err = load_folder(&flat, Preprocess::None { size: 16 }, None).unwrap_err().to_string();
+        assert!(err.contains("val.txt line 1: '1000' is not a class index"), "{err}");
+        std::fs::remove_file(flat.join("val.txt")).unwrap();
+        std::fs::remove_file(flat.join("ILSVRC2012_val_00000002.png")).unwrap();
+        assert_eq!(load_folder(&flat, Preprocess::None { size: 16 }, None).unwrap().labels, vec![0, 999], "Kaggle's CSV in the parent");
+        std::fs::remove_dir_all(&flat).unwrap();
+        std::fs::remove_file(dir.join("LOC_val_solution.csv")).unwrap();
         std::fs::create_dir_all(dir.join("cats")).unwrap();
         let err = load_folder(&dir, Preprocess::None { size: 16 }, None).unwrap_err().to_string();
         assert!(err.contains("'cats' is not an ImageNet-1k wnid"), "{err}");

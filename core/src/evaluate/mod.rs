@@ -21,6 +21,7 @@ use crate::metrics::{self, count, count_correct, count_robust, relative_drop};
 pub use crate::metrics::correct_mask;
 use crate::models::Classifier;
 
+pub mod imagenet_table;
 pub mod stats;
 mod table;
 pub use stats::gap_closed;

@@ -15,7 +15,9 @@
 //! - `D(i)`, the denominator: every `k != i` (SimCLR, SupCon), minus the *cancelled* negatives
 //!   under FNC elimination. A negative is cancelled when a detector flags it as a false
 //!   negative: its cosine similarity to the anchor (detached) exceeds the threshold `rho`, or,
-//!   as an analysis oracle, it shares the anchor's class. The positive pair is never
+//!   as an analysis oracle, it shares the anchor's class, or the caller flags the pair of
+//!   images (IFND, Chen et al. 2022: the two share an accepted k-means pseudo-label; the pairs
+//!   come from `train::ifnd`). The positive pair is never
 //!   cancelled, so the loss stays finite (0 when every negative is cancelled). Under FNC
 //!   *attraction* the cancelled negatives join `P(i)` instead and `D(i)` keeps them.
 //!
@@ -54,6 +56,9 @@ pub enum Detector {
     Threshold(f32),
     /// Same class as the anchor (labels required): the ideal detector, for analysis.
     Oracle,
+    /// Pairs of images flagged by the caller ([`contrastive_loss_with`]'s `[N, N]` mask): IFND's
+    /// shared accepted pseudo-labels.
+    Pairs,
 }
 
 /// False-negative cancellation settings for one step.
@@ -133,6 +138,18 @@ pub fn contrastive_loss(
     labels: Option<Tensor<1, Int>>,
     objective: &ContrastiveObjective,
 ) -> crate::Result<ContrastiveOutput> {
+    contrastive_loss_with(z, labels, None, objective)
+}
+
+/// [`contrastive_loss`] with the `[N, N]` mask of image pairs that [`Detector::Pairs`] flags as
+/// false negatives (every view of image `a` against every view of image `b`; the diagonal and
+/// the positives are ignored). Required by that detector, ignored by the others.
+pub fn contrastive_loss_with(
+    z: Tensor<2>,
+    labels: Option<Tensor<1, Int>>,
+    flagged_pairs: Option<Tensor<2, Bool>>,
+    objective: &ContrastiveObjective,
+) -> crate::Result<ContrastiveOutput> {
     let [m, _] = z.dims();
     let views = objective.views.max(1);
     if m % views != 0 {
@@ -149,6 +166,16 @@ pub fn contrastive_loss(
     {
         return Err(crate::Error::Train(format!("{} labels for {n} images", l.dims()[0])));
     }
+    let flagged_pairs = match (objective.cancellation, flagged_pairs) {
+        (Some(Cancellation { detector: Detector::Pairs, .. }), Some(f)) if f.dims() == [n, n] => Some(f),
+        (Some(Cancellation { detector: Detector::Pairs, .. }), Some(f)) => {
+            return Err(crate::Error::Train(format!("a {:?} mask of flagged pairs for {n} images", f.dims())));
+        }
+        (Some(Cancellation { detector: Detector::Pairs, .. }), None) => {
+            return Err(crate::Error::Train("the pair detector (IFND) needs its mask of flagged pairs".into()));
+        }
+        _ => None,
+    };
     let device = z.device();
     let not_self = Tensor::<2, Bool>::diag_mask([m, m], 0, &device);
     let same_image = pairs_equal(instance_ids(n, views, &device)).bool_and(not_self.clone());
@@ -165,6 +192,7 @@ pub fn contrastive_loss(
                 zd.clone().matmul(zd.transpose()).greater_elem(rho)
             }
             Detector::Oracle => same_class.clone().expect("checked above"),
+            Detector::Pairs => flagged_pairs.clone().expect("checked above").repeat_dim(0, views).repeat_dim(1, views),
         };
         (flagged.bool_and(negatives.clone()), c.mode)
     });

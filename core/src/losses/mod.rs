@@ -1,9 +1,11 @@
 //! Training losses: cross-entropy here, and the one masked contrastive loss behind NT-Xent,
-//! SupCon, FNC and A-FNC in [`contrastive`].
+//! SupCon, FNC and A-FNC in [`contrastive`], and the objectives of adversarial contrastive
+//! learning (RoCL, ACL) built on it in [`adversarial`].
 
+pub mod adversarial;
 pub mod contrastive;
 
-pub use contrastive::{ContrastiveObjective, ContrastiveOutput, contrastive_loss, l2_normalize, nt_xent, supcon};
+pub use contrastive::{ContrastiveObjective, ContrastiveOutput, contrastive_loss, contrastive_loss_with, l2_normalize, nt_xent, supcon};
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};

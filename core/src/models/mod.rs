@@ -1,6 +1,7 @@
 //! Classifiers: an architecture ([`Network`]) behind input normalisation, with a backbone
 //! feature output (for geometry and linear evaluation) and class logits.
 
+pub mod batch_norms;
 pub mod checkpoints;
 #[cfg(feature = "import")]
 pub mod import;
@@ -17,6 +18,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub use batch_norms::BnSet;
 pub use normalize::Normalization;
 pub use projection::ProjectionHead;
 pub use resnet::ResNet18;
@@ -130,6 +132,12 @@ pub struct ModelConfig {
     /// otherwise).
     #[serde(default, skip_serializing_if = "is_class_token")]
     pub readout: Readout,
+    /// Dual BatchNorm (ACL's dual stream; [`batch_norms`]): the network has a second set of
+    /// BatchNorm layers ("pgd") beside its own ("normal"), every other weight shared, and this
+    /// names the set that [`Classifier::features`] and [`Classifier::forward`] use (evaluation,
+    /// linear probes, attacks). `None`: one set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dual_batch_norm: Option<BnSet>,
 }
 
 fn is_class_token(r: &Readout) -> bool {
@@ -154,6 +162,7 @@ impl ModelConfig {
             class_names: Vec::new(),
             depth: None,
             readout: Readout::ClassToken,
+            dual_batch_norm: None,
         }
     }
 
@@ -196,6 +205,12 @@ impl ModelConfig {
         } else if self.readout != Readout::ClassToken || self.depth.is_some() {
             return Err(crate::Error::Model(format!("{} has no transformer depth or token readout", self.arch.name())));
         }
+        if self.dual_batch_norm.is_some() && !matches!(self.arch, Arch::ResNet18Cifar | Arch::SmallCnn) {
+            return Err(crate::Error::Model(format!(
+                "dual BatchNorm (ACL-DS) is built for resnet18-cifar and small-cnn, not {}",
+                self.arch.name()
+            )));
+        }
         Ok(())
     }
 
@@ -231,9 +246,15 @@ impl Classifier {
     pub fn new(config: ModelConfig, device: &Device) -> crate::Result<Self> {
         config.validate()?;
         let network = match config.arch {
-            Arch::ResNet18Cifar => Network::ResNet18(ResNet18::new(config.width, config.num_classes, device)),
+            Arch::ResNet18Cifar => {
+                let net = ResNet18::new(config.width, config.num_classes, device);
+                Network::ResNet18(if config.dual_batch_norm.is_some() { net.with_second_batch_norms(device) } else { net })
+            }
             Arch::ResNet50Cifar => Network::ResNet50(ResNet50::new(config.width, config.num_classes, device)),
-            Arch::SmallCnn => Network::SmallCnn(SmallCnn::new(config.width, config.num_classes, device)),
+            Arch::SmallCnn => {
+                let net = SmallCnn::new(config.width, config.num_classes, device);
+                Network::SmallCnn(if config.dual_batch_norm.is_some() { net.with_second_batch_norms(device) } else { net })
+            }
             Arch::ResNet50ImageNet => {
                 Network::ResNet50(ResNet50::with_stem(Stem::ImageNet, config.width, config.num_classes, device))
             }
@@ -250,18 +271,40 @@ impl Classifier {
         &self.config
     }
 
-    /// Backbone features of `[N, 3, H, W]` images in [0, 1].
+    /// Backbone features of `[N, 3, H, W]` images in [0, 1] (through the BatchNorm set the
+    /// configuration names, with dual BatchNorm).
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        self.features_with(images, self.config.dual_batch_norm.unwrap_or_default())
+    }
+
+    /// Backbone features through BatchNorm set `set` (dual BatchNorm; a network with one set
+    /// uses it for both names).
+    pub fn features_with(&self, images: Tensor<4>, set: BnSet) -> Tensor<2> {
         let x = match &self.config.normalization {
             Some(n) => n.apply(images),
             None => images,
         };
         match &self.network {
-            Network::ResNet18(m) => m.features(x),
+            Network::ResNet18(m) => m.features_with(x, set),
             Network::ResNet50(m) => m.features(x),
-            Network::SmallCnn(m) => m.features(x),
+            Network::SmallCnn(m) => m.features_with(x, set),
             Network::Vit(m) => m.features(x),
         }
+    }
+
+    /// Whether the network has two BatchNorm sets.
+    pub fn has_dual_batch_norm(&self) -> bool {
+        self.config.dual_batch_norm.is_some()
+    }
+
+    /// The same dual-BatchNorm network evaluating (features, logits) through `set` (ACL's
+    /// fine-tuning reads the "pgd" set, `--bnNameCnt 1`; its linear probe the "normal" one).
+    /// A network with one set is returned unchanged.
+    pub fn with_batch_norm(mut self, set: BnSet) -> Self {
+        if self.config.dual_batch_norm.is_some() {
+            self.config.dual_batch_norm = Some(set);
+        }
+        self
     }
 
     /// Width of the backbone features.

@@ -12,6 +12,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::batch_norms::{BnSet, Norms, second_set};
+
 /// A 3x3 convolution with padding 1 and no bias (followed by BatchNorm everywhere it is used).
 pub(crate) fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [3, 3])
@@ -41,6 +43,11 @@ impl Downsample {
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.bn.forward(self.conv.forward(x))
     }
+
+    /// The shortcut branch with the BatchNorm of `norms`.
+    fn forward_with(&self, x: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
+        norms.apply(&self.bn, self.conv.forward(x))
+    }
 }
 
 /// Two 3x3 convolutions with a residual connection.
@@ -65,14 +72,23 @@ impl BasicBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The block with the BatchNorm layers of `norms`, met in the order of
+    /// [`BasicBlock::batch_norms`].
+    fn forward(&self, x: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
+        let out = relu(norms.apply(&self.bn1, self.conv1.forward(x.clone())));
+        let out = norms.apply(&self.bn2, self.conv2.forward(out));
         let identity = match &self.downsample {
-            Some(d) => d.forward(x.clone()),
-            None => x.clone(),
+            Some(d) => d.forward_with(x, norms),
+            None => x,
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.bn2.forward(self.conv2.forward(out));
         relu(out + identity)
+    }
+
+    /// The block's BatchNorm layers in forward order: `bn1`, `bn2`, `downsample.bn`.
+    fn batch_norms(&self) -> Vec<&BatchNorm> {
+        let mut layers = vec![&self.bn1, &self.bn2];
+        layers.extend(self.downsample.as_ref().map(|d| &d.bn));
+        layers
     }
 }
 
@@ -86,6 +102,9 @@ pub struct ResNet18 {
     layer3: Vec<BasicBlock>,
     layer4: Vec<BasicBlock>,
     pub(crate) fc: Linear,
+    /// The second BatchNorm set ("pgd", dual BatchNorm), one layer per BatchNorm in forward
+    /// order ([`ResNet18::batch_norms`]); `None` for a single set.
+    bn_pgd: Option<Vec<BatchNorm>>,
 }
 
 impl ResNet18 {
@@ -103,14 +122,36 @@ impl ResNet18 {
             layer3: stage(w[1], w[2], 2),
             layer4: stage(w[2], w[3], 2),
             fc: LinearConfig::new(w[3], num_classes).init(device),
+            bn_pgd: None,
         }
+    }
+
+    /// The same network with a freshly initialised second BatchNorm set (dual BatchNorm).
+    pub fn with_second_batch_norms(mut self, device: &Device) -> Self {
+        self.bn_pgd = Some(second_set(&self.batch_norms(), device));
+        self
+    }
+
+    /// Every BatchNorm layer in the order a forward pass meets it.
+    fn batch_norms(&self) -> Vec<&BatchNorm> {
+        let mut layers = vec![&self.bn1];
+        for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
+            layers.extend(block.batch_norms());
+        }
+        layers
     }
 
     /// Backbone features `[N, 8 * width]` (global average pool after `layer4`).
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn1.forward(self.conv1.forward(x)));
+        self.features_with(x, BnSet::Normal)
+    }
+
+    /// Backbone features through the BatchNorm set `set` (the one set without dual BatchNorm).
+    pub fn features_with(&self, x: Tensor<4>, set: BnSet) -> Tensor<2> {
+        let mut norms = Norms::new(set, self.bn_pgd.as_deref());
+        let mut x = relu(norms.apply(&self.bn1, self.conv1.forward(x)));
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
-            x = block.forward(x);
+            x = block.forward(x, &mut norms);
         }
         x.mean_dims(&[2, 3]).flatten(1, 3)
     }

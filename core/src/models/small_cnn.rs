@@ -7,6 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::batch_norms::{BnSet, Norms, second_set};
 use super::resnet::conv3x3;
 
 /// Three convolutional stages of `width`, `2 width`, `4 width` channels.
@@ -19,6 +20,9 @@ pub struct SmallCnn {
     conv3: Conv2d,
     bn3: BatchNorm,
     pub(crate) fc: Linear,
+    /// The second BatchNorm set ("pgd", dual BatchNorm) for `bn1`, `bn2`, `bn3`; `None` for a
+    /// single set.
+    bn_pgd: Option<Vec<BatchNorm>>,
 }
 
 impl SmallCnn {
@@ -33,14 +37,27 @@ impl SmallCnn {
             conv3: conv(2 * width, 4 * width, 2),
             bn3: BatchNormConfig::new(4 * width).init(device),
             fc: LinearConfig::new(4 * width, num_classes).init(device),
+            bn_pgd: None,
         }
+    }
+
+    /// The same network with a freshly initialised second BatchNorm set (dual BatchNorm).
+    pub fn with_second_batch_norms(mut self, device: &Device) -> Self {
+        self.bn_pgd = Some(second_set(&[&self.bn1, &self.bn2, &self.bn3], device));
+        self
     }
 
     /// Backbone features `[N, 4 * width]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x)));
-        let x = relu(self.bn3.forward(self.conv3.forward(x)));
+        self.features_with(x, BnSet::Normal)
+    }
+
+    /// Backbone features through the BatchNorm set `set` (the one set without dual BatchNorm).
+    pub fn features_with(&self, x: Tensor<4>, set: BnSet) -> Tensor<2> {
+        let mut norms = Norms::new(set, self.bn_pgd.as_deref());
+        let x = relu(norms.apply(&self.bn1, self.conv1.forward(x)));
+        let x = relu(norms.apply(&self.bn2, self.conv2.forward(x)));
+        let x = relu(norms.apply(&self.bn3, self.conv3.forward(x)));
         x.mean_dims(&[2, 3]).flatten(1, 3)
     }
 

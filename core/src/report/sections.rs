@@ -22,6 +22,7 @@ fn method_of(run: &RunRecord) -> String {
         Some("fixed") => format!(" + FNC rho {}", rho(&fnc["rho"])),
         Some("adaptive") => format!(" + A-FNC rho {} -> {}", rho(&fnc["initial"]), rho(&fnc["last"])),
         Some("oracle") => " + oracle FNC".to_string(),
+        Some("ifnd") => format!(" + IFND k {}", fnc["clusters"].as_array().map(|k| k.iter().map(Value::to_string).collect::<Vec<_>>().join(",")).unwrap_or_default()),
         _ => String::new(),
     };
     if method == "ce" { "cross-entropy".into() } else { format!("{method}{fnc}") }

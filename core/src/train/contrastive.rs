@@ -4,19 +4,22 @@
 //! Each step draws two views of every image of the batch, rendered on the training device
 //! ([`contrastive_views_on_device`]) unless that is Flex, the CPU, where the host renderer
 //! ([`contrastive_views`]) is faster ([`ViewBackend`]), embeds them with backbone + projection
-//! head, and minimises the [`contrastive_loss`] of the run's objective; the FNC threshold
-//! follows its [`FncSchedule`]. Shuffling and views are seeded per epoch, so a run resumed
-//! from the checkpoint of epoch `e` (weights, head and optimizer state) continues exactly as if
-//! it had not stopped.
+//! head, and minimises the [`contrastive_loss_with`] of the run's objective; the FNC threshold
+//! follows its [`FncSchedule`]; IFND's pseudo-labels ([`super::ifnd`]) are recomputed and
+//! accepted at the start of each epoch. Shuffling and views are seeded per epoch, so a run
+//! resumed from the checkpoint of epoch `e` (weights, head, optimizer state and IFND's
+//! pseudo-labels) continues exactly as if it had not stopped.
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Bool, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use super::adversarial_contrastive::{AclVariant, AdversarialConfig};
 use super::budget::{Budget, PartialEpoch, Pause, Start, synced};
 use super::fnc::FncSchedule;
+use super::ifnd::{IfndEpoch, IfndRun, IfndState};
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use super::knn::{KnnConfig, knn_accuracy};
 use super::lars::Lars;
@@ -25,8 +28,8 @@ use crate::data::ImageSet;
 use crate::data::batch::{BatchOrder, labels_tensor};
 use crate::data::device_views::contrastive_views_on_device;
 use crate::data::views::{ViewConfig, contrastive_views};
-use crate::losses::contrastive::{ContrastiveObjective, ContrastiveOutput, Positives, contrastive_loss};
-use crate::models::{Classifier, ProjectionHead};
+use crate::losses::contrastive::{ContrastiveObjective, ContrastiveOutput, Positives, contrastive_loss_with};
+use crate::models::{BnSet, Classifier, ProjectionHead};
 
 /// The contrastive objectives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +39,19 @@ pub enum ContrastiveMethod {
     SimClr,
     /// Supervised contrastive: positives share a class (Khosla et al. 2020).
     SupCon,
+    /// RoCL: SimCLR with an instance-wise adversarial third view (Kim et al. 2020;
+    /// [`super::adversarial_contrastive`]).
+    Rocl,
+    /// ACL: SimCLR on adversarial views, variants A2A, A2S and DS (Jiang et al. 2020;
+    /// [`super::adversarial_contrastive`]).
+    Acl,
+}
+
+impl ContrastiveMethod {
+    /// Whether the method trains on instance-wise adversarial views (RoCL, ACL).
+    pub fn is_adversarial(self) -> bool {
+        matches!(self, Self::Rocl | Self::Acl)
+    }
 }
 
 /// Optimisers for pre-training.
@@ -123,6 +139,9 @@ pub struct ContrastiveConfig {
     /// device's own precision). A run setting, not part of the recipe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixed_precision: Option<HalfPrecision>,
+    /// Settings of adversarial contrastive learning (RoCL, ACL; unused by SimCLR and SupCon).
+    #[serde(default)]
+    pub adversarial: AdversarialConfig,
 }
 
 impl Default for ContrastiveConfig {
@@ -144,6 +163,7 @@ impl Default for ContrastiveConfig {
             knn: KnnConfig::default(),
             seed: 0,
             mixed_precision: None,
+            adversarial: AdversarialConfig::default(),
         }
     }
 }
@@ -163,7 +183,25 @@ impl ContrastiveConfig {
         if self.batch_size < 2 || self.temperature <= 0.0 || self.projection_dim == 0 || self.lr <= 0.0 {
             return Err(crate::Error::Train("need batch size >= 2, temperature > 0, projection size > 0 and lr > 0".into()));
         }
+        if self.method.is_adversarial() {
+            if let Some(half) = self.mixed_precision {
+                return Err(crate::Error::Train(format!(
+                    "adversarial contrastive training (RoCL, ACL) runs in f32 only, not in mixed precision ({half:?})"
+                )));
+            }
+            if self.fnc.ifnd().is_some() {
+                return Err(crate::Error::Train("IFND (--fnc ifnd) is written for SimCLR/SupCon pre-training, not for RoCL or ACL; use --fnc fixed or adaptive".into()));
+            }
+            self.adversarial.validate()?;
+        }
         Ok(())
+    }
+
+    /// The BatchNorm sets the backbone needs: two for ACL-DS (`Some` of the set it evaluates
+    /// with), one otherwise.
+    pub fn dual_batch_norm(&self) -> Option<BnSet> {
+        (self.method == ContrastiveMethod::Acl && self.adversarial.acl_variant == AclVariant::Ds)
+            .then_some(self.adversarial.eval_batch_norm)
     }
 }
 
@@ -187,6 +225,11 @@ impl ContrastiveModel {
     pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.encoder.features(images))
     }
+
+    /// Unit-norm projections through BatchNorm set `set` (dual BatchNorm, ACL-DS).
+    pub fn project_with(&self, images: Tensor<4>, set: BnSet) -> Tensor<2> {
+        self.head.forward(self.encoder.features_with(images, set))
+    }
 }
 
 /// One line of a contrastive run's `metrics.jsonl`.
@@ -206,6 +249,9 @@ pub struct ContrastiveEpoch {
     pub cancel_precision: Option<f64>,
     /// kNN top-1 accuracy on the monitor set after the epoch.
     pub knn_accuracy: Option<f64>,
+    /// IFND's acceptance rate and pseudo-label precision (IFND runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifnd: Option<IfndEpoch>,
     /// Wall time of the epoch (monitor included).
     pub seconds: f64,
     /// Seconds spent producing views.
@@ -244,13 +290,33 @@ pub fn contrastive_step(
     train_device: &Device,
     amp: Option<&mut MixedPrecision>,
 ) -> crate::Result<StepOutput> {
+    contrastive_step_with(model, optim, train, indices, objective, None, views, backend, seed, lr, train_device, amp)
+}
+
+/// [`contrastive_step`] with the `[B, B]` image pairs flagged as false negatives (IFND's shared
+/// pseudo-labels; required when `objective` cancels with [`crate::losses::contrastive::Detector::Pairs`]).
+#[allow(clippy::too_many_arguments)]
+pub fn contrastive_step_with(
+    model: ContrastiveModel,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    indices: &[usize],
+    objective: &ContrastiveObjective,
+    flagged_pairs: Option<Tensor<2, Bool>>,
+    views: &ViewConfig,
+    backend: ViewBackend,
+    seed: u64,
+    lr: f64,
+    train_device: &Device,
+    amp: Option<&mut MixedPrecision>,
+) -> crate::Result<StepOutput> {
     let t = Instant::now();
     let images = backend.views(train, indices, views, objective.views, seed, train_device);
     let labels: Vec<usize> = indices.iter().map(|&i| train.labels[i]).collect();
     let labels = labels_tensor(&labels, train_device);
     let augment_seconds = t.elapsed().as_secs_f64();
     let (model, out) = train_step(amp, optim, lr, model, |m, compute| {
-        let out = contrastive_loss(compute.output(m.project(compute.input(images))), Some(labels), objective)?;
+        let out = contrastive_loss_with(compute.output(m.project(compute.input(images))), Some(labels), flagged_pairs, objective)?;
         Ok::<_, crate::Error>((out.loss.clone(), out))
     })?;
     let output = ContrastiveOutput { loss: out.loss.detach(), ..out };
@@ -306,25 +372,76 @@ pub struct KnnMonitor<'a> {
     pub test: &'a ImageSet,
 }
 
+/// What one step of a pre-training loop is given besides the model and optimizer.
+pub(crate) struct StepPlan<'a> {
+    /// The images of the step.
+    pub indices: &'a [usize],
+    /// The loss of the step (temperature, positives, cancellation at this step).
+    pub objective: ContrastiveObjective,
+    /// IFND: the `[B, B]` image pairs flagged as false negatives at this step.
+    pub flagged: Option<Tensor<2, Bool>>,
+    /// The step's seed, from (run seed, epoch, step): views and random starts.
+    pub seed: u64,
+    /// The learning rate of the step.
+    pub lr: f64,
+}
+
 /// Trains `model` (parameters on the autodiff version of `device`) from `start` (an epoch,
 /// 1-based, greater than 1 when resuming; or the [`PartialEpoch`] a budget stopped) to
-/// `config.epochs`. `on_epoch` receives the model and optimizer after every epoch (to
-/// checkpoint them) and may stop training with an error. When `budget` says the next step (or
-/// the end of the epoch) no longer fits, the loop calls `on_pause` (to save a mid-epoch
-/// checkpoint) and stops with the error it returns.
+/// `config.epochs`, with the checkpoint's `ifnd` state for resumed IFND runs. `on_epoch`
+/// receives the model, optimizer and IFND state after every epoch (to checkpoint them) and may
+/// stop training with an error. When `budget` says the next step (or the end of the epoch) no
+/// longer fits, the loop calls `on_pause` with the same three (to save a mid-epoch checkpoint;
+/// the IFND state is the pseudo-labels the stopped epoch trains with) and stops with the error
+/// it returns. RoCL and ACL runs go to
+/// [`super::adversarial_contrastive::train_adversarial_contrastive`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_contrastive<E: From<crate::Error>>(
+    model: ContrastiveModel,
+    optim: &mut ModuleOptimizer,
+    train: &ImageSet,
+    monitor: Option<KnnMonitor<'_>>,
+    config: &ContrastiveConfig,
+    start: impl Into<Start>,
+    ifnd: Option<IfndState>,
+    budget: &mut Budget,
+    device: &Device,
+    on_step: impl FnMut(StepProgress),
+    on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+    on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
+) -> Result<ContrastiveModel, E> {
+    if config.method.is_adversarial() {
+        return super::adversarial_contrastive::train_adversarial_contrastive(model, optim, train, monitor, config, start, budget, device, on_step, on_epoch, on_pause);
+    }
+    let train_device = device.clone().autodiff();
+    let mut amp = config.mixed_precision.map(MixedPrecision::new);
+    let view_backend = config.view_backend.resolve(device);
+    pretraining_epochs(model, optim, train, monitor, config, start, ifnd, budget, device, on_step, on_epoch, on_pause, |model, optim, plan| {
+        let flagged = plan.flagged.clone();
+        contrastive_step_with(model, optim, train, plan.indices, &plan.objective, flagged, &config.views, view_backend, plan.seed, plan.lr, &train_device, amp.as_mut())
+    })
+}
+
+/// The epochs of a pre-training run, shared by every contrastive method: validation, the
+/// seeded shuffle of each epoch (fixed batch shapes), the learning-rate and FNC schedules, the
+/// step statistics (read back every 20 steps), the kNN monitor, the epoch report, and the
+/// budget's stops with their mid-epoch state (so every method pauses and resumes inside an
+/// epoch alike). `step` performs one optimisation step.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
     mut model: ContrastiveModel,
     optim: &mut ModuleOptimizer,
     train: &ImageSet,
     monitor: Option<KnnMonitor<'_>>,
     config: &ContrastiveConfig,
     start: impl Into<Start>,
+    ifnd: Option<IfndState>,
     budget: &mut Budget,
     device: &Device,
     mut on_step: impl FnMut(StepProgress),
-    mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer) -> Result<(), E>,
-    mut on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer) -> E,
+    mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+    mut on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
+    mut step: impl FnMut(ContrastiveModel, &mut ModuleOptimizer, &StepPlan) -> crate::Result<StepOutput>,
 ) -> Result<ContrastiveModel, E> {
     let Start { epoch: first_epoch, mut partial } = start.into();
     config.validate()?;
@@ -339,17 +456,24 @@ pub fn train_contrastive<E: From<crate::Error>>(
         total_steps: config.epochs * steps_per_epoch,
     };
     let positives = match config.method {
-        ContrastiveMethod::SimClr => Positives::Instances,
         ContrastiveMethod::SupCon => Positives::Classes,
+        ContrastiveMethod::SimClr | ContrastiveMethod::Rocl | ContrastiveMethod::Acl => Positives::Instances,
     };
     let train_device = device.clone().autodiff();
-    let mut amp = config.mixed_precision.map(MixedPrecision::new);
-    let view_backend = config.view_backend.resolve(device);
     if let Some(p) = &partial {
         p.check(steps_per_epoch, PARTIAL_SUMS)?;
     }
+    // IFND: resuming inside an epoch, the checkpoint's pseudo-labels are the ones that epoch
+    // began with (not recomputed from the weights of its middle).
+    let mut ifnd = match config.fnc.ifnd() {
+        Some(s) if partial.is_some() => Some(IfndRun::inside(*s, ifnd, train, first_epoch, config.epochs)?),
+        Some(s) => Some(IfndRun::new(*s, ifnd, train, first_epoch.max(1), config.epochs)?),
+        None => None,
+    };
     budget.expect_checkpoint_bytes(model.num_params() * 4 * 3);
     // Images through the network per step, and at the end of an epoch (kNN bank and test set).
+    // RoCL/ACL steps also run their attack, so this overestimates their end-of-epoch pass
+    // until one is timed (a stop comes early, never late).
     let images_per_step = 2 * config.batch_size;
     let monitor_images = monitor.as_ref().map_or(0, |m| m.bank.len() + m.test.len());
     // Whether anything ran since the last checkpoint (the one this run started from).
@@ -358,6 +482,10 @@ pub fn train_contrastive<E: From<crate::Error>>(
         let start = Instant::now();
         let mut augment_seconds = 0.0;
         let epoch_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        let ifnd_report = match ifnd.as_mut() {
+            Some(run) => Some(run.begin_epoch(&model, train, epoch, config.epochs, config.seed, device, &train_device)?),
+            None => None,
+        };
         let order = BatchOrder::shuffled(train.len(), config.batch_size, epoch_seed);
         let (mut sums, mut seen) = (EpochSums::default(), 0usize);
         let mut pending = Vec::new();
@@ -375,7 +503,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
             (lr, rho) = (schedule.at(global_step - 1), config.fnc.rho(global_step - 1, config.epochs, steps_per_epoch));
         }
         budget.begin_steps();
-        for (step, indices) in order.full_batches().enumerate().skip(skip) {
+        for (step_index, indices) in order.full_batches().enumerate().skip(skip) {
             // A set of one image has no negatives.
             if indices.len() < 2 {
                 continue;
@@ -383,7 +511,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
             if budget.must_pause(pending.len()) {
                 let partial = PartialEpoch {
                     epoch,
-                    steps_done: step,
+                    steps_done: step_index,
                     steps: steps_per_epoch,
                     seen,
                     sums: sums.to_bits(),
@@ -391,7 +519,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                     train_seconds: before + start.elapsed().as_secs_f64(),
                     augment_seconds,
                 };
-                return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
+                return Err(on_pause(&Pause { partial, changed }, &synced(model), optim, ifnd.as_ref().map(IfndRun::state)));
             }
             lr = schedule.at(global_step);
             rho = config.fnc.rho(global_step, config.epochs, steps_per_epoch);
@@ -401,8 +529,9 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 positives,
                 cancellation: config.fnc.cancellation(global_step, config.epochs, steps_per_epoch),
             };
-            let step_seed = epoch_seed.wrapping_add((step as u64) << 32);
-            let step_out = contrastive_step(model, optim, train, indices, &objective, &config.views, view_backend, step_seed, lr, &train_device, amp.as_mut())?;
+            let seed = epoch_seed.wrapping_add((step_index as u64) << 32);
+            let flagged = ifnd.as_ref().map(|run| run.flagged_pairs(indices, &train_device));
+            let step_out = step(model, optim, &StepPlan { indices, objective, flagged, seed, lr })?;
             model = step_out.model;
             augment_seconds += step_out.augment_seconds;
             let out = step_out.output;
@@ -419,7 +548,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 budget.synced();
                 on_step(StepProgress {
                     epoch,
-                    step: step + 1,
+                    step: step_index + 1,
                     steps: steps_per_epoch,
                     loss: sums.loss / seen.max(1) as f64,
                     lr,
@@ -442,7 +571,7 @@ pub fn train_contrastive<E: From<crate::Error>>(
                 train_seconds,
                 augment_seconds,
             };
-            return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
+            return Err(on_pause(&Pause { partial, changed }, &synced(model), optim, ifnd.as_ref().map(IfndRun::state)));
         }
         let end = Instant::now();
         let knn_accuracy = monitor.as_ref().map(|m| knn_accuracy(&model.encoder, m.bank, m.test, &config.knn, device));
@@ -456,13 +585,14 @@ pub fn train_contrastive<E: From<crate::Error>>(
             cancelled_fraction: fnc.then(|| sums.cancelled / sums.negatives.max(1.0)),
             cancel_precision: (fnc && sums.cancelled > 0.0).then(|| sums.same_class / sums.cancelled),
             knn_accuracy,
+            ifnd: ifnd_report,
             seconds: before + start.elapsed().as_secs_f64(),
             augment_seconds,
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
         let saving = Instant::now();
         model = synced(model);
-        on_epoch(&report, &model, optim)?;
+        on_epoch(&report, &model, optim, ifnd.as_ref().map(IfndRun::state))?;
         budget.checkpoint_took(saving.elapsed().as_secs_f64());
         changed = false;
     }

@@ -7,9 +7,13 @@
 //! by optional words: `linear` (default) or `cosine` decay, per `epoch` (default) or `step`,
 //! and `attract` to add the detected pairs to the positives instead of eliminating them.
 //! The paper does not state its schedule's shape; linear per epoch is our documented default.
+//! `ifnd[:K1,K2,...][:every=N][:attract]` is incremental false negative detection (Chen et al.
+//! 2022; the paper's Table 4 comparison): k-means pseudo-labels instead of a threshold, see
+//! [`super::ifnd`].
 
 use serde::{Deserialize, Serialize};
 
+use super::ifnd::Ifnd;
 use crate::losses::contrastive::{CancelMode, Cancellation, Detector};
 
 /// How the threshold moves between its end points.
@@ -63,11 +67,13 @@ pub enum FncSchedule {
         /// Elimination or attraction.
         mode: CancelMode,
     },
+    /// IFND: cancel negatives that share an accepted k-means pseudo-label with the anchor.
+    Ifnd(Ifnd),
 }
 
 /// The accepted spellings, for error messages.
 pub const FNC_SPELLINGS: &str =
-    "none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle; optionally followed by :linear|:cosine, :epoch|:step, :attract";
+    "none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle; optionally followed by :linear|:cosine, :epoch|:step, :attract; or ifnd[:K1,K2,...][:every=N][:attract]";
 
 impl std::str::FromStr for FncSchedule {
     type Err = crate::Error;
@@ -77,6 +83,9 @@ impl std::str::FromStr for FncSchedule {
         let mut parts = text.trim().split(':');
         let kind = parts.next().unwrap_or_default().to_ascii_lowercase();
         let rest: Vec<&str> = parts.collect();
+        if kind == "ifnd" {
+            return Ifnd::from_words(&rest).map(Self::Ifnd).map_err(bad);
+        }
         let numbers: Vec<f32> = rest.iter().map_while(|p| p.parse::<f32>().ok()).collect();
         let (mut mode, mut decay, mut per) = (CancelMode::Elimination, Decay::Linear, Granularity::Epoch);
         for word in &rest[numbers.len()..] {
@@ -121,7 +130,7 @@ impl FncSchedule {
     /// epoch (or step); a run of a single epoch (per step: a single step) trains at `initial`.
     pub fn rho(&self, step: usize, epochs: usize, steps_per_epoch: usize) -> Option<f32> {
         match *self {
-            Self::None | Self::Oracle { .. } => None,
+            Self::None | Self::Oracle { .. } | Self::Ifnd(_) => None,
             Self::Fixed { rho, .. } => Some(rho),
             Self::Adaptive { initial, last, decay, per, .. } => {
                 let (position, span) = match per {
@@ -137,14 +146,23 @@ impl FncSchedule {
         }
     }
 
+    /// The IFND setting, when this is IFND.
+    pub fn ifnd(&self) -> Option<&Ifnd> {
+        match self {
+            Self::Ifnd(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The loss's cancellation at `step` (see [`rho`](Self::rho)).
     pub fn cancellation(&self, step: usize, epochs: usize, steps_per_epoch: usize) -> Option<Cancellation> {
         let mode = match *self {
             Self::None => return None,
-            Self::Fixed { mode, .. } | Self::Adaptive { mode, .. } | Self::Oracle { mode } => mode,
+            Self::Fixed { mode, .. } | Self::Adaptive { mode, .. } | Self::Oracle { mode } | Self::Ifnd(Ifnd { mode, .. }) => mode,
         };
         let detector = match self {
             Self::Oracle { .. } => Detector::Oracle,
+            Self::Ifnd(_) => Detector::Pairs,
             _ => Detector::Threshold(self.rho(step, epochs, steps_per_epoch)?),
         };
         Some(Cancellation { detector, mode })
@@ -163,7 +181,14 @@ mod tests {
             "adaptive:0.99:0.7:cosine:step:attract".parse::<FncSchedule>().unwrap(),
             FncSchedule::Adaptive { initial: 0.99, last: 0.7, decay: Decay::Cosine, per: Granularity::Step, mode: CancelMode::Attraction }
         );
-        for bad in ["fixed", "fixed:2", "adaptive:0.9", "sometimes", "fixed:0.9:sideways", "none:linear"] {
+        assert_eq!("ifnd".parse::<FncSchedule>().unwrap(), FncSchedule::Ifnd(Ifnd::default()));
+        let ifnd: FncSchedule = "ifnd:4,8:every=2:attract".parse().unwrap();
+        assert_eq!(ifnd.ifnd().map(|s| (s.clusters.as_slice().to_vec(), s.every)), Some((vec![4, 8], 2)));
+        assert_eq!(ifnd.cancellation(0, 1, 1), Some(Cancellation { detector: Detector::Pairs, mode: CancelMode::Attraction }));
+        assert_eq!(ifnd.rho(0, 1, 1), None);
+        let back: FncSchedule = serde_json::from_str(&serde_json::to_string(&ifnd).unwrap()).unwrap();
+        assert_eq!(back, ifnd);
+        for bad in ["fixed", "fixed:2", "adaptive:0.9", "sometimes", "fixed:0.9:sideways", "none:linear", "ifnd:1", "ifnd:every=0", "ifnd:cosine"] {
             let err = bad.parse::<FncSchedule>().unwrap_err().to_string();
             assert!(err.contains("valid:"), "{bad}: {err}");
             assert!(!err.contains("--"), "core's errors name no command-line flag: {err}");

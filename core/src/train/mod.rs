@@ -1,11 +1,14 @@
 //! Training loops (native only: the page evaluates and attacks, it does not train):
-//! supervised cross-entropy, contrastive pre-training (SimCLR, SupCon, FNC, A-FNC) with the
-//! A-FNC threshold schedule and LARS, the kNN monitor, and linear evaluation; wall-time budgets
-//! that stop a loop at a step boundary with a mid-epoch checkpoint ([`budget`]).
+//! supervised cross-entropy, contrastive pre-training (SimCLR, SupCon, FNC, A-FNC, IFND) with
+//! the A-FNC threshold schedule, IFND's pseudo-labels and LARS, adversarial contrastive learning
+//! (RoCL, ACL), the kNN monitor, and linear evaluation; wall-time budgets that stop a loop at a
+//! step boundary with a mid-epoch checkpoint ([`budget`]).
 
+pub mod adversarial_contrastive;
 pub mod budget;
 pub mod contrastive;
 pub mod fnc;
+pub mod ifnd;
 pub mod knn;
 pub mod lars;
 pub mod linear_eval;
@@ -40,10 +43,11 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
         .init()
 }
 
+pub use adversarial_contrastive::{AclVariant, AdversarialConfig};
 pub use budget::{Budget, BudgetSpent, PartialEpoch, Pause, Start};
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
-pub use presets::{Method, PRESETS, PlanOverrides, Scale, TrainPlan};
+pub use presets::{Method, PRESETS, PlanOverrides, Scale, TABLE4_PRESETS, TrainPlan};
 pub use mixed_precision::{AmpStep, Compute, HalfPrecision, LossScaler, MixedPrecision, train_step};
 pub use linear_eval::{LinearEvalConfig, LinearEvalReport, linear_eval};
 pub use schedule::LrSchedule;

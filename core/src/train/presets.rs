@@ -1,7 +1,9 @@
 //! The paper's training settings as named presets, at three scales.
 //!
 //! Names (Section 4 and Table 4 of the paper): `ce` (supervised cross-entropy), `supcon`,
-//! `simclr`, `simclr-fnc` (fixed rho = 0.9), `simclr-afnc-0.9-0.5`, `simclr-afnc-0.99-0.7`.
+//! `simclr`, `simclr-fnc` (fixed rho = 0.9), `simclr-afnc-0.9-0.5`, `simclr-afnc-0.99-0.7`, and
+//! Table 4's comparison `simclr-ifnd` (incremental false negative detection, [`super::ifnd`]),
+//! which is not one of the six settings the study trains.
 //! Scales: `tiny` (the small CNN of width 16, 1,000 training and 500 test images, 5 epochs, the
 //! paper's augmentations: the whole six-preset study in minutes on a 2-core CPU, the main
 //! job's default), `small` (ResNet-18 of width 8, 4,000 training and 1,000 test images, 12
@@ -12,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::adversarial_contrastive::{AclVariant, AdversarialConfig};
 use super::contrastive::{ContrastiveConfig, ContrastiveMethod, OptimizerKind, ViewBackend};
 use super::fnc::FncSchedule;
 use super::knn::KnnConfig;
@@ -30,6 +33,30 @@ pub enum Method {
     SupCon,
     /// Self-supervised contrastive, optionally with FNC / A-FNC (then linear evaluation).
     SimClr,
+    /// RoCL: adversarial self-supervised contrastive learning (then linear evaluation).
+    Rocl,
+    /// ACL: adversarial contrastive learning, A2A, A2S or DS (then linear evaluation).
+    Acl,
+}
+
+impl Method {
+    /// The contrastive objective of a contrastive method (`SimClr` for cross-entropy, unused).
+    fn contrastive(self) -> ContrastiveMethod {
+        match self {
+            Self::SupCon => ContrastiveMethod::SupCon,
+            Self::Rocl => ContrastiveMethod::Rocl,
+            Self::Acl => ContrastiveMethod::Acl,
+            Self::Ce | Self::SimClr => ContrastiveMethod::SimClr,
+        }
+    }
+
+    /// The adversarial settings a method starts from (RoCL's or ACL-DS's budgets).
+    fn adversarial(self) -> AdversarialConfig {
+        match self {
+            Self::Rocl => AdversarialConfig::rocl(),
+            _ => AdversarialConfig::acl(AclVariant::Ds),
+        }
+    }
 }
 
 impl std::str::FromStr for Method {
@@ -39,7 +66,9 @@ impl std::str::FromStr for Method {
             "ce" => Ok(Self::Ce),
             "supcon" => Ok(Self::SupCon),
             "simclr" => Ok(Self::SimClr),
-            _ => Err(crate::Error::Train(format!("unknown method '{s}' (valid: ce, supcon, simclr)"))),
+            "rocl" => Ok(Self::Rocl),
+            "acl" => Ok(Self::Acl),
+            _ => Err(crate::Error::Train(format!("unknown method '{s}' (valid: ce, supcon, simclr, rocl, acl)"))),
         }
     }
 }
@@ -89,6 +118,20 @@ pub const PRESETS: [(&str, Method, &str); 6] = [
     ("simclr-afnc-0.99-0.7", Method::SimClr, "adaptive:0.99:0.7"),
 ];
 
+/// Presets of the paper's Table 4 beyond the six settings above (`reproduce` does not train
+/// them): SimCLR with IFND (Chen et al. 2022) at its defaults.
+pub const TABLE4_PRESETS: [(&str, Method, &str); 1] = [("simclr-ifnd", Method::SimClr, "ifnd")];
+
+/// The adversarial contrastive presets of the paper's Table 5: RoCL and ACL (DS), alone and
+/// with A-FNC 0.99 -> 0.7 (the paper's best schedule; A-RoCL, A-ACL). Not part of the
+/// six-setting study of [`PRESETS`].
+pub const ADVERSARIAL_PRESETS: [(&str, Method, &str); 4] = [
+    ("rocl", Method::Rocl, "none"),
+    ("a-rocl", Method::Rocl, "adaptive:0.99:0.7"),
+    ("acl", Method::Acl, "none"),
+    ("a-acl", Method::Acl, "adaptive:0.99:0.7"),
+];
+
 /// Everything a training run does, serialised into its `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainPlan {
@@ -115,8 +158,8 @@ pub struct TrainPlan {
 impl TrainPlan {
     /// The plan of preset `name` at `scale`.
     pub fn preset(name: &str, scale: Scale) -> crate::Result<Self> {
-        let (_, method, fnc) = PRESETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| {
-            let names: Vec<_> = PRESETS.iter().map(|(n, _, _)| *n).collect();
+        let (_, method, fnc) = PRESETS.iter().chain(&TABLE4_PRESETS).chain(&ADVERSARIAL_PRESETS).find(|(n, _, _)| *n == name).ok_or_else(|| {
+            let names: Vec<_> = PRESETS.iter().chain(&TABLE4_PRESETS).chain(&ADVERSARIAL_PRESETS).map(|(n, _, _)| *n).collect();
             crate::Error::Train(format!("unknown preset '{name}' (valid: {})", names.join(", ")))
         })?;
         let mut plan = Self::for_method(*method, scale);
@@ -129,9 +172,10 @@ impl TrainPlan {
     /// the starting point of `hypersphere train` without `--preset`.
     pub fn new(method: Method) -> Self {
         let contrastive = ContrastiveConfig {
-            method: if method == Method::SupCon { ContrastiveMethod::SupCon } else { ContrastiveMethod::SimClr },
+            method: method.contrastive(),
             temperature: if method == Method::SupCon { 0.1 } else { 0.5 },
             views: if method == Method::SupCon { ViewConfig::supcon() } else { ViewConfig::simclr() },
+            adversarial: method.adversarial(),
             ..ContrastiveConfig::default()
         };
         Self {
@@ -175,7 +219,7 @@ impl TrainPlan {
         let views = if small && method != Method::SupCon { ViewConfig::simclr() } else { ViewConfig::supcon() };
         let augment = if small { Augmentation::PadCrop } else { Augmentation::Views(ViewConfig::supcon_ce()) };
         let contrastive = ContrastiveConfig {
-            method: if method == Method::SupCon { ContrastiveMethod::SupCon } else { ContrastiveMethod::SimClr },
+            method: method.contrastive(),
             fnc: FncSchedule::None,
             temperature,
             projection_dim: 128,
@@ -191,6 +235,7 @@ impl TrainPlan {
             knn: KnnConfig::default(),
             seed: 0,
             mixed_precision: None,
+            adversarial: method.adversarial(),
         };
         let supervised = SupervisedConfig {
             epochs,
@@ -217,7 +262,7 @@ impl TrainPlan {
             Scale::Small => (Arch::ResNet18Cifar, 8, Some(4000), Some(1000)),
             Scale::Paper => (Arch::ResNet50Cifar, 64, None, None),
         };
-        Self {
+        let mut plan = Self {
             preset: None,
             method,
             arch,
@@ -227,7 +272,21 @@ impl TrainPlan {
             supervised,
             contrastive,
             linear,
+        };
+        if paper && matches!(method, Method::Rocl | Method::Acl) {
+            // The references' recipes: ResNet-18 (ACL's dual BatchNorm is built for it), LARS
+            // with weight decay 1e-6, 10 warm-up epochs then cosine, 1,000 epochs; RoCL's SGD lr
+            // 0.1 with a x15 warm-up multiplier (Kim-Minseon/RoCL `total_process.sh`) and
+            // batch 2 x 256, ACL's lr 5.0 and batch 512 (`train_simCLR.py`).
+            plan.arch = Arch::ResNet18Cifar;
+            plan.width = 64;
+            let c = &mut plan.contrastive;
+            c.optimizer = OptimizerKind::Lars;
+            c.weight_decay = 1e-6;
+            c.batch_size = 512;
+            c.lr = if method == Method::Rocl { 1.5 } else { 5.0 };
         }
+        plan
     }
 
     /// Sets the seed of every stage.
@@ -294,6 +353,10 @@ pub struct PlanOverrides {
     pub linear_lr: Option<f64>,
     /// Where views are rendered (contrastive views, and cross-entropy's view augmentation).
     pub view_backend: Option<ViewBackend>,
+    /// ACL's variant (method `acl` only).
+    pub acl_variant: Option<AclVariant>,
+    /// The BatchNorm set an ACL-DS model evaluates with (method `acl`, variant `ds`).
+    pub eval_batch_norm: Option<crate::models::BnSet>,
 }
 
 impl TrainPlan {
@@ -373,6 +436,15 @@ impl TrainPlan {
             s.view_backend = v;
             c.view_backend = v;
         }
+        if (o.acl_variant.is_some() || o.eval_batch_norm.is_some()) && self.method != Method::Acl {
+            return Err(crate::Error::Train("the ACL variant and the evaluation BatchNorm set apply to method acl".into()));
+        }
+        if let Some(v) = o.acl_variant {
+            c.adversarial.acl_variant = v;
+        }
+        if let Some(set) = o.eval_batch_norm {
+            c.adversarial.eval_batch_norm = set;
+        }
         if let Some(e) = o.linear_epochs {
             l.epochs = e;
         }
@@ -392,7 +464,7 @@ mod tests {
 
     #[test]
     fn every_preset_builds_at_every_scale_and_round_trips_through_json() {
-        for (name, method, _) in PRESETS {
+        for (name, method, _) in PRESETS.into_iter().chain(TABLE4_PRESETS) {
             for scale in [Scale::Tiny, Scale::Small, Scale::Paper] {
                 let plan = TrainPlan::preset(name, scale).unwrap();
                 assert_eq!(plan.method, method);
@@ -406,6 +478,20 @@ mod tests {
         assert_eq!(afnc.arch, Arch::ResNet50Cifar);
         assert_eq!(afnc.contrastive.epochs, 1000);
         assert!(TrainPlan::preset("moco", Scale::Small).unwrap_err().to_string().contains("simclr-fnc"));
+    }
+
+    #[test]
+    fn the_ifnd_preset_is_simclr_with_ifnd_at_small_and_paper_scale() {
+        for scale in [Scale::Small, Scale::Paper] {
+            let plan = TrainPlan::preset("simclr-ifnd", scale).unwrap();
+            let simclr = TrainPlan::preset("simclr", scale).unwrap();
+            assert_eq!(plan.method, Method::SimClr);
+            assert_eq!(plan.contrastive.fnc, FncSchedule::Ifnd(super::super::ifnd::Ifnd::default()));
+            // everything but the cancellation is the SimCLR preset's
+            assert_eq!((plan.arch, plan.width, plan.contrastive.epochs, plan.contrastive.batch_size), (simclr.arch, simclr.width, simclr.contrastive.epochs, simclr.contrastive.batch_size));
+            assert_eq!(plan.preset.as_deref(), Some(format!("simclr-ifnd@{}", scale.name()).as_str()));
+        }
+        assert!(TrainPlan::preset("moco", Scale::Small).unwrap_err().to_string().contains("simclr-ifnd"));
     }
 
     #[test]
@@ -482,5 +568,44 @@ mod tests {
         let o = PlanOverrides { fnc: Some("fixed:0.9".parse().unwrap()), ..Default::default() };
         let err = TrainPlan::new(Method::Ce).apply(&o, false).unwrap_err().to_string();
         assert!(err.contains("not ce") && !err.contains("--"), "{err}");
+    }
+
+    #[test]
+    fn adversarial_presets_follow_their_references_and_refuse_mixed_precision() {
+        use crate::models::BnSet;
+        for (name, method, fnc) in ADVERSARIAL_PRESETS {
+            for scale in [Scale::Tiny, Scale::Small, Scale::Paper] {
+                let plan = TrainPlan::preset(name, scale).unwrap();
+                assert_eq!(plan.method, method, "{name}");
+                assert!(plan.contrastive.method.is_adversarial());
+                assert_eq!(plan.contrastive.fnc, fnc.parse::<FncSchedule>().unwrap(), "{name}");
+                plan.contrastive.validate().unwrap();
+                let back: TrainPlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+                assert_eq!(back.contrastive.adversarial, plan.contrastive.adversarial);
+            }
+        }
+        let rocl = TrainPlan::preset("rocl", Scale::Paper).unwrap();
+        let c = &rocl.contrastive;
+        assert_eq!((rocl.arch, rocl.width, c.optimizer, c.lr, c.epochs), (Arch::ResNet18Cifar, 64, OptimizerKind::Lars, 1.5, 1000));
+        assert_eq!((c.adversarial.lambda, c.adversarial.attack.steps, c.adversarial.attack.alpha), (256.0, 7, 0.007));
+        assert_eq!(c.dual_batch_norm(), None, "RoCL has one BatchNorm set");
+        let acl = TrainPlan::preset("a-acl", Scale::Paper).unwrap();
+        let c = &acl.contrastive;
+        assert_eq!((c.lr, c.batch_size, c.adversarial.attack.steps), (5.0, 512, 5));
+        assert!((c.adversarial.attack.alpha - 2.0 / 255.0).abs() < 1e-9);
+        assert_eq!(c.dual_batch_norm(), Some(BnSet::Pgd), "ACL-DS evaluates through the pgd set");
+        // The variant and the evaluation set are overridable, for ACL only.
+        let o = PlanOverrides { acl_variant: Some(AclVariant::A2s), ..Default::default() };
+        assert_eq!(acl.clone().apply(&o, true).unwrap().contrastive.dual_batch_norm(), None);
+        let o = PlanOverrides { eval_batch_norm: Some(BnSet::Normal), ..Default::default() };
+        assert_eq!(acl.clone().apply(&o, true).unwrap().contrastive.dual_batch_norm(), Some(BnSet::Normal));
+        let err = rocl.clone().apply(&o, true).unwrap_err().to_string();
+        assert!(err.contains("method acl") && !err.contains("--"), "{err}");
+        // f32 only.
+        let mut half = acl.contrastive.clone();
+        half.mixed_precision = Some(crate::runtime::HalfPrecision::Bf16);
+        let err = half.validate().unwrap_err().to_string();
+        assert!(err.contains("mixed precision") && !err.contains('\n'), "{err}");
+        assert!(TrainPlan::preset("simclr", Scale::Tiny).unwrap().contrastive.dual_batch_norm().is_none());
     }
 }

@@ -1,5 +1,6 @@
-//! `hypersphere bench-contrastive`: training-step throughput of SimCLR, SimCLR + A-FNC and
-//! SupCon at the same batch, the A-FNC overhead as a ratio to plain SimCLR (the paper: "minimal
+//! `hypersphere bench-contrastive`: training-step throughput of SimCLR, SimCLR + A-FNC,
+//! SupCon, RoCL and ACL-DS (adversarial contrastive learning: the inner attack's cost, near
+//! `steps + 1` SimCLR steps by the issue's estimate) at the same batch, the A-FNC overhead as a ratio to plain SimCLR (the paper: "minimal
 //! overhead"), the share of a step spent producing the views (rendered where training renders
 //! them on this device, `ViewBackend::Auto`), SimCLR with the views rendered the other way
 //! (host or device), and the rendering alone both ways (host: draw, render, upload; device:
@@ -15,8 +16,9 @@ use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
 use hypersphere_core::losses::contrastive::ContrastiveObjective;
 use hypersphere_core::models::{Arch, Classifier, ModelConfig};
-use hypersphere_core::train::contrastive::{ContrastiveModel, ViewBackend, contrastive_step};
-use hypersphere_core::train::{ContrastiveConfig, FncSchedule, MixedPrecision};
+use hypersphere_core::train::adversarial_contrastive::adversarial_step;
+use hypersphere_core::train::contrastive::{ContrastiveMethod, ContrastiveModel, ViewBackend, contrastive_step};
+use hypersphere_core::train::{AclVariant, AdversarialConfig, ContrastiveConfig, FncSchedule, MixedPrecision};
 use std::time::Instant;
 
 use crate::device::DeviceArgs;
@@ -52,6 +54,8 @@ struct Contender {
     optim: burn::optim::ModuleOptimizer,
     /// Mixed-precision state when `--precision` is f16/bf16.
     amp: Option<MixedPrecision>,
+    /// RoCL / ACL settings (adversarial steps; f32 only).
+    adversarial: Option<ContrastiveConfig>,
     step_seconds: Vec<f64>,
     view_seconds: Vec<f64>,
 }
@@ -74,16 +78,24 @@ pub fn run(args: Args) -> Result<()> {
         ViewBackend::Host => (ViewBackend::Device, "SimCLR, device views"),
         _ => (ViewBackend::Host, "SimCLR, host views"),
     };
-    let mut contenders: Vec<Contender> = [
-        ("SimCLR", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), trained),
-        ("SimCLR + A-FNC", ContrastiveObjective { cancellation: afnc.cancellation(1, 3, 1), ..ContrastiveObjective::nt_xent(0.5, 2) }, ViewConfig::simclr(), trained),
-        ("SupCon", ContrastiveObjective::supcon(0.1, 2), ViewConfig::supcon(), trained),
-        (other_name, ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), other),
-    ]
+    let adversarial = |method, settings| ContrastiveConfig { method, adversarial: settings, ..ContrastiveConfig::default() };
+    let mut plain: Vec<(&'static str, ContrastiveObjective, ViewConfig, ViewBackend, Option<ContrastiveConfig>)> = vec![
+        ("SimCLR", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), trained, None),
+        ("SimCLR + A-FNC", ContrastiveObjective { cancellation: afnc.cancellation(1, 3, 1), ..ContrastiveObjective::nt_xent(0.5, 2) }, ViewConfig::simclr(), trained, None),
+        ("SupCon", ContrastiveObjective::supcon(0.1, 2), ViewConfig::supcon(), trained, None),
+        (other_name, ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), other, None),
+    ];
+    // Adversarial contrastive learning trains in f32 only.
+    if selected.runtime.mixed_precision.is_none() {
+        plain.push(("RoCL (7-step attack)", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), trained, Some(adversarial(ContrastiveMethod::Rocl, AdversarialConfig::rocl()))));
+        plain.push(("ACL-DS (5-step attack)", ContrastiveObjective::nt_xent(0.5, 2), ViewConfig::simclr(), trained, Some(adversarial(ContrastiveMethod::Acl, AdversarialConfig::acl(AclVariant::Ds)))));
+    }
+    let mut contenders: Vec<Contender> = plain
     .into_iter()
-    .map(|(name, objective, views, backend)| -> Result<Contender> {
+    .map(|(name, objective, views, backend, adversarial)| -> Result<Contender> {
         device.seed(0);
-        let encoder = Classifier::new(model_config.clone(), &ad)?;
+        let dual = adversarial.as_ref().and_then(|c| c.dual_batch_norm());
+        let encoder = Classifier::new(ModelConfig { dual_batch_norm: dual, ..model_config.clone() }, &ad)?;
         Ok(Contender {
             name,
             objective,
@@ -92,6 +104,7 @@ pub fn run(args: Args) -> Result<()> {
             model: Some(ContrastiveModel::new(encoder, 128, &ad)),
             optim: ContrastiveConfig::default().optimizer(),
             amp: selected.runtime.mixed_precision.map(MixedPrecision::new),
+            adversarial,
             step_seconds: Vec::new(),
             view_seconds: Vec::new(),
         })
@@ -117,7 +130,11 @@ pub fn run(args: Args) -> Result<()> {
     for round in 0..args.warmup + args.rounds {
         for c in contenders.iter_mut() {
             let start = Instant::now();
-            let out = contrastive_step(c.model.take().expect("model"), &mut c.optim, &data, &indices, &c.objective, &c.views, c.backend, round as u64, 0.01, &ad, c.amp.as_mut())?;
+            let model = c.model.take().expect("model");
+            let out = match &c.adversarial {
+                Some(config) => adversarial_step(model, &mut c.optim, &data, &indices, &c.objective, config, c.backend, round as u64, 0.01, &ad)?,
+                None => contrastive_step(model, &mut c.optim, &data, &indices, &c.objective, &c.views, c.backend, round as u64, 0.01, &ad, c.amp.as_mut())?,
+            };
             // Reading the loss waits for the device to finish the step.
             let _ = out.output.loss.into_scalar::<f32>();
             c.model = Some(out.model);
@@ -152,6 +169,10 @@ pub fn run(args: Args) -> Result<()> {
             s / base,
             100.0 * median(&c.view_seconds) / s
         );
+    }
+    for c in contenders.iter().filter(|c| c.adversarial.is_some()) {
+        let steps = c.adversarial.as_ref().map_or(0, |a| a.adversarial.attack.steps);
+        println!("{}: {:.2}x a SimCLR step (the issue's estimate: steps + 1 = {})", c.name, median(&c.step_seconds) / base, steps + 1);
     }
     let overhead = median(&contenders[1].step_seconds) / base - 1.0;
     println!("\nA-FNC overhead over SimCLR: {:+.1}% of a step (paper: negligible; target <= 3%)", 100.0 * overhead);

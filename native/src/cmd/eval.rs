@@ -190,8 +190,14 @@ fn evaluate_on(
     device: &burn::tensor::Device,
     cache: &mut ResultsFile,
 ) -> Result<EvalReport> {
-    if set.class_names.len() > model.config().num_classes {
-        bail!("the data has {} classes but the model {name} only {}", set.class_names.len(), model.config().num_classes);
+    // The labels present must be logits of the model (an ImageNet folder names 1,000 classes
+    // but may hold only some; a test checkpoint's head may be smaller).
+    let outputs = model.config().num_classes;
+    if let Some(&top) = set.labels.iter().max()
+        && top >= outputs
+    {
+        let class = set.class_names.get(top).map(String::as_str).unwrap_or("?");
+        bail!("the data has images of class {top} ('{class}') but the model{} has only {outputs} outputs", if name.is_empty() { String::new() } else { format!(" '{name}'") });
     }
     let batches = set.len().div_ceil(config.batch_size.max(1)) as u64;
     let pb = bar(batches, "batches");

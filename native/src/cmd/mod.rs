@@ -12,6 +12,7 @@ pub mod quickstart;
 pub mod report;
 pub mod reproduce;
 pub mod serve;
+pub mod table2;
 pub mod train;
 
 use anyhow::{Result, bail};

@@ -52,6 +52,32 @@ pub struct Args {
     /// Wall-time budget of this command (e.g. 9m, 90s, 1h): stop before it is spent, training at a step boundary after a checkpoint, with exit code 75; the same command again continues.
     #[arg(long)]
     pub budget: Option<String>,
+    /// Reproduce one table of the paper instead of the CIFAR study: 2 = Table 2 and Figure 3,
+    /// the ImageNet checkpoints given by --model, on the validation folder given by --data.
+    #[arg(long)]
+    pub table: Option<u32>,
+    /// Table 2: a checkpoint, `NAME=WEIGHTS[,FLAG=VALUE...]` with FLAG one of eval's arch,
+    /// width, num-classes, normalize, depth, input-size, checkpoint-format, head; repeatable.
+    #[arg(long)]
+    pub model: Vec<String>,
+    /// Table 2: an ImageNet-C folder (`<corruption>/<severity>/<wnid>/<image>`) for Figure 3.
+    #[arg(long)]
+    pub imagenet_c: Option<PathBuf>,
+    /// Table 2: the ImageNet-C severity of Figure 3.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub severity: u8,
+    /// Table 2: attacks replacing the paper's (eval's NAME:NORM:EPS[:STEPS] grammar), repeatable.
+    #[arg(long)]
+    pub attack: Vec<String>,
+    /// Table 2: preprocessing of the validation images (standard: resize 256, centre crop 224; none).
+    #[arg(long, default_value = "standard")]
+    pub preprocess: String,
+    /// Table 2: images per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Table 2: seed of the attacks' random starts and of --limit's subset.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -93,7 +119,7 @@ impl Stages<'_> {
 
 /// Runs this program with `args`, its output going to the terminal; stopped when it is still
 /// running at `deadline`.
-fn stage(name: &str, args: &[String], deadline: Option<Instant>) -> Result<()> {
+pub(super) fn stage(name: &str, args: &[String], deadline: Option<Instant>) -> Result<()> {
     eprintln!("== {name}: hypersphere {}", args.join(" "));
     let exe = std::env::current_exe().context("finding the hypersphere binary")?;
     let mut child = Command::new(exe).args(args).spawn().with_context(|| format!("starting {name}"))?;
@@ -128,6 +154,19 @@ fn path(p: &Path) -> String {
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let window = args.budget.as_deref().map(budget::parse_duration).transpose().context("--budget")?;
+    match args.table {
+        None | Some(1) => {}
+        Some(2) if window.is_some() => bail!("--budget belongs to the CIFAR study (--table 1); --table 2 keeps each finished evaluation, so run it again to continue"),
+        Some(2) => {
+            let selected = args.device.select()?;
+            eprintln!("device: {}", selected.runtime);
+            return super::table2::run(&args, selected.choice.name(), args.device.precision.name());
+        }
+        Some(t) => bail!("--table {t}: only 1 (the CIFAR study, the default) and 2 (ImageNet checkpoints) are reproducible"),
+    }
+    if !args.model.is_empty() || args.imagenet_c.is_some() || !args.attack.is_empty() {
+        bail!("--model, --imagenet-c and --attack belong to --table 2");
+    }
     let scale: Scale = args.preset.parse()?;
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");

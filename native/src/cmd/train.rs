@@ -19,6 +19,7 @@ use hypersphere_core::data::batch::steps_per_epoch;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
 use hypersphere_core::train::contrastive::{OptimizerKind, ViewBackend};
+use hypersphere_core::train::ifnd::{IfndEpoch, IfndState};
 use hypersphere_core::train::supervised::Augmentation;
 use hypersphere_core::train::budget::{self, Budget, BudgetSpent, Pause};
 use hypersphere_core::train::{
@@ -33,16 +34,22 @@ use crate::run_folder::RunFolder;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
-    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7 (flags override it).
+    /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7, simclr-ifnd, rocl, a-rocl, acl, a-acl (flags override it).
     #[arg(long)]
     pub preset: Option<String>,
     /// Preset size: small (minutes on a CPU) or paper (ResNet-50, 1000 epochs).
     #[arg(long, default_value = "small")]
     pub scale: String,
-    /// Training method without a preset: ce, supcon or simclr (default ce).
+    /// Training method without a preset: ce, supcon, simclr, rocl or acl (default ce).
     #[arg(long)]
     pub method: Option<String>,
-    /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract].
+    /// ACL's variant (method acl): a2a (both views adversarial), a2s (adversarial against clean) or ds (dual stream with dual BatchNorm; default).
+    #[arg(long)]
+    pub acl_variant: Option<String>,
+    /// The BatchNorm set an ACL-DS model evaluates with: pgd (default, as ACL's adversarial fine-tuning) or normal.
+    #[arg(long)]
+    pub eval_batch_norm: Option<String>,
+    /// False-negative cancellation: none, fixed:RHO, adaptive:RHO_INITIAL:RHO_FINAL, oracle [:cosine|:step|:attract], or ifnd[:K1,K2,...][:every=N][:attract] (k-means pseudo-labels, IFND).
     #[arg(long)]
     pub fnc: Option<String>,
     /// Dataset: a path (image folders, .tar.gz, CIFAR binary, a folder of per-split archives), `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
@@ -225,6 +232,8 @@ pub fn plan_from_args(args: &Args) -> Result<TrainPlan> {
         linear_epochs: args.linear_epochs,
         linear_lr: args.linear_lr,
         view_backend,
+        acl_variant: args.acl_variant.as_deref().map(str::parse).transpose().context("--acl-variant")?,
+        eval_batch_norm: args.eval_batch_norm.as_deref().map(str::parse).transpose().context("--eval-batch-norm")?,
     };
     Ok(plan.apply(&overrides, args.preset.is_some())?)
 }
@@ -287,6 +296,9 @@ pub fn train(args: &Args) -> Result<Outcome> {
     // Mixed precision is a setting of this invocation (a resumed run may change it).
     plan.supervised.mixed_precision = selected.runtime.mixed_precision;
     plan.contrastive.mixed_precision = selected.runtime.mixed_precision;
+    if plan.method != Method::Ce {
+        plan.contrastive.validate()?;
+    }
     let device = selected.device.clone();
     device.seed(plan.supervised.seed);
     let train_set = super::load_split(&data, Split::Train, plan.train_limit, plan.supervised.seed)?;
@@ -306,6 +318,10 @@ pub fn train(args: &Args) -> Result<Outcome> {
     // The training data are decoded at 32x32; a ViT's position embedding must match.
     model_config.input_size = train_set.height;
     model_config.class_names = train_set.class_names.clone();
+    if plan.method != Method::Ce {
+        // ACL-DS trains a backbone with two BatchNorm sets.
+        model_config.dual_batch_norm = plan.contrastive.dual_batch_norm();
+    }
     model_config.validate()?;
     if resume_dir.is_none() {
         run.write_json(
@@ -483,19 +499,34 @@ fn train_contrastive_run(
         head = module_from_burnpack(head, hypersphere_core::models::widen_burnpack(bytes)).with_context(|| format!("loading {}", path.display()))?;
         optim = RunFolder::load_optimizer(dir, optim)?;
     }
+    // IFND's pseudo-labels travel with the checkpoint (absent before the first clustering).
+    let ifnd_state = match (&resume, config.fnc.ifnd()) {
+        (Some(dir), Some(_)) if dir.join(IFND_STATE).exists() => {
+            let path = dir.join(IFND_STATE);
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            Some(serde_json::from_str::<IfndState>(&text).with_context(|| format!("{} is damaged", path.display()))?)
+        }
+        _ => None,
+    };
     let model = ContrastiveModel { encoder, head };
     let steps = steps_per_epoch(train_set.len(), config.batch_size) as u64;
     let pb = bar(steps * config.epochs as u64, "steps");
     pb.set_prefix(format!("{:?}", config.method).to_lowercase());
     pb.set_position((start.epoch as u64 - 1) * steps + start.partial.as_ref().map_or(0, |p| p.steps_done as u64));
     let monitor = (config.knn.k > 0).then_some(KnnMonitor { bank: train_set, test: test_set });
-    let save = |dir: &Path, model: &ContrastiveModel| -> Result<()> {
+    // A checkpoint folder's pre-training files: encoder, projection head and, for IFND runs,
+    // the pseudo-labels in use (a mid-epoch checkpoint's are those its epoch began with).
+    let save = |dir: &Path, model: &ContrastiveModel, ifnd: Option<&IfndState>| -> Result<()> {
         model_files::save_as(&model.encoder, dir, "encoder", run.store)?;
         let mut head = module_to_burnpack(&model.head)?;
         if run.store != DType::F32 {
             head = hypersphere_core::models::recast_burnpack(head, run.store)?;
         }
-        write_atomic(&dir.join("projection.bpk"), &head)
+        write_atomic(&dir.join("projection.bpk"), &head)?;
+        if let Some(state) = ifnd {
+            write_atomic(&dir.join(IFND_STATE), &serde_json::to_vec(state)?)?;
+        }
+        Ok(())
     };
     let model = train_contrastive(
         model,
@@ -504,6 +535,7 @@ fn train_contrastive_run(
         monitor,
         config,
         start,
+        ifnd_state,
         &mut *budget,
         &selected.device,
         |p| {
@@ -511,9 +543,9 @@ fn train_contrastive_run(
             pb.set_position((p.epoch as u64 - 1) * p.steps as u64 + p.step as u64);
             pb.set_message(bar_message(&p, config.epochs));
         },
-        |report, model, optim| -> Result<()> {
+        |report, model, optim, ifnd| -> Result<()> {
             run.commit_epoch(report.epoch, report, optim, |dir| {
-                save(dir, model)?;
+                save(dir, model, ifnd)?;
                 model_files::save(&model.encoder, &run.dir, "encoder").map(|_| ())
             })?;
             let percent = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into());
@@ -522,9 +554,10 @@ fn train_contrastive_run(
                 (None, Some(f)) => format!(", cancelled {} (precision {})", percent(Some(f)), percent(report.cancel_precision)),
                 _ => String::new(),
             };
+            let ifnd = report.ifnd.as_ref().map(|i| ifnd_message(i, &percent)).unwrap_or_default();
             pb.suspend(|| {
                 eprintln!(
-                    "epoch {:>3}: loss {:.4}, kNN {}{fnc}, {:.0} img/s ({:.0}% in views), {:.1} s",
+                    "epoch {:>3}: loss {:.4}, kNN {}{fnc}{ifnd}, {:.0} img/s ({:.0}% in views), {:.1} s",
                     report.epoch,
                     report.train_loss,
                     percent(report.knn_accuracy),
@@ -535,9 +568,9 @@ fn train_contrastive_run(
             });
             Ok(())
         },
-        |pause, model, optim| {
+        |pause, model, optim, ifnd| {
             pb.finish_and_clear();
-            pause_with(pause, spent, || run.commit_partial(&pause.partial, optim, |dir| save(dir, model)))
+            pause_with(pause, spent, || run.commit_partial(&pause.partial, optim, |dir| save(dir, model, ifnd)))
         },
     )?;
     pb.finish_and_clear();
@@ -558,6 +591,26 @@ fn train_contrastive_run(
     }
     let report = super::linear_eval::evaluate_encoder(&model.encoder.valid(), train_set, test_set, &plan.linear, run, &selected.device)?;
     Ok(Some(report.test_accuracy))
+}
+
+/// The checkpoint file of IFND's pseudo-labels.
+const IFND_STATE: &str = "ifnd.json";
+
+/// IFND's part of an epoch line: acceptance rate and pseudo-label precision (per level when
+/// they were recomputed).
+fn ifnd_message(i: &IfndEpoch, percent: &dyn Fn(Option<f64>) -> String) -> String {
+    if i.levels.is_empty() {
+        return format!(", IFND acceptance {:.0}% (no pseudo-labels yet)", 100.0 * i.acceptance_rate);
+    }
+    let levels: Vec<String> = i.levels.iter().map(|l| format!("k={} {}", l.clusters, percent(l.precision))).collect();
+    let when = if i.recomputed { "recomputed".to_string() } else { format!("from epoch {}", i.labels_from_epoch) };
+    format!(
+        ", IFND acceptance {:.0}% ({} accepted), pseudo-label precision {} [{}] ({when})",
+        100.0 * i.acceptance_rate,
+        percent(Some(i.accepted_fraction)),
+        percent(i.precision),
+        levels.join(", ")
+    )
 }
 
 pub fn run(args: Args) -> Result<()> {
