@@ -20,6 +20,17 @@
 # them to docs/gpu/ with the card's name and the date. BUDGET (seconds, default 480) bounds the
 # whole script; steps that do not fit are skipped and say so.
 #
+# With STUDY_ARGS set (e.g. STUDY_ARGS="--preset small --data .data/cifar10") it runs, instead of
+# the benchmarks, the next window of a study that progresses window by window (issue 17): the
+# study so far comes in as the parts .study/study.tar.xz.* (carry: .study, after
+# `echo /.study/ >> .git/info/exclude`; none for the first window),
+# `hypersphere reproduce $STUDY_ARGS --out /tmp/study --budget <what BUDGET leaves, minus 60 s>`
+# runs until the study is done or its budget stops it cleanly (exit code 75: training stopped at
+# a step boundary after a checkpoint; the next window continues it), and the study goes back out
+# as $OUT/study.tar.xz.aa, .ab, ... (15 MB parts: the device tool brings back at most 8 files of
+# 16 MiB, 64 MiB in all). Copy them into .study/ for the next window; finished results
+# (eval.json, geometry.json, corruptions.json, report/) can be committed to docs/results/.
+#
 # Carried with the call (carry: .gl, .gpu, .whl):
 #   .gl/                  Vulkan loader packages (see /work/.library/device/README.md)
 #   .gpu/hypersphere.xz   a stripped release build:
@@ -31,7 +42,8 @@
 #
 # --dry-run: the same steps on this machine's CPU with tiny sizes (Flex; ResNet-18 width 4,
 # batch 8, 1 warm-up, 3 timed calls; PyTorch on the CPU when it is installed, else hypersphere's
-# rows alone), with the release build in $CARGO_TARGET_DIR (or HS). OUT defaults to
+# rows alone), then two 10-second windows of a tiny study on procedural data (the --budget path:
+# the second continues what the first packed), with the release build in $CARGO_TARGET_DIR (or HS). OUT defaults to
 # /tmp/hs-gpu-check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +96,39 @@ pt_bench() {
   PYTHONUNBUFFERED=1 timeout "$(( $(left) > 5 ? $(left) : 5 ))" python3 scripts/bench_pytorch.py --mode "$1" "${pt_common[@]}" --json "$OUT/pt-$1.json" 2>&1 | tee -a "$OUT/log.txt"
 }
 has() { case " ${precisions[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# The next window of a study: unpack the carried parts, reproduce under --budget, pack it again.
+study_window() {
+  local dir=/tmp/hs-study-$$ window=$1 parts=$2
+  rm -rf "$dir" && mkdir -p "$dir"
+  if compgen -G "$parts/study.tar.xz.*" > /dev/null; then
+    cat "$parts"/study.tar.xz.* | xz -dc | tar -x -C "$dir" || { log "error: the carried study parts do not unpack"; return 1; }
+    log "== study so far: $(du -sh "$dir" | cut -f1) from $(ls "$parts"/study.tar.xz.* | wc -l) part(s)"
+  fi
+  local args
+  eval "args=($STUDY_ARGS)"
+  log "\$ hypersphere reproduce ${args[*]} --out $dir --budget ${window}s"
+  "$HS" reproduce "${args[@]}" --out "$dir" --budget "${window}s" 2>&1 | tee -a "$OUT/log.txt"
+  local rc=${PIPESTATUS[0]}
+  case $rc in
+    0) log "== study complete" ;;
+    75) log "== window ended at its budget; the next window continues" ;;
+    *) log "error: reproduce failed (exit $rc)" ;;
+  esac
+  rm -f "$OUT"/study.tar.xz.*
+  tar -C "$dir" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
+  log "== packed: $(ls "$OUT"/study.tar.xz.* | wc -l) part(s), $(cat "$OUT"/study.tar.xz.* | wc -c) bytes"
+  rm -rf "$dir"
+  [ "$rc" = 0 ] || [ "$rc" = 75 ]
+}
+
+if [ -n "${STUDY_ARGS:-}" ] && [ $dry = 0 ]; then
+  study_window $(( $(left) - 60 )) .study
+  rc=$?
+  log "total $(( $(date +%s) - start )) s"
+  exit $rc
+fi
+
 hs_bench f32
 pt_bench strict
 if has tf32; then hs_bench tf32; fi
@@ -100,6 +145,16 @@ if [ $dry = 0 ]; then
   else
     log "(same-weights attack benchmark skipped: $(left) s left)"
   fi
+fi
+
+if [ $dry = 1 ]; then
+  STUDY_ARGS=${STUDY_ARGS:-"--preset tiny --data procedural:200 --limit 100 --device flex --train-args '--epochs 2 --arch small-cnn --width 4 --train-limit 100 --test-limit 20 --linear-epochs 1'"}
+  # Two windows of 10 s: the second continues the study the first packed.
+  parts=$(mktemp -d)
+  study_window 10 "$parts" || exit 1
+  cp "$OUT"/study.tar.xz.* "$parts"/
+  study_window 10 "$parts" || exit 1
+  rm -rf "$parts"
 fi
 
 hs_reports=()

@@ -74,6 +74,11 @@ fn main() {
         Command::BenchContrastive(args) => cmd::bench_contrastive::run(args),
     };
     if let Err(err) = result {
+        // A stop at the budget is no failure: its own line and exit code (75).
+        if let Some(spent) = err.downcast_ref::<hypersphere_core::train::BudgetSpent>() {
+            println!("{spent}");
+            std::process::exit(hypersphere_core::train::budget::EXIT_CODE);
+        }
         // One line: the cause chain joined, and control characters from file names or other
         // input (a carriage return, a terminal escape) shown escaped.
         eprintln!("error: {}", hypersphere_core::error::one_line(&format!("{err:#}").replace('\n', " ")));

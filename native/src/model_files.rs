@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 use hypersphere_core::models::checkpoints::CheckpointFormat;
 use hypersphere_core::models::import::{LoadOptions, load_checkpoint};
 use hypersphere_core::models::{Arch, Classifier, ModelConfig, Normalization};
@@ -150,6 +150,8 @@ pub fn load(weights: &Path, args: &ArchArgs, device: &Device) -> Result<Classifi
         };
         let config = args.config(base)?;
         let bytes = std::fs::read(weights).with_context(|| format!("reading {}", weights.display()))?;
+        // A compact checkpoint's half-precision weights load as f32.
+        let bytes = hypersphere_core::models::widen_burnpack(bytes);
         let model = Classifier::from_burnpack(config, bytes, device).with_context(|| format!("loading {}", weights.display()))?;
         return check_finite(model, weights);
     }
@@ -198,8 +200,18 @@ fn check_finite(model: Classifier, weights: &Path) -> Result<Classifier> {
 /// Writes `model.bpk` and `model.json` into `dir`, atomically (write, then rename), so a run
 /// killed mid-save keeps its previous checkpoint.
 pub fn save(model: &Classifier, dir: &Path, stem: &str) -> Result<PathBuf> {
+    save_as(model, dir, stem, DType::F32)
+}
+
+/// [`save`] with the weights stored as `dtype` (f16/bf16: a compact checkpoint, widened to f32
+/// again by [`load`]).
+pub fn save_as(model: &Classifier, dir: &Path, stem: &str, dtype: DType) -> Result<PathBuf> {
     let weights = dir.join(format!("{stem}.bpk"));
-    write_atomic(&weights, &model.to_burnpack()?)?;
+    let mut bytes = model.to_burnpack()?;
+    if dtype != DType::F32 {
+        bytes = hypersphere_core::models::recast_burnpack(bytes, dtype)?;
+    }
+    write_atomic(&weights, &bytes)?;
     write_atomic(&sidecar(&weights), serde_json::to_string_pretty(model.config())?.as_bytes())?;
     Ok(weights)
 }

@@ -152,5 +152,12 @@ fn gpu_check_dry_run_writes_the_paired_table() {
     let bf16 = bench["hypersphere"].as_array().unwrap().iter().find(|r| r["runtime"]["precision"] == "bf16").expect("a bf16 report");
     let ce = bf16["rows"].as_array().unwrap().iter().find(|r| r["name"] == "ce-step").expect("a bf16 ce-step row");
     assert!(ce["detail"].as_str().unwrap().contains("mixed bf16"), "{ce}");
+    // Two windows of a tiny study under --budget: each ends complete or at its budget, and the
+    // second starts from what the first packed.
+    let log = std::fs::read_to_string(dir.join("log.txt")).unwrap();
+    let ends = log.lines().filter(|l| l.starts_with("== window ended at its budget") || l.starts_with("== study complete")).count();
+    assert_eq!(ends, 2, "{log}");
+    assert!(log.contains("== study so far:"), "the second window did not unpack the first's parts: {log}");
+    assert!(std::fs::read_dir(&dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("study.tar.xz.")), "no packed study");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -451,6 +451,49 @@ pub fn module_from_burnpack<M: Module>(module: M, bytes: Vec<u8>) -> crate::Resu
     module.try_load_record(record).map_err(|e| crate::Error::Weights(shorten(&e.to_string())))
 }
 
+/// The burnpack `bytes` (a module's weights or an optimizer record) with every floating-point
+/// tensor (f32, f16, bf16) converted to `to` (round to nearest even); scalars, metadata, names
+/// and parameter ids are kept. With `to` half precision a checkpoint takes half the space; with
+/// `to` = f32 it is widened back (exactly) so that Burn loads it as it was written.
+#[cfg(feature = "train")]
+pub fn recast_burnpack(bytes: Vec<u8>, to: burn::tensor::DType) -> crate::Result<Vec<u8>> {
+    use burn::tensor::{DType, TensorData};
+    let bad = |e: burn_pack::Error| crate::Error::Weights(format!("not a burnpack file: {e}"));
+    let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(bad)?;
+    let (scalars, metadata) = (reader.scalars().clone(), reader.metadata().clone());
+    let mut tensors = Vec::new();
+    for tensor in reader.into_tensors().map_err(bad)? {
+        let (name, dtype, shape, param_id, data) = tensor.into_parts().map_err(bad)?;
+        let floating = matches!(dtype, DType::F32 | DType::F16 | DType::BF16);
+        let (dtype, data) = if floating && dtype != to {
+            (to, TensorData::from_bytes(data, shape.clone(), dtype).convert_dtype(to).into_bytes())
+        } else {
+            (dtype, data)
+        };
+        tensors.push(burn_pack::Tensor::new(name, dtype, shape, param_id, data));
+    }
+    let mut writer = burn_pack::Writer::new(tensors);
+    for (k, v) in &scalars {
+        writer = writer.with_scalar(k, *v);
+    }
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    Ok(writer.into_bytes().map_err(bad)?.to_vec())
+}
+
+/// `bytes` with any half-precision float tensors widened to f32 ([`recast_burnpack`]) when it is
+/// a burnpack holding some (a compact checkpoint); otherwise `bytes` unchanged, for the loader
+/// to read (or to refuse with its own message).
+#[cfg(feature = "train")]
+pub fn widen_burnpack(bytes: Vec<u8>) -> Vec<u8> {
+    use burn::tensor::DType;
+    let half = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.clone()))
+        .and_then(|r| r.into_tensors())
+        .is_ok_and(|ts| ts.iter().any(|t| matches!(t.dtype, DType::F16 | DType::BF16)));
+    if half { recast_burnpack(bytes.clone(), DType::F32).unwrap_or(bytes) } else { bytes }
+}
+
 /// Keeps the first line of a long loader message readable.
 pub(crate) fn shorten(message: &str) -> String {
     const MAX: usize = 300;

@@ -13,8 +13,8 @@
 //!   clean `t2`, NT-Xent of `[adv1, t2]`; DS: both views attacked through the "pgd" BatchNorm,
 //!   `[NT-Xent(t1, t2) via "normal" + NT-Xent(adv1, adv2) via "pgd"] / 2`.
 //!
-//! The epochs themselves (schedule, statistics, kNN monitor, checkpoints through `on_epoch`)
-//! are the contrastive loop's ([`super::contrastive`]). Training runs in f32 (mixed precision is
+//! The epochs themselves (schedule, statistics, kNN monitor, checkpoints through `on_epoch`,
+//! budget stops with mid-epoch checkpoints through `on_pause`) are the contrastive loop's ([`super::contrastive`]). Training runs in f32 (mixed precision is
 //! refused by [`ContrastiveConfig::validate`]).
 
 use burn::optim::ModuleOptimizer;
@@ -25,6 +25,7 @@ use web_time::Instant;
 use super::contrastive::{
     ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, StepOutput, ViewBackend, pretraining_epochs,
 };
+use super::budget::{Budget, Pause, Start};
 use super::ifnd::IfndState;
 use super::mixed_precision::train_step;
 use super::StepProgress;
@@ -175,10 +176,12 @@ pub fn train_adversarial_contrastive<E: From<crate::Error>>(
     train: &ImageSet,
     monitor: Option<KnnMonitor<'_>>,
     config: &ContrastiveConfig,
-    first_epoch: usize,
+    start: impl Into<Start>,
+    budget: &mut Budget,
     device: &Device,
     on_step: impl FnMut(StepProgress),
     on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+    on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
 ) -> Result<ContrastiveModel, E> {
     if !config.method.is_adversarial() {
         return Err(crate::Error::Train(format!("{:?} is not an adversarial contrastive method", config.method)).into());
@@ -192,7 +195,7 @@ pub fn train_adversarial_contrastive<E: From<crate::Error>>(
     }
     let train_device = device.clone().autodiff();
     let view_backend = config.view_backend.resolve(device);
-    pretraining_epochs(model, optim, train, monitor, config, first_epoch, None, device, on_step, on_epoch, |model, optim, plan| {
+    pretraining_epochs(model, optim, train, monitor, config, start, None, budget, device, on_step, on_epoch, on_pause, |model, optim, plan| {
         adversarial_step(model, optim, train, plan.indices, &plan.objective, config, view_backend, plan.seed, plan.lr, &train_device)
     })
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::adversarial_contrastive::{AclVariant, AdversarialConfig};
+use super::budget::{Budget, PartialEpoch, Pause, Start, synced};
 use super::fnc::FncSchedule;
 use super::ifnd::{IfndEpoch, IfndRun, IfndState};
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
@@ -335,8 +336,8 @@ struct EpochSums {
 impl EpochSums {
     /// Reads back and adds the pending step statistics, emptying `pending`.
     /// One read-back for the whole interval: the steps' four values summed on the device.
-    fn absorb(&mut self, pending: &mut Vec<[Tensor<1>; 4]>) {
-        let sums = super::read_sums(pending.drain(..).map(|values| Tensor::cat(values.to_vec(), 0)).collect());
+    fn absorb(&mut self, pending: &mut Vec<Tensor<1>>) {
+        let sums = super::read_sums(std::mem::take(pending));
         if sums.is_empty() {
             return;
         }
@@ -345,7 +346,23 @@ impl EpochSums {
         self.cancelled += sums[2];
         self.same_class += sums[3];
     }
+
+    /// The sums as a [`PartialEpoch`] keeps them.
+    fn to_bits(&self) -> Vec<u64> {
+        [self.loss, self.negatives, self.cancelled, self.same_class].iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The sums a [`PartialEpoch`] kept.
+    fn from_partial(p: &PartialEpoch) -> Self {
+        let v = p.sums();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0.0);
+        Self { loss: at(0), negatives: at(1), cancelled: at(2), same_class: at(3) }
+    }
 }
+
+/// Running sums of a contrastive epoch kept in a [`PartialEpoch`]: loss sum, negative pairs,
+/// cancelled pairs, cancelled pairs of one class.
+pub const PARTIAL_SUMS: usize = 4;
 
 /// The monitor of a run: kNN bank (training images, unaugmented) and test images.
 pub struct KnnMonitor<'a> {
@@ -369,10 +386,14 @@ pub(crate) struct StepPlan<'a> {
     pub lr: f64,
 }
 
-/// Trains `model` (parameters on the autodiff version of `device`) from epoch `first_epoch`
-/// (1-based; greater than 1 when resuming, with the checkpoint's `ifnd` state for IFND runs)
-/// to `config.epochs`. `on_epoch` receives the model, optimizer and IFND state after every
-/// epoch (to checkpoint them) and may stop training with an error. RoCL and ACL runs go to
+/// Trains `model` (parameters on the autodiff version of `device`) from `start` (an epoch,
+/// 1-based, greater than 1 when resuming; or the [`PartialEpoch`] a budget stopped) to
+/// `config.epochs`, with the checkpoint's `ifnd` state for resumed IFND runs. `on_epoch`
+/// receives the model, optimizer and IFND state after every epoch (to checkpoint them) and may
+/// stop training with an error. When `budget` says the next step (or the end of the epoch) no
+/// longer fits, the loop calls `on_pause` with the same three (to save a mid-epoch checkpoint;
+/// the IFND state is the pseudo-labels the stopped epoch trains with) and stops with the error
+/// it returns. RoCL and ACL runs go to
 /// [`super::adversarial_contrastive::train_adversarial_contrastive`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_contrastive<E: From<crate::Error>>(
@@ -381,19 +402,21 @@ pub fn train_contrastive<E: From<crate::Error>>(
     train: &ImageSet,
     monitor: Option<KnnMonitor<'_>>,
     config: &ContrastiveConfig,
-    first_epoch: usize,
+    start: impl Into<Start>,
     ifnd: Option<IfndState>,
+    budget: &mut Budget,
     device: &Device,
     on_step: impl FnMut(StepProgress),
     on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+    on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
 ) -> Result<ContrastiveModel, E> {
     if config.method.is_adversarial() {
-        return super::adversarial_contrastive::train_adversarial_contrastive(model, optim, train, monitor, config, first_epoch, device, on_step, on_epoch);
+        return super::adversarial_contrastive::train_adversarial_contrastive(model, optim, train, monitor, config, start, budget, device, on_step, on_epoch, on_pause);
     }
     let train_device = device.clone().autodiff();
     let mut amp = config.mixed_precision.map(MixedPrecision::new);
     let view_backend = config.view_backend.resolve(device);
-    pretraining_epochs(model, optim, train, monitor, config, first_epoch, ifnd, device, on_step, on_epoch, |model, optim, plan| {
+    pretraining_epochs(model, optim, train, monitor, config, start, ifnd, budget, device, on_step, on_epoch, on_pause, |model, optim, plan| {
         let flagged = plan.flagged.clone();
         contrastive_step_with(model, optim, train, plan.indices, &plan.objective, flagged, &config.views, view_backend, plan.seed, plan.lr, &train_device, amp.as_mut())
     })
@@ -401,8 +424,9 @@ pub fn train_contrastive<E: From<crate::Error>>(
 
 /// The epochs of a pre-training run, shared by every contrastive method: validation, the
 /// seeded shuffle of each epoch (fixed batch shapes), the learning-rate and FNC schedules, the
-/// step statistics (read back every 20 steps), the kNN monitor and the epoch report. `step`
-/// performs one optimisation step.
+/// step statistics (read back every 20 steps), the kNN monitor, the epoch report, and the
+/// budget's stops with their mid-epoch state (so every method pauses and resumes inside an
+/// epoch alike). `step` performs one optimisation step.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
     mut model: ContrastiveModel,
@@ -410,13 +434,16 @@ pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
     train: &ImageSet,
     monitor: Option<KnnMonitor<'_>>,
     config: &ContrastiveConfig,
-    first_epoch: usize,
+    start: impl Into<Start>,
     ifnd: Option<IfndState>,
+    budget: &mut Budget,
     device: &Device,
     mut on_step: impl FnMut(StepProgress),
     mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
+    mut on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
     mut step: impl FnMut(ContrastiveModel, &mut ModuleOptimizer, &StepPlan) -> crate::Result<StepOutput>,
 ) -> Result<ContrastiveModel, E> {
+    let Start { epoch: first_epoch, mut partial } = start.into();
     config.validate()?;
     if train.len() < 2 {
         return Err(crate::Error::Train("contrastive training needs at least 2 images".into()).into());
@@ -433,7 +460,24 @@ pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
         ContrastiveMethod::SimClr | ContrastiveMethod::Rocl | ContrastiveMethod::Acl => Positives::Instances,
     };
     let train_device = device.clone().autodiff();
-    let mut ifnd = config.fnc.ifnd().map(|s| IfndRun::new(*s, ifnd, train, first_epoch.max(1), config.epochs)).transpose()?;
+    if let Some(p) = &partial {
+        p.check(steps_per_epoch, PARTIAL_SUMS)?;
+    }
+    // IFND: resuming inside an epoch, the checkpoint's pseudo-labels are the ones that epoch
+    // began with (not recomputed from the weights of its middle).
+    let mut ifnd = match config.fnc.ifnd() {
+        Some(s) if partial.is_some() => Some(IfndRun::inside(*s, ifnd, train, first_epoch, config.epochs)?),
+        Some(s) => Some(IfndRun::new(*s, ifnd, train, first_epoch.max(1), config.epochs)?),
+        None => None,
+    };
+    budget.expect_checkpoint_bytes(model.num_params() * 4 * 3);
+    // Images through the network per step, and at the end of an epoch (kNN bank and test set).
+    // RoCL/ACL steps also run their attack, so this overestimates their end-of-epoch pass
+    // until one is timed (a stop comes early, never late).
+    let images_per_step = 2 * config.batch_size;
+    let monitor_images = monitor.as_ref().map_or(0, |m| m.bank.len() + m.test.len());
+    // Whether anything ran since the last checkpoint (the one this run started from).
+    let mut changed = false;
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
         let mut augment_seconds = 0.0;
@@ -446,11 +490,36 @@ pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
         let (mut sums, mut seen) = (EpochSums::default(), 0usize);
         let mut pending = Vec::new();
         let mut global_step = (epoch - 1) * steps_per_epoch;
+        let (mut skip, mut before) = (0, 0.0);
+        // Resuming inside this epoch: skip its steps taken, restore its sums.
+        if let Some(p) = partial.take().filter(|p| p.epoch == epoch) {
+            (sums, seen, pending) = (EpochSums::from_partial(&p), p.seen, p.rows_on(&train_device));
+            (skip, before, augment_seconds) = (p.steps_done, p.train_seconds, p.augment_seconds);
+            global_step += skip;
+        }
         let (mut lr, mut rho) = (schedule.at(global_step), None);
-        for (step_index, indices) in order.full_batches().enumerate() {
+        if skip > 0 {
+            // The values of the last step taken, which the epoch's report names.
+            (lr, rho) = (schedule.at(global_step - 1), config.fnc.rho(global_step - 1, config.epochs, steps_per_epoch));
+        }
+        budget.begin_steps();
+        for (step_index, indices) in order.full_batches().enumerate().skip(skip) {
             // A set of one image has no negatives.
             if indices.len() < 2 {
                 continue;
+            }
+            if budget.must_pause(pending.len()) {
+                let partial = PartialEpoch {
+                    epoch,
+                    steps_done: step_index,
+                    steps: steps_per_epoch,
+                    seen,
+                    sums: sums.to_bits(),
+                    pending: PartialEpoch::rows_to_host(&pending),
+                    train_seconds: before + start.elapsed().as_secs_f64(),
+                    augment_seconds,
+                };
+                return Err(on_pause(&Pause { partial, changed }, &synced(model), optim, ifnd.as_ref().map(IfndRun::state)));
             }
             lr = schedule.at(global_step);
             rho = config.fnc.rho(global_step, config.epochs, steps_per_epoch);
@@ -466,16 +535,17 @@ pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
             model = step_out.model;
             augment_seconds += step_out.augment_seconds;
             let out = step_out.output;
-            pending.push([
-                out.loss * indices.len() as f32,
-                out.negatives,
-                out.cancelled,
-                out.cancelled_same_class.expect("labels were given"),
-            ]);
+            pending.push(Tensor::cat(
+                vec![out.loss * indices.len() as f32, out.negatives, out.cancelled, out.cancelled_same_class.expect("labels were given")],
+                0,
+            ));
             global_step += 1;
             seen += indices.len();
+            changed = true;
+            budget.step_taken();
             if pending.len() == 20 {
                 sums.absorb(&mut pending);
+                budget.synced();
                 on_step(StepProgress {
                     epoch,
                     step: step_index + 1,
@@ -488,8 +558,24 @@ pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
             }
         }
         sums.absorb(&mut pending);
-        let train_seconds = start.elapsed().as_secs_f64();
+        budget.synced();
+        let train_seconds = before + start.elapsed().as_secs_f64();
+        if !budget.fits(budget.epoch_end_estimate(monitor_images, images_per_step)) {
+            let partial = PartialEpoch {
+                epoch,
+                steps_done: steps_per_epoch,
+                steps: steps_per_epoch,
+                seen,
+                sums: sums.to_bits(),
+                pending: Vec::new(),
+                train_seconds,
+                augment_seconds,
+            };
+            return Err(on_pause(&Pause { partial, changed }, &synced(model), optim, ifnd.as_ref().map(IfndRun::state)));
+        }
+        let end = Instant::now();
         let knn_accuracy = monitor.as_ref().map(|m| knn_accuracy(&model.encoder, m.bank, m.test, &config.knn, device));
+        budget.epoch_end_took(end.elapsed().as_secs_f64());
         let fnc = config.fnc != FncSchedule::None;
         let report = ContrastiveEpoch {
             epoch,
@@ -500,11 +586,15 @@ pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
             cancel_precision: (fnc && sums.cancelled > 0.0).then(|| sums.same_class / sums.cancelled),
             knn_accuracy,
             ifnd: ifnd_report,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: before + start.elapsed().as_secs_f64(),
             augment_seconds,
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
+        let saving = Instant::now();
+        model = synced(model);
         on_epoch(&report, &model, optim, ifnd.as_ref().map(IfndRun::state))?;
+        budget.checkpoint_took(saving.elapsed().as_secs_f64());
+        changed = false;
     }
     Ok(model)
 }

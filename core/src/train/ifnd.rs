@@ -361,25 +361,41 @@ pub struct IfndRun {
     settings: Ifnd,
     state: IfndState,
     encoded: Option<Tensor<2, Int>>,
+    /// The epoch resumed partway (a budget stopped it), whose pseudo-labels `state` already
+    /// holds: its start keeps them instead of recomputing them from mid-epoch weights.
+    resumed_inside: Option<usize>,
 }
 
 impl IfndRun {
     /// Starts (or, with the checkpoint's `state`, resumes before `first_epoch`) IFND on `train`.
     /// Errors when a cluster count exceeds the training images or the state does not fit.
     pub fn new(settings: Ifnd, state: Option<IfndState>, train: &ImageSet, first_epoch: usize, epochs: usize) -> crate::Result<Self> {
+        Self::start(settings, state, train, first_epoch, epochs, false)
+    }
+
+    /// Resumes IFND inside `epoch`, which a budget stopped partway: `state` (saved with the
+    /// mid-epoch checkpoint) holds the pseudo-labels the epoch began with, and the epoch goes on
+    /// with them, as an uninterrupted run does. Errors as [`Self::new`].
+    pub fn inside(settings: Ifnd, state: Option<IfndState>, train: &ImageSet, epoch: usize, epochs: usize) -> crate::Result<Self> {
+        Self::start(settings, state, train, epoch, epochs, true)
+    }
+
+    fn start(settings: Ifnd, state: Option<IfndState>, train: &ImageSet, first_epoch: usize, epochs: usize, inside: bool) -> crate::Result<Self> {
         if let Some(&k) = settings.clusters.as_slice().iter().find(|&&k| k > train.len()) {
             return Err(crate::Error::Train(format!("IFND: {k} clusters for {} training images", train.len())));
         }
         let state = state.unwrap_or_default();
         state.check(&settings, train.len())?;
-        let expected = settings.labels_from(first_epoch.saturating_sub(1), epochs).unwrap_or(0);
+        let before = if inside { first_epoch } else { first_epoch.saturating_sub(1) };
+        let expected = settings.labels_from(before, epochs).unwrap_or(0);
         if state.epoch != expected {
+            let at = if inside { "inside" } else { "at" };
             return Err(crate::Error::Train(format!(
-                "the checkpoint's IFND pseudo-labels are from epoch {}, but a run resumed at epoch {first_epoch} needs those of epoch {expected}",
+                "the checkpoint's IFND pseudo-labels are from epoch {}, but a run resumed {at} epoch {first_epoch} needs those of epoch {expected}",
                 state.epoch
             )));
         }
-        Ok(Self { settings, state, encoded: None })
+        Ok(Self { settings, state, encoded: None, resumed_inside: inside.then_some(first_epoch) })
     }
 
     /// Prepares `epoch`: recomputes the pseudo-labels from `model` when the schedule says so,
@@ -397,7 +413,9 @@ impl IfndRun {
     ) -> crate::Result<IfndEpoch> {
         let rate = self.settings.acceptance_rate(epoch, epochs);
         let recompute = self.settings.recomputes_at(epoch, epochs);
-        if recompute {
+        // The epoch resumed partway already has its pseudo-labels (from its start).
+        let resumed = self.resumed_inside.take() == Some(epoch);
+        if recompute && !resumed {
             let embeddings = embed_set(model, train, 256, device);
             self.state = IfndState::compute(embeddings, &self.settings, seed, epoch)?;
         }

@@ -1,9 +1,11 @@
 //! Training loops (native only: the page evaluates and attacks, it does not train):
 //! supervised cross-entropy, contrastive pre-training (SimCLR, SupCon, FNC, A-FNC, IFND) with
 //! the A-FNC threshold schedule, IFND's pseudo-labels and LARS, adversarial contrastive learning
-//! (RoCL, ACL), the kNN monitor, and linear evaluation.
+//! (RoCL, ACL), the kNN monitor, and linear evaluation; wall-time budgets that stop a loop at a
+//! step boundary with a mid-epoch checkpoint ([`budget`]).
 
 pub mod adversarial_contrastive;
+pub mod budget;
 pub mod contrastive;
 pub mod fnc;
 pub mod ifnd;
@@ -42,6 +44,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
 }
 
 pub use adversarial_contrastive::{AclVariant, AdversarialConfig};
+pub use budget::{Budget, BudgetSpent, PartialEpoch, Pause, Start};
 pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TABLE4_PRESETS, TrainPlan};

@@ -7,6 +7,7 @@
 //! grayscale: the paper's recipe, Section 4), rendered on the host or on the device
 //! ([`ViewBackend`]) like the contrastive views.
 
+use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use web_time::Instant;
 
 use super::LrSchedule;
+use super::budget::{Budget, PartialEpoch, Pause, Start, synced};
 use super::mixed_precision::{HalfPrecision, MixedPrecision, train_step};
 use super::contrastive::ViewBackend;
 use crate::data::ImageSet;
@@ -203,8 +205,12 @@ impl SupervisedConfig {
     }
 }
 
+/// Running sums of a supervised epoch kept in a [`PartialEpoch`]: loss sum, correct count.
+pub const PARTIAL_SUMS: usize = 2;
+
 /// Trains `model` (whose parameters live on an autodiff device) on `train` for
-/// `config.epochs` epochs from scratch; [`train_supervised_from`] with a fresh optimizer.
+/// `config.epochs` epochs from scratch, without a budget; [`train_supervised_from`] with a
+/// fresh optimizer.
 pub fn train_supervised<E>(
     model: Classifier,
     train: &ImageSet,
@@ -215,14 +221,18 @@ pub fn train_supervised<E>(
     mut on_epoch: impl FnMut(&EpochReport, &Classifier) -> Result<(), E>,
 ) -> Result<Classifier, E> {
     let mut optim = config.optimizer();
-    train_supervised_from(model, &mut optim, train, test, config, 1, device, on_step, |r, m, _| on_epoch(r, m))
+    let pause = |_: &Pause, _: &Classifier, _: &ModuleOptimizer| -> E { unreachable!("an unlimited budget never pauses") };
+    train_supervised_from(model, &mut optim, train, test, config, 1, &mut Budget::unlimited(), device, on_step, |r, m, _| on_epoch(r, m), pause)
 }
 
-/// Trains `model` (whose parameters live on an autodiff device) on `train` from epoch
-/// `first_epoch` (1-based; later when resuming) to `config.epochs`, reporting after every
-/// epoch. Shuffling and augmentation are seeded per epoch, so a run resumed with the model and
-/// optimizer state of its last checkpoint continues exactly. `on_epoch` receives both (to
-/// checkpoint them) and may stop training by returning an error.
+/// Trains `model` (whose parameters live on an autodiff device) on `train` from `start` (an
+/// epoch, 1-based, later when resuming; or the [`PartialEpoch`] a budget stopped) to
+/// `config.epochs`, reporting after every epoch. Shuffling and augmentation are seeded per
+/// epoch and per step, so a run resumed with the model and optimizer state of its last
+/// checkpoint continues exactly. `on_epoch` receives both (to checkpoint them) and may stop
+/// training by returning an error. When `budget` says the next step (or the end of the epoch)
+/// no longer fits, the loop calls `on_pause` (to save a mid-epoch checkpoint) and stops with
+/// the error it returns.
 #[allow(clippy::too_many_arguments)]
 pub fn train_supervised_from<E>(
     mut model: Classifier,
@@ -230,11 +240,14 @@ pub fn train_supervised_from<E>(
     train: &ImageSet,
     test: Option<&ImageSet>,
     config: &SupervisedConfig,
-    first_epoch: usize,
+    start: impl Into<Start>,
+    budget: &mut Budget,
     device: &Device,
     mut on_step: impl FnMut(StepProgress),
     mut on_epoch: impl FnMut(&EpochReport, &Classifier, &ModuleOptimizer) -> Result<(), E>,
+    mut on_pause: impl FnMut(&Pause, &Classifier, &ModuleOptimizer) -> E,
 ) -> Result<Classifier, E> {
+    let Start { epoch: first_epoch, mut partial } = start.into();
     // Fixed batch shapes: the ragged last batch of each (reshuffled) epoch is dropped.
     let steps_per_epoch = crate::data::batch::steps_per_epoch(train.len(), config.batch_size);
     let schedule = LrSchedule {
@@ -246,6 +259,9 @@ pub fn train_supervised_from<E>(
     let mut amp = config.mixed_precision.map(MixedPrecision::new);
     let view_backend = config.view_backend.resolve(device);
     let mut global_step = (first_epoch.max(1) - 1) * steps_per_epoch;
+    budget.expect_checkpoint_bytes(model.num_params() * 4 * 3);
+    // Whether anything ran since the last checkpoint (the one this run started from).
+    let mut changed = false;
     for epoch in first_epoch.max(1)..=config.epochs {
         let start = Instant::now();
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
@@ -254,8 +270,23 @@ pub fn train_supervised_from<E>(
         let order = BatchOrder::shuffled(train.len(), config.batch_size, config.seed.wrapping_add(epoch as u64));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut pending = Vec::new();
-        let mut lr = schedule.at(global_step);
-        for (step, indices) in order.full_batches().enumerate() {
+        // Resuming inside this epoch: skip its steps taken, restore its sums.
+        let (mut skip, mut before) = (0, 0.0);
+        if let Some(p) = partial.take().filter(|p| p.epoch == epoch) {
+            let sums = p.sums();
+            (loss_sum, correct, seen) = (sums.first().copied().unwrap_or(0.0), sums.get(1).copied().unwrap_or(0.0).round() as usize, p.seen);
+            pending = p.rows_on(&train_device);
+            (skip, before) = (p.steps_done.min(steps_per_epoch), p.train_seconds);
+            global_step += skip;
+        }
+        let mut lr = schedule.at(global_step.saturating_sub(usize::from(skip > 0)));
+        budget.begin_steps();
+        for (step, indices) in order.full_batches().enumerate().skip(skip) {
+            if budget.must_pause(pending.len()) {
+                let sums = vec![loss_sum.to_bits(), (correct as f64).to_bits()];
+                let partial = PartialEpoch { epoch, steps_done: step, steps: steps_per_epoch, seen, sums, pending: PartialEpoch::rows_to_host(&pending), train_seconds: before + start.elapsed().as_secs_f64(), augment_seconds: 0.0 };
+                return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
+            }
             lr = schedule.at(global_step);
             // The views of a step are seeded as contrastive training seeds its steps.
             let step_seed = epoch_seed.wrapping_add((step as u64) << 32);
@@ -273,9 +304,12 @@ pub fn train_supervised_from<E>(
             pending.push(stats);
             global_step += 1;
             seen += indices.len();
+            changed = true;
+            budget.step_taken();
             if pending.len() == 20 || step + 1 == steps_per_epoch {
                 // One read-back per logging interval: (loss sum, correct count) of its steps.
                 let sums = super::read_sums(pending.drain(..).collect());
+                budget.synced();
                 loss_sum += sums[0];
                 correct += sums[1].round() as usize;
                 on_step(StepProgress {
@@ -289,18 +323,36 @@ pub fn train_supervised_from<E>(
                 });
             }
         }
-        let train_seconds = start.elapsed().as_secs_f64();
+        if !pending.is_empty() {
+            // Only when resumed after the last step with its statistics still pending.
+            let sums = super::read_sums(pending.drain(..).collect());
+            loss_sum += sums[0];
+            correct += sums[1].round() as usize;
+        }
+        let train_seconds = before + start.elapsed().as_secs_f64();
+        let test_images = test.map_or(0, |t| t.len());
+        if !budget.fits(budget.epoch_end_estimate(test_images, config.batch_size)) {
+            let sums = vec![loss_sum.to_bits(), (correct as f64).to_bits()];
+            let partial = PartialEpoch { epoch, steps_done: steps_per_epoch, steps: steps_per_epoch, seen, sums, pending: Vec::new(), train_seconds, augment_seconds: 0.0 };
+            return Err(on_pause(&Pause { partial, changed }, &synced(model), optim));
+        }
+        let end = Instant::now();
         let test_accuracy = test.map(|t| clean_accuracy(&model, t, config.batch_size.max(256), device));
+        budget.epoch_end_took(end.elapsed().as_secs_f64());
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
             train_accuracy: correct as f64 / seen.max(1) as f64,
             test_accuracy,
             lr,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: before + start.elapsed().as_secs_f64(),
             images_per_second: seen as f64 / train_seconds.max(1e-9),
         };
+        let saving = Instant::now();
+        model = synced(model);
         on_epoch(&report, &model, optim)?;
+        budget.checkpoint_took(saving.elapsed().as_secs_f64());
+        changed = false;
     }
     Ok(model)
 }

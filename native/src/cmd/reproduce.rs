@@ -12,12 +12,19 @@
 //! in `<out>/seed-k` (trained with `--seed k`; every seed is evaluated on the same test images),
 //! each resumable on its own; the report then shows mean ± std over seeds and the verdicts.
 //! With one seed (the default) the study is `<out>` itself, as before.
+//!
+//! `--budget 9m` bounds the whole command's wall time: every training stage gets what is left as
+//! its own `--budget` (it stops at a step boundary after a checkpoint), any other stage still
+//! running at the deadline is stopped (the evaluation keeps its finished cells; geometry and
+//! corruptions start again), no stage starts when less than 5 s are left, and the command ends
+//! with exit code 75 and "stopped at budget ...; run the same command again to continue".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hypersphere_core::train::budget::{self, BudgetSpent, EXIT_CODE};
 use hypersphere_core::train::{PRESETS, Scale};
 
 use crate::device::DeviceArgs;
@@ -42,6 +49,9 @@ pub struct Args {
     /// Training seeds of every setting (the paper averages 5): seed k's study goes to <out>/seed-k and the report shows mean ± std; 1: the study is <out> itself.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
+    /// Wall-time budget of this command (e.g. 9m, 90s, 1h): stop before it is spent, training at a step boundary after a checkpoint, with exit code 75; the same command again continues.
+    #[arg(long)]
+    pub budget: Option<String>,
     /// Reproduce one table of the paper instead of the CIFAR study: 2 = Table 2 and Figure 3,
     /// the ImageNet checkpoints given by --model, on the validation folder given by --data.
     #[arg(long)]
@@ -79,13 +89,54 @@ struct Stages<'a> {
     device: String,
     precision: String,
     limit_args: Vec<String>,
+    /// When the command's budget runs out.
+    deadline: Option<Instant>,
 }
 
-/// Runs this program with `args`, its output going to the terminal.
-pub(super) fn stage(name: &str, args: &[String]) -> Result<()> {
+/// No stage starts with less than this left of the budget.
+const MIN_STAGE_SECONDS: f64 = 5.0;
+/// A training stage's own budget ends this long before the study's, so that it has stopped
+/// and exited when the study's deadline comes.
+const STAGE_MARGIN_SECONDS: f64 = 2.0;
+
+impl Stages<'_> {
+    /// Runs this program with `args` (a training stage gets `--budget` with what is left), its
+    /// output going to the terminal; stops at the budget as described in the module comment.
+    fn run(&self, name: &str, args: &[String]) -> Result<()> {
+        let mut args = args.to_vec();
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+            if left < MIN_STAGE_SECONDS {
+                return Err(BudgetSpent { at: format!("before {name}"), resume: "run the same command again to continue".into() }.into());
+            }
+            if args.first().is_some_and(|a| a == "train") {
+                args.extend([s("--budget"), budget::format_duration(Duration::from_secs_f64(left - STAGE_MARGIN_SECONDS))]);
+            }
+        }
+        stage(name, &args, self.deadline)
+    }
+}
+
+/// Runs this program with `args`, its output going to the terminal; stopped when it is still
+/// running at `deadline`.
+pub(super) fn stage(name: &str, args: &[String], deadline: Option<Instant>) -> Result<()> {
     eprintln!("== {name}: hypersphere {}", args.join(" "));
     let exe = std::env::current_exe().context("finding the hypersphere binary")?;
-    let status = Command::new(exe).args(args).status().with_context(|| format!("starting {name}"))?;
+    let mut child = Command::new(exe).args(args).spawn().with_context(|| format!("starting {name}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait().with_context(|| format!("waiting for {name}"))? {
+            break status;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(BudgetSpent { at: format!("in {name} (stopped there; it continues from its last saved result)"), resume: "run the same command again to continue".into() }.into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if status.code() == Some(EXIT_CODE) {
+        return Err(BudgetSpent { at: format!("in {name}"), resume: "run the same command again to continue".into() }.into());
+    }
     if !status.success() {
         bail!("{name} failed ({status}); run the same command again to continue where it stopped");
     }
@@ -101,8 +152,11 @@ fn path(p: &Path) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let window = args.budget.as_deref().map(budget::parse_duration).transpose().context("--budget")?;
     match args.table {
         None | Some(1) => {}
+        Some(2) if window.is_some() => bail!("--budget belongs to the CIFAR study (--table 1); --table 2 keeps each finished evaluation, so run it again to continue"),
         Some(2) => {
             let selected = args.device.select()?;
             eprintln!("device: {}", selected.runtime);
@@ -134,7 +188,7 @@ pub fn run(args: Args) -> Result<()> {
         Scale::Paper => None,
     });
     let limit_args: Vec<String> = limit.map(|l| vec![s("--limit"), l.to_string()]).unwrap_or_default();
-    let stages = Stages { args: &args, scale, device, precision, limit_args };
+    let stages = Stages { args: &args, scale, device, precision, limit_args, deadline: window.map(|w| started + w) };
     let start = Instant::now();
     if args.seeds == 1 {
         study(&stages, &out, None)?;
@@ -144,7 +198,7 @@ pub fn run(args: Args) -> Result<()> {
             study(&stages, &out.join(format!("seed-{seed}")), Some(seed))?;
         }
     }
-    stage("report", &[s("report"), s("--study"), path(&out), s("--title"), format!("hypersphere study ({} scale, {})", args.preset, args.data)])?;
+    stages.run("report", &[s("report"), s("--study"), path(&out), s("--title"), format!("hypersphere study ({} scale, {})", args.preset, args.data)])?;
     println!("study complete in {:.1} min: {}", start.elapsed().as_secs_f64() / 60.0, out.join("report").join("report.html").display());
     Ok(())
 }
@@ -162,14 +216,14 @@ fn study(stages: &Stages, out: &Path, seed: Option<u64>) -> Result<()> {
         }
         let t = Instant::now();
         if run.join("checkpoint.json").exists() {
-            stage(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()])?;
+            stages.run(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()])?;
         } else {
             let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&stages.args.preset), s("--data"), s(&stages.args.data), s("--out"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
             if let Some(seed) = seed {
                 a.extend([s("--seed"), seed.to_string()]);
             }
             a.extend(stages.args.train_args.split_whitespace().map(String::from));
-            stage(&format!("train {name}"), &a)?;
+            stages.run(&format!("train {name}"), &a)?;
         }
         crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())?;
     }
@@ -191,13 +245,13 @@ fn study(stages: &Stages, out: &Path, seed: Option<u64>) -> Result<()> {
         a.extend([s("--gap-reference"), s("simclr,supcon"), s("--markdown"), path(&out.join("eval.md")), s("--resume"), path(&out.join("eval.jsonl"))]);
         a.extend([s("--json"), path(&out.join("eval.json"))]);
         a.extend(stages.limit_args.clone());
-        stage("robustness", &a)?;
+        stages.run("robustness", &a)?;
     }
     if !out.join("geometry.json").exists() {
         let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
         a.extend([s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
         a.extend(stages.limit_args.clone());
-        stage("geometry", &a)?;
+        stages.run("geometry", &a)?;
     }
     if !out.join("corruptions.json").exists() {
         let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
@@ -206,7 +260,7 @@ fn study(stages: &Stages, out: &Path, seed: Option<u64>) -> Result<()> {
             a.extend([s("--severities"), s("1,3,5")]);
         }
         a.extend(stages.limit_args.clone());
-        stage("corruptions", &a)?;
+        stages.run("corruptions", &a)?;
     }
     Ok(())
 }

@@ -158,7 +158,7 @@ pub fn run(args: &Args, device: &str, precision: &str) -> Result<()> {
             }
             a.extend(["--resume".into(), dir.join("attacks.jsonl").display().to_string()]);
             a.extend(["--json".into(), report_path.display().to_string()]);
-            stage(&format!("{}: Table 2 attacks", m.name), &a)?;
+            stage(&format!("{}: Table 2 attacks", m.name), &a, None)?;
         }
         let report = read_report(&report_path)?;
         let mut evaluations = Vec::new();
@@ -171,7 +171,7 @@ pub fn run(args: &Args, device: &str, precision: &str) -> Result<()> {
                 a.extend(m.eval_args());
                 std::fs::create_dir_all(path.parent().expect("has a parent"))?;
                 a.extend(["--json".into(), path.display().to_string()]);
-                stage(&format!("{}: ImageNet-C {} severity {}", m.name, c.name(), args.severity), &a)?;
+                stage(&format!("{}: ImageNet-C {} severity {}", m.name, c.name(), args.severity), &a, None)?;
             }
             evaluations.push((*c, read_report(&path)?));
         }

@@ -4,19 +4,26 @@
 //! A run's recipe is a [`TrainPlan`]: a named preset (`--preset simclr-afnc-0.99-0.7 --scale
 //! small`) or the defaults of `--method`, with any flag given overriding it. Contrastive runs
 //! end with a linear evaluation, whose backbone + head is `model.bpk`, the model `eval` loads.
+//!
+//! `--budget 9m` stops the run before that much wall time is spent, at a step boundary, after a
+//! (mid-epoch) checkpoint, with exit code [`budget::EXIT_CODE`]; the same command run again
+//! (`--out DIR` holding a run of the same settings continues it; `--resume DIR` too) carries on
+//! to the numbers of an uninterrupted run.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
+use burn::tensor::DType;
 use hypersphere_core::data::batch::steps_per_epoch;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::{Classifier, ModelConfig, ProjectionHead, module_from_burnpack, module_to_burnpack};
 use hypersphere_core::train::contrastive::{OptimizerKind, ViewBackend};
 use hypersphere_core::train::ifnd::{IfndEpoch, IfndState};
 use hypersphere_core::train::supervised::Augmentation;
+use hypersphere_core::train::budget::{self, Budget, BudgetSpent, Pause};
 use hypersphere_core::train::{
-    ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
+    ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, Start, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
 };
 use serde_json::json;
 
@@ -122,6 +129,64 @@ pub struct Args {
     /// Seed of weights, shuffling, augmentation and views.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Wall-time budget (e.g. 90s, 10m, 1h): stop before it is spent, after a checkpoint, with exit code 75; the same command again continues.
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// How checkpoints store weights and optimizer state: f32 (exact resume), f16 or bf16 (half the size; a resumed run's numbers move within noise). Default: the run's recorded choice, else f32.
+    #[arg(long)]
+    pub checkpoint_precision: Option<String>,
+}
+
+/// The storage type named by `--checkpoint-precision`.
+fn storage_dtype(name: &str) -> Result<DType> {
+    Ok(match name {
+        "f32" => DType::F32,
+        "f16" => DType::F16,
+        "bf16" => DType::BF16,
+        other => bail!("unknown --checkpoint-precision '{other}' (valid: f32, f16, bf16)"),
+    })
+}
+
+/// The test hook that makes a budget run out after N training steps of one process
+/// (deterministic stopping points for the tests; `tests/tests/budget.rs`).
+const STEP_HOOK: &str = "HYPERSPHERE_TEST_BUDGET_STEPS";
+
+/// The budget of this invocation, counted from now: `--budget`, and the test hook.
+pub fn budget_from(text: Option<&str>) -> Result<Budget> {
+    let mut b = match text {
+        Some(t) => Budget::new(budget::parse_duration(t).context("--budget")?),
+        None => Budget::unlimited(),
+    };
+    if let Some(n) = std::env::var(STEP_HOOK).ok().and_then(|v| v.parse().ok()) {
+        b = b.with_step_limit(n);
+    }
+    Ok(b)
+}
+
+/// Whether `out` holds a run of exactly this plan, data and initialisation with a checkpoint:
+/// then the same command continues it instead of starting afresh.
+fn same_run(out: &Path, plan: &TrainPlan, data: &str, init: Option<&PathBuf>) -> bool {
+    let Ok(run) = RunFolder::open(out) else { return false };
+    if !run.path("checkpoint.json").exists() {
+        return false;
+    }
+    let Ok(config) = run.read_json::<serde_json::Value>("config.json") else { return false };
+    // Mixed precision is a setting of each invocation, not of the run.
+    let recipe = |mut p: serde_json::Value| {
+        for part in ["supervised", "contrastive"] {
+            if let Some(o) = p.get_mut(part).and_then(|v| v.as_object_mut()) {
+                o.remove("mixed_precision");
+            }
+        }
+        p
+    };
+    let same = serde_json::to_value(plan).is_ok_and(|p| recipe(p) == recipe(config["plan"].clone()))
+        && config["data"].as_str() == Some(data)
+        && config["init"] == serde_json::to_value(init).unwrap_or_default();
+    if !same {
+        eprintln!("note: {} holds a run with other settings; starting afresh", out.display());
+    }
+    same
 }
 
 /// The plan named by the flags: preset or method defaults, then every given flag (the rules of
@@ -182,18 +247,14 @@ pub struct Outcome {
 
 /// Trains (or resumes) and returns the run folder and the final test accuracy.
 pub fn train(args: &Args) -> Result<Outcome> {
-    let (run, mut plan, data, init, start_epoch) = match &args.resume {
+    // The budget counts from the start of the command: loading data and the device included.
+    let mut budget = budget_from(args.budget.as_deref())?;
+    args.checkpoint_precision.as_deref().map(storage_dtype).transpose()?;
+    let (run, mut plan, data, init, resuming) = match &args.resume {
         Some(dir) => {
             let run = RunFolder::open(dir)?;
             let (plan, data) = run.plan()?;
-            let epoch = run.checkpoint()?.map_or(0, |c| c.epoch);
-            let folder = run.dir.join("checkpoints").join(format!("epoch-{epoch}"));
-            if epoch > 0 && !folder.is_dir() {
-                bail!("{} names epoch {epoch}, but {} does not exist", run.path("checkpoint.json").display(), folder.display());
-            }
-            run.truncate_metrics(epoch)?;
-            eprintln!("resuming {} after epoch {epoch} of {}", dir.display(), plan.epochs());
-            (run, plan, data, None, epoch + 1)
+            (run, plan, data, None, true)
         }
         None => {
             let plan = plan_from_args(args)?;
@@ -202,11 +263,34 @@ pub fn train(args: &Args) -> Result<Outcome> {
                 let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
                 PathBuf::from(format!("runs/{name}-{t}"))
             });
-            let run = RunFolder::create(&out)?;
-            run.truncate_metrics(0)?;
-            (run, plan, args.data.clone(), args.init.clone(), 1)
+            if same_run(&out, &plan, &args.data, args.init.as_ref()) {
+                (RunFolder::open(&out)?, plan, args.data.clone(), None, true)
+            } else {
+                let run = RunFolder::create(&out)?;
+                run.truncate_metrics(0)?;
+                (run, plan, args.data.clone(), args.init.clone(), false)
+            }
         }
     };
+    let (start, resume_dir) = if resuming { run.resume_point()? } else { (Start::from(1), None) };
+    // Checkpoint storage: this invocation's flag, else what the run recorded, else f32.
+    let recorded = if resuming { run.read_json::<serde_json::Value>("config.json")?["checkpoint_precision"].as_str().map(String::from) } else { None };
+    let checkpoint_precision = args.checkpoint_precision.clone().or(recorded).unwrap_or_else(|| "f32".into());
+    let mut run = run;
+    run.store = storage_dtype(&checkpoint_precision)?;
+    if resuming {
+        let (epoch, step) = start.partial.as_ref().map_or((start.epoch - 1, 0), |p| (p.epoch - 1, p.steps_done));
+        let within = if step > 0 { format!(" and {step} steps of epoch {}", epoch + 1) } else { String::new() };
+        eprintln!("resuming {} after epoch {epoch}{within} of {}", run.dir.display(), plan.epochs());
+    }
+    // How to continue after a stop at the budget: the same command, unless it names no folder.
+    let resume_hint = if args.resume.is_some() || args.out.is_some() {
+        "run the same command again to continue".to_string()
+    } else {
+        let b = args.budget.as_deref().map(|b| format!(" --budget {b}")).unwrap_or_default();
+        format!("run `hypersphere train --resume {}{b}` to continue", run.dir.display())
+    };
+    let spent = |epoch: usize, step: usize| BudgetSpent { resume: resume_hint.clone(), ..BudgetSpent::after(epoch, step) };
     // Settings are checked before the device is probed, so mistakes fail at once.
     let selected = args.device.select_for_training()?;
     // Mixed precision is a setting of this invocation (a resumed run may change it).
@@ -239,7 +323,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
         model_config.dual_batch_norm = plan.contrastive.dual_batch_norm();
     }
     model_config.validate()?;
-    if start_epoch == 1 {
+    if resume_dir.is_none() {
         run.write_json(
             "config.json",
             &json!({
@@ -252,6 +336,7 @@ pub fn train(args: &Args) -> Result<Outcome> {
                 "model": model_config,
                 "plan": plan,
                 "init": init,
+                "checkpoint_precision": checkpoint_precision,
             }),
         )?;
     }
@@ -265,11 +350,33 @@ pub fn train(args: &Args) -> Result<Outcome> {
         selected.runtime,
         run.dir.display()
     );
+    let from = Resume { start, dir: resume_dir, budget: &mut budget, spent: &spent };
     let test_accuracy = match plan.method {
-        Method::Ce => train_ce(&run, &plan, &model_config, init.as_ref(), start_epoch, &train_set, &test_set, &selected)?,
-        _ => train_contrastive_run(&run, &plan, &model_config, init.as_ref(), start_epoch, &train_set, &test_set, &selected, args.no_linear_eval)?,
+        Method::Ce => train_ce(&run, &plan, &model_config, init.as_ref(), from, &train_set, &test_set, &selected)?,
+        _ => train_contrastive_run(&run, &plan, &model_config, init.as_ref(), from, &train_set, &test_set, &selected, args.no_linear_eval)?,
     };
     Ok(Outcome { dir: run.dir.clone(), test_accuracy })
+}
+
+/// Where a run continues and when it must stop: the loop's start, the checkpoint folder it
+/// continues from, the budget, and the stop message's maker (epoch, step).
+struct Resume<'a> {
+    start: Start,
+    dir: Option<PathBuf>,
+    budget: &'a mut Budget,
+    spent: &'a dyn Fn(usize, usize) -> BudgetSpent,
+}
+
+/// The stop at the budget: saves the mid-epoch checkpoint when anything changed since the last
+/// one (`save`), then the error that ends the command with exit code 75.
+fn pause_with(pause: &Pause, spent: &dyn Fn(usize, usize) -> BudgetSpent, save: impl FnOnce() -> Result<()>) -> anyhow::Error {
+    if pause.changed
+        && let Err(e) = save()
+    {
+        return e;
+    }
+    let (epoch, step) = pause.partial.position();
+    anyhow::Error::new(spent(epoch, step))
 }
 
 /// The starting backbone: from the checkpoint folder `resume` when resuming, else `--init` or
@@ -301,22 +408,25 @@ fn train_ce(
     plan: &TrainPlan,
     model_config: &ModelConfig,
     init: Option<&PathBuf>,
-    start_epoch: usize,
+    from: Resume,
     train_set: &ImageSet,
     test_set: &ImageSet,
     selected: &Selected,
 ) -> Result<Option<f64>> {
     let config = &plan.supervised;
-    let resume = (start_epoch > 1).then(|| run.checkpoint_dir(start_epoch - 1)).transpose()?;
+    let Resume { start, dir: resume, budget, spent } = from;
     let model = initial_model(resume.as_deref(), "model", model_config, init, selected)?;
     let mut optim = config.optimizer();
     if let Some(dir) = &resume {
         optim = RunFolder::load_optimizer(dir, optim)?;
     }
     let steps = steps_per_epoch(train_set.len(), config.batch_size) as u64;
+    if let Some(p) = &start.partial {
+        p.check(steps as usize, hypersphere_core::train::supervised::PARTIAL_SUMS)?;
+    }
     let pb = bar(steps * config.epochs as u64, "steps");
     pb.set_prefix("train");
-    pb.set_position((start_epoch as u64 - 1) * steps);
+    pb.set_position((start.epoch as u64 - 1) * steps + start.partial.as_ref().map_or(0, |p| p.steps_done as u64));
     let mut last_test = None;
     train_supervised_from(
         model,
@@ -324,7 +434,8 @@ fn train_ce(
         train_set,
         Some(test_set),
         config,
-        start_epoch,
+        start,
+        budget,
         &selected.device,
         |p| {
             pb.set_length(config.epochs as u64 * p.steps as u64);
@@ -333,7 +444,7 @@ fn train_ce(
         },
         |report, model, optim| -> Result<()> {
             run.commit_epoch(report.epoch, report, optim, |dir| {
-                model_files::save(model, dir, "model")?;
+                model_files::save_as(model, dir, "model", run.store)?;
                 model_files::save(model, &run.dir, "model").map(|_| ())
             })?;
             last_test = report.test_accuracy;
@@ -349,6 +460,10 @@ fn train_ce(
                 )
             });
             Ok(())
+        },
+        |pause, model, optim| {
+            pb.finish_and_clear();
+            pause_with(pause, spent, || run.commit_partial(&pause.partial, optim, |dir| model_files::save_as(model, dir, "model", run.store).map(|_| ())))
         },
     )?;
     pb.finish_and_clear();
@@ -366,14 +481,14 @@ fn train_contrastive_run(
     plan: &TrainPlan,
     model_config: &ModelConfig,
     init: Option<&PathBuf>,
-    start_epoch: usize,
+    from: Resume,
     train_set: &ImageSet,
     test_set: &ImageSet,
     selected: &Selected,
     no_linear_eval: bool,
 ) -> Result<Option<f64>> {
     let config = &plan.contrastive;
-    let resume = (start_epoch > 1).then(|| run.checkpoint_dir(start_epoch - 1)).transpose()?;
+    let Resume { start, dir: resume, budget, spent } = from;
     let ad = selected.device.clone().autodiff();
     let encoder = initial_model(resume.as_deref(), "encoder", model_config, init, selected)?;
     let mut head = ProjectionHead::new(encoder.feature_dim(), config.projection_dim, &ad);
@@ -381,7 +496,7 @@ fn train_contrastive_run(
     if let Some(dir) = &resume {
         let path = dir.join("projection.bpk");
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        head = module_from_burnpack(head, bytes).with_context(|| format!("loading {}", path.display()))?;
+        head = module_from_burnpack(head, hypersphere_core::models::widen_burnpack(bytes)).with_context(|| format!("loading {}", path.display()))?;
         optim = RunFolder::load_optimizer(dir, optim)?;
     }
     // IFND's pseudo-labels travel with the checkpoint (absent before the first clustering).
@@ -397,16 +512,31 @@ fn train_contrastive_run(
     let steps = steps_per_epoch(train_set.len(), config.batch_size) as u64;
     let pb = bar(steps * config.epochs as u64, "steps");
     pb.set_prefix(format!("{:?}", config.method).to_lowercase());
-    pb.set_position((start_epoch as u64 - 1) * steps);
+    pb.set_position((start.epoch as u64 - 1) * steps + start.partial.as_ref().map_or(0, |p| p.steps_done as u64));
     let monitor = (config.knn.k > 0).then_some(KnnMonitor { bank: train_set, test: test_set });
+    // A checkpoint folder's pre-training files: encoder, projection head and, for IFND runs,
+    // the pseudo-labels in use (a mid-epoch checkpoint's are those its epoch began with).
+    let save = |dir: &Path, model: &ContrastiveModel, ifnd: Option<&IfndState>| -> Result<()> {
+        model_files::save_as(&model.encoder, dir, "encoder", run.store)?;
+        let mut head = module_to_burnpack(&model.head)?;
+        if run.store != DType::F32 {
+            head = hypersphere_core::models::recast_burnpack(head, run.store)?;
+        }
+        write_atomic(&dir.join("projection.bpk"), &head)?;
+        if let Some(state) = ifnd {
+            write_atomic(&dir.join(IFND_STATE), &serde_json::to_vec(state)?)?;
+        }
+        Ok(())
+    };
     let model = train_contrastive(
         model,
         &mut optim,
         train_set,
         monitor,
         config,
-        start_epoch,
+        start,
         ifnd_state,
+        &mut *budget,
         &selected.device,
         |p| {
             pb.set_length(config.epochs as u64 * p.steps as u64);
@@ -415,11 +545,7 @@ fn train_contrastive_run(
         },
         |report, model, optim, ifnd| -> Result<()> {
             run.commit_epoch(report.epoch, report, optim, |dir| {
-                model_files::save(&model.encoder, dir, "encoder")?;
-                write_atomic(&dir.join("projection.bpk"), &module_to_burnpack(&model.head)?)?;
-                if let Some(state) = ifnd {
-                    write_atomic(&dir.join(IFND_STATE), &serde_json::to_vec(state)?)?;
-                }
+                save(dir, model, ifnd)?;
                 model_files::save(&model.encoder, &run.dir, "encoder").map(|_| ())
             })?;
             let percent = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into());
@@ -442,11 +568,26 @@ fn train_contrastive_run(
             });
             Ok(())
         },
+        |pause, model, optim, ifnd| {
+            pb.finish_and_clear();
+            pause_with(pause, spent, || run.commit_partial(&pause.partial, optim, |dir| save(dir, model, ifnd)))
+        },
     )?;
     pb.finish_and_clear();
     if no_linear_eval {
         eprintln!("pre-training done; run `hypersphere linear-eval --run {}` for the classifier", run.dir.display());
         return Ok(None);
+    }
+    // The linear evaluation is not checkpointed: start it only when its estimate fits (the
+    // features of the training and test images, a forward pass each, at a third of a training
+    // view's measured cost, doubled). Without a measured step (nothing trained in this
+    // invocation) it runs.
+    if let Some(step) = budget.step_estimate() {
+        let images = (train_set.len() + test_set.len()) as f64;
+        if !budget.fits(2.0 * images * step / (2 * config.batch_size) as f64 / 3.0) {
+            let steps = steps as usize;
+            return Err(BudgetSpent { at: format!("after epoch {} step {steps} (the linear evaluation is left)", config.epochs), ..spent(config.epochs, steps) }.into());
+        }
     }
     let report = super::linear_eval::evaluate_encoder(&model.encoder.valid(), train_set, test_set, &plan.linear, run, &selected.device)?;
     Ok(Some(report.test_accuracy))
