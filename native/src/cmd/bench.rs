@@ -77,7 +77,7 @@ pub struct Args {
     /// Batch size of inference and the attacks.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Batch sizes of the cross-entropy training step (comma list; empty: skip).
+    /// Batch sizes of the cross-entropy training step (comma list; 0 skips it, as does leaving ce-step out of --rows).
     #[arg(long, value_delimiter = ',', default_value = "128,512")]
     pub train_batch_sizes: Vec<usize>,
     /// Images per SimCLR training step (each gives two views; 0: skip).
