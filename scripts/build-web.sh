@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly module of the page into web/pkg/ (wasm-bindgen, --target web).
 # Uses rustup's wasm32 target when installed, otherwise Debian's rustc-web with -Zbuild-std.
-# web/Cargo.toml's release profile is tuned for size (opt-level "z", fat LTO, one codegen unit).
+# web/Cargo.toml's release profile is tuned for size (opt-level "z", one codegen unit; no LTO).
 # No wasm-opt pass (measured, README "Size of dist/"): binaryen 132's -O1 saves 2% gzipped and
 # -Oz adds 5%; Debian bookworm's binaryen 108 breaks the module (wasm-bindgen's externref table).
 set -euo pipefail
