@@ -9,6 +9,8 @@
 //! `HYPERSPHERE_FUZZ_ITERATIONS`, `HYPERSPHERE_FUZZ_FINDS`). Inputs that failed are saved with
 //! the reason; once fixed they go to `tests/fuzz/found/<target>/` and are replayed every run.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
 mod mutate;
 mod targets;
@@ -18,19 +20,11 @@ mod targets;
 #[allow(dead_code)]
 mod request;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[global_allocator]
 static ALLOCATOR: harness::Counting = harness::Counting;
 
-/// The `hypersphere` binary built next to this test (for the `serve` target).
-pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join(format!("hypersphere{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not built: run `cargo test --workspace`", bin.display());
-    bin
-}
 
 /// Removes the targets' scratch folders (`<tmp>/hs-fuzz-<pid>`) when the run ends, even by a panic.
 struct Scratch;

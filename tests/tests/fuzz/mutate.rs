@@ -198,16 +198,11 @@ fn number_runs(bytes: &[u8]) -> Vec<(usize, usize)> {
     runs
 }
 
-/// CRC-32 (IEEE), as PNG chunks and gzip use it.
+/// CRC-32 (IEEE), as PNG chunks and gzip use it (flate2's).
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 /// Recomputes the CRC of every whole chunk of a PNG stream (a mutated chunk then reaches the

@@ -675,7 +675,7 @@ fn serve_target() -> Target {
     std::fs::write(root.join("index.html"), "<p>index</p>").unwrap();
     std::fs::write(root.join("web/app.js"), "// app").unwrap();
     std::fs::write(dir.join("secret.txt"), SECRET).unwrap();
-    let mut child = Command::new(crate::binary())
+    let mut child = Command::new(crate::common::binary())
         .args(["serve", "--root", &root.display().to_string(), "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
