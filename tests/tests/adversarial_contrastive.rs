@@ -10,18 +10,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_success, assert_user_error, binary, run, scratch};
+use common::{assert_success, assert_user_error, binary, metrics, run, s, scratch};
 use serde_json::Value;
 
 const HOOK: &str = "HYPERSPHERE_TEST_EXIT_AT";
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn metrics(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()

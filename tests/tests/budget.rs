@@ -13,33 +13,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{assert_success, assert_user_error, binary, run, scratch};
+use common::{assert_success, assert_user_error, binary, metric_numbers, numbers, run, s, scratch};
 use serde_json::Value;
 
 const STEP_HOOK: &str = "HYPERSPHERE_TEST_BUDGET_STEPS";
 const EXIT_BUDGET: i32 = 75;
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-/// `value` without what legitimately differs between runs: timings and the device line.
-fn numbers(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !(k.contains("second") || k.contains("time") || *k == "runtime" || *k == "device"))
-                .map(|(k, v)| (k.clone(), numbers(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(numbers).collect()),
-        v => v.clone(),
-    }
-}
-
-fn metrics(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| numbers(&serde_json::from_str::<Value>(l).unwrap())).collect()
-}
 
 fn last_line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
@@ -117,8 +95,8 @@ fn cross_entropy_stopped_at_chosen_steps_ends_with_the_same_weights() {
     // epochs 1, 2 and 3 and once after the last step of epoch 3, before its test pass.
     let stops = run_in_windows(&train_args(&windows, &extra), &windows, 3);
     assert_eq!(stops, [(1, 3), (2, 2), (3, 1), (3, 4)]);
-    assert_eq!(metrics(&windows), metrics(&straight));
-    assert_eq!(metrics(&straight).len(), 3);
+    assert_eq!(metric_numbers(&windows), metric_numbers(&straight));
+    assert_eq!(metric_numbers(&straight).len(), 3);
     assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "the final weights differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -134,8 +112,8 @@ fn contrastive_stopped_at_chosen_steps_ends_with_the_same_numbers() {
     // kNN pass.
     let stops = run_in_windows(&train_args(&windows, &extra), &windows, 2);
     assert_eq!(stops, [(1, 2), (1, 4), (2, 2), (2, 4)]);
-    assert_eq!(metrics(&windows), metrics(&straight));
-    assert!(metrics(&straight)[1]["rho"].is_number(), "A-FNC logs rho");
+    assert_eq!(metric_numbers(&windows), metric_numbers(&straight));
+    assert!(metric_numbers(&straight)[1]["rho"].is_number(), "A-FNC logs rho");
     let linear = |d: &Path| numbers(&serde_json::from_str::<Value>(&std::fs::read_to_string(d.join("linear_eval.json")).unwrap()).unwrap());
     assert_eq!(linear(&windows), linear(&straight));
     assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "the final weights differ");
@@ -172,8 +150,8 @@ fn ifnd_stopped_inside_epochs_resumes_with_the_epochs_pseudo_labels() {
         stops.push(at);
     }
     assert_eq!(stops, [(1, 3), (2, 2), (3, 1), (3, 4)]);
-    let m = metrics(&windows);
-    assert_eq!(m, metrics(&straight));
+    let m = metric_numbers(&windows);
+    assert_eq!(m, metric_numbers(&straight));
     assert!(m[1]["ifnd"]["recomputed"].as_bool() == Some(true) && m[1]["ifnd"]["precision"].is_number(), "{m:?}");
     assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "the final weights differ");
     let _ = std::fs::remove_dir_all(&dir);
@@ -192,7 +170,7 @@ fn rocl_and_acl_stopped_at_chosen_steps_end_with_the_same_numbers() {
         // Two steps per window: inside each epoch and after each epoch's last step.
         let stops = run_in_windows(&train_args(&windows, &extra), &windows, 2);
         assert_eq!(stops, [(1, 2), (1, 4), (2, 2), (2, 4)], "{method}");
-        assert_eq!(metrics(&windows), metrics(&straight), "{method}");
+        assert_eq!(metric_numbers(&windows), metric_numbers(&straight), "{method}");
         assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "{method}: the final weights differ");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -236,7 +214,7 @@ fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
     }
     assert!(stops >= 1, "a run of {whole:?} was never stopped by a budget of {text}");
     eprintln!("a run of {whole:?} in windows of {text}: {stops} stops");
-    assert_eq!(metrics(&windows), metrics(&straight), "after {stops} stops");
+    assert_eq!(metric_numbers(&windows), metric_numbers(&straight), "after {stops} stops");
     assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "the final weights differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -311,11 +289,11 @@ fn half_precision_checkpoints_halve_the_files_and_resume_within_noise() {
     };
     let straight = dir.join("straight");
     assert_success(&Command::new(binary()).args(args(&straight, &[])).output().unwrap());
-    let reference = metrics(&straight);
+    let reference = metric_numbers(&straight);
     // The noise a half-precision resume must stay within: another training seed.
     let other = dir.join("seed-1");
     assert_success(&Command::new(binary()).args(args(&other, &["--seed", "1"])).output().unwrap());
-    let seed_noise = metrics(&other);
+    let seed_noise = metric_numbers(&other);
     let last = |m: &[Value], k: &str| m.last().unwrap()[k].as_f64().unwrap();
     let (f32_model, f32_optim) = checkpoint_sizes(&straight, 4);
     for precision in ["bf16", "f16"] {
@@ -323,7 +301,7 @@ fn half_precision_checkpoints_halve_the_files_and_resume_within_noise() {
         // Stopped every 7 steps (12 steps per epoch): five resumes from half-precision state.
         let stops = run_in_windows(&args(&out, &["--checkpoint-precision", precision]), &out, 7);
         assert!(stops.len() >= 5, "{stops:?}");
-        let m = metrics(&out);
+        let m = metric_numbers(&out);
         assert_ne!(m, reference, "{precision}: the half-precision checkpoints changed nothing");
         let loss = (last(&m, "train_loss") - last(&reference, "train_loss")).abs();
         let acc = (last(&m, "test_accuracy") - last(&reference, "test_accuracy")).abs();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{binary, fixture, run, scratch};
+use common::{binary, fixture, run, s, scratch};
 use serde_json::Value;
 
 const TIME_LIMIT: Duration = Duration::from_secs(60);
@@ -156,10 +156,6 @@ fn run_cases(cases: Vec<Case>) {
     });
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{} of {n} cases failed:\n{}", failures.len(), failures.join("\n"));
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// The model every case evaluates with: the committed ResNet-18 width-8 state dict.

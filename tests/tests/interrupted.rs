@@ -15,15 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_success, binary, fixture, run, scratch};
+use common::{assert_success, binary, fixture, metric_numbers, numbers, run, s, scratch};
 use serde_json::Value;
 
 const HOOK: &str = "HYPERSPHERE_TEST_EXIT_AT";
 const HOOK_EXIT: i32 = 86;
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
 
 /// Runs `args` with the hook set to `at`; it must stop there (exit 86).
 fn stop_at(args: &[String], at: &str) {
@@ -48,20 +44,6 @@ fn kill_when(args: &[String], ready: impl Fn() -> bool) {
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .unwrap_or_else(|e| panic!("{} is not complete JSON: {e}", path.display()))
-}
-
-/// `value` without what legitimately differs between two runs: timings and the device line.
-fn numbers(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !(k.contains("second") || k.contains("time") || *k == "runtime" || *k == "device"))
-                .map(|(k, v)| (k.clone(), numbers(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(numbers).collect()),
-        v => v.clone(),
-    }
 }
 
 /// Every file under `dir` with a final name is complete: `.json` files parse, every line of a
@@ -112,14 +94,6 @@ fn temporary_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn metrics(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| numbers(&serde_json::from_str::<Value>(l).unwrap()))
-        .collect()
-}
-
 #[test]
 fn train_stopped_anywhere_resumes_to_the_same_numbers() {
     let dir = scratch("interrupted-train");
@@ -130,7 +104,7 @@ fn train_stopped_anywhere_resumes_to_the_same_numbers() {
     };
     let straight = dir.join("straight");
     assert_success(&run(&base(&straight).iter().map(String::as_str).collect::<Vec<_>>()));
-    let expected = metrics(&straight);
+    let expected = metric_numbers(&straight);
     assert_eq!(expected.len(), 3);
     // During the first write of all, during epoch 2's checkpoint (weights, optimizer state,
     // then the checkpoint.json naming it) and during the last copy of model.bpk.
@@ -144,7 +118,7 @@ fn train_stopped_anywhere_resumes_to_the_same_numbers() {
             base(&out)
         };
         assert_success(&Command::new(binary()).args(&again).output().unwrap());
-        assert_eq!(metrics(&out), expected, "stopped at {at}");
+        assert_eq!(metric_numbers(&out), expected, "stopped at {at}");
         no_half_written_files(&out);
         assert_eq!(temporary_files(&out), Vec::<PathBuf>::new(), "stopped at {at}: temporary files left");
     }
@@ -153,7 +127,7 @@ fn train_stopped_anywhere_resumes_to_the_same_numbers() {
     kill_when(&base(&out), || out.join("checkpoint.json").exists());
     no_half_written_files(&out);
     assert_success(&run(&["train", "--resume", &s(&out), "--device", "flex"]));
-    assert_eq!(metrics(&out), expected, "killed after epoch 1");
+    assert_eq!(metric_numbers(&out), expected, "killed after epoch 1");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -6,12 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_success, run, scratch};
+use common::{assert_success, metrics, run, scratch};
 use serde_json::Value;
-
-fn metrics(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 fn train(dir: &Path, precision: &str, extra: &[&str]) -> Vec<Value> {
     let mut args = vec![

@@ -9,12 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_success, assert_user_error, binary, run, scratch};
+use common::{assert_success, assert_user_error, binary, metrics, run, scratch};
 use serde_json::Value;
-
-fn metrics(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 fn checkpoint_epoch(dir: &Path) -> u64 {
     std::fs::read_to_string(dir.join("checkpoint.json"))

@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::contrastive::{
-    ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, StepOutput, ViewBackend, pretraining_epochs,
+    ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, PretrainingRun, StepOutput, ViewBackend, pretraining_epochs,
 };
-use super::budget::{Budget, Pause, Start};
+use super::budget::Pause;
 use super::ifnd::IfndState;
 use super::mixed_precision::train_step;
 use super::StepProgress;
@@ -168,21 +168,17 @@ pub fn adversarial_step(
 }
 
 /// Trains a RoCL or ACL run (the arguments and callbacks of
-/// [`super::contrastive::train_contrastive`], which calls this for these methods).
-#[allow(clippy::too_many_arguments)]
+/// [`super::contrastive::train_contrastive`], which calls this for these methods; IFND is
+/// refused for them, so `run.ifnd` is ignored).
 pub fn train_adversarial_contrastive<E: From<crate::Error>>(
     model: ContrastiveModel,
     optim: &mut ModuleOptimizer,
-    train: &ImageSet,
-    monitor: Option<KnnMonitor<'_>>,
-    config: &ContrastiveConfig,
-    start: impl Into<Start>,
-    budget: &mut Budget,
-    device: &Device,
+    run: PretrainingRun<'_>,
     on_step: impl FnMut(StepProgress),
     on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
     on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
 ) -> Result<ContrastiveModel, E> {
+    let config = run.config;
     if !config.method.is_adversarial() {
         return Err(crate::Error::Train(format!("{:?} is not an adversarial contrastive method", config.method)).into());
     }
@@ -193,9 +189,11 @@ pub fn train_adversarial_contrastive<E: From<crate::Error>>(
         ))
         .into());
     }
-    let train_device = device.clone().autodiff();
-    let view_backend = config.view_backend.resolve(device);
-    pretraining_epochs(model, optim, train, monitor, config, start, None, budget, device, on_step, on_epoch, on_pause, |model, optim, plan| {
+    let train = run.train;
+    let train_device = run.device.clone().autodiff();
+    let view_backend = config.view_backend.resolve(run.device);
+    let run = PretrainingRun { ifnd: None, ..run };
+    pretraining_epochs(model, optim, run, on_step, on_epoch, on_pause, |model, optim, plan| {
         adversarial_step(model, optim, train, plan.indices, &plan.objective, config, view_backend, plan.seed, plan.lr, &train_device)
     })
 }

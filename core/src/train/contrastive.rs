@@ -372,6 +372,26 @@ pub struct KnnMonitor<'a> {
     pub test: &'a ImageSet,
 }
 
+/// What a pre-training run reads besides the model and its optimizer: the training images,
+/// the monitor, the settings, where it starts, the checkpoint's IFND state (resumed IFND runs)
+/// and the wall-time budget.
+pub struct PretrainingRun<'a> {
+    /// Training images.
+    pub train: &'a ImageSet,
+    /// The kNN monitor evaluated after every epoch (none: no monitor).
+    pub monitor: Option<KnnMonitor<'a>>,
+    /// Method, loss, optimisation and view settings.
+    pub config: &'a ContrastiveConfig,
+    /// An epoch (1-based, greater than 1 when resuming) or the [`PartialEpoch`] a budget stopped.
+    pub start: Start,
+    /// IFND's pseudo-labels from a checkpoint (none: computed when the schedule says).
+    pub ifnd: Option<IfndState>,
+    /// Stops the loop at a step boundary before the wall-time budget is spent.
+    pub budget: &'a mut Budget,
+    /// The device (the parameters live on its autodiff version).
+    pub device: &'a Device,
+}
+
 /// What one step of a pre-training loop is given besides the model and optimizer.
 pub(crate) struct StepPlan<'a> {
     /// The images of the step.
@@ -386,37 +406,32 @@ pub(crate) struct StepPlan<'a> {
     pub lr: f64,
 }
 
-/// Trains `model` (parameters on the autodiff version of `device`) from `start` (an epoch,
-/// 1-based, greater than 1 when resuming; or the [`PartialEpoch`] a budget stopped) to
-/// `config.epochs`, with the checkpoint's `ifnd` state for resumed IFND runs. `on_epoch`
+/// Trains `model` (parameters on the autodiff version of `run.device`) from `run.start` (an
+/// epoch, 1-based, greater than 1 when resuming; or the [`PartialEpoch`] a budget stopped) to
+/// `run.config.epochs`, with the checkpoint's IFND state for resumed IFND runs. `on_epoch`
 /// receives the model, optimizer and IFND state after every epoch (to checkpoint them) and may
-/// stop training with an error. When `budget` says the next step (or the end of the epoch) no
-/// longer fits, the loop calls `on_pause` with the same three (to save a mid-epoch checkpoint;
-/// the IFND state is the pseudo-labels the stopped epoch trains with) and stops with the error
-/// it returns. RoCL and ACL runs go to
+/// stop training with an error. When `run.budget` says the next step (or the end of the epoch)
+/// no longer fits, the loop calls `on_pause` with the same three (to save a mid-epoch
+/// checkpoint; the IFND state is the pseudo-labels the stopped epoch trains with) and stops
+/// with the error it returns. RoCL and ACL runs go to
 /// [`super::adversarial_contrastive::train_adversarial_contrastive`].
-#[allow(clippy::too_many_arguments)]
 pub fn train_contrastive<E: From<crate::Error>>(
     model: ContrastiveModel,
     optim: &mut ModuleOptimizer,
-    train: &ImageSet,
-    monitor: Option<KnnMonitor<'_>>,
-    config: &ContrastiveConfig,
-    start: impl Into<Start>,
-    ifnd: Option<IfndState>,
-    budget: &mut Budget,
-    device: &Device,
+    run: PretrainingRun<'_>,
     on_step: impl FnMut(StepProgress),
     on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
     on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
 ) -> Result<ContrastiveModel, E> {
+    let config = run.config;
     if config.method.is_adversarial() {
-        return super::adversarial_contrastive::train_adversarial_contrastive(model, optim, train, monitor, config, start, budget, device, on_step, on_epoch, on_pause);
+        return super::adversarial_contrastive::train_adversarial_contrastive(model, optim, run, on_step, on_epoch, on_pause);
     }
-    let train_device = device.clone().autodiff();
+    let train = run.train;
+    let train_device = run.device.clone().autodiff();
     let mut amp = config.mixed_precision.map(MixedPrecision::new);
-    let view_backend = config.view_backend.resolve(device);
-    pretraining_epochs(model, optim, train, monitor, config, start, ifnd, budget, device, on_step, on_epoch, on_pause, |model, optim, plan| {
+    let view_backend = config.view_backend.resolve(run.device);
+    pretraining_epochs(model, optim, run, on_step, on_epoch, on_pause, |model, optim, plan| {
         let flagged = plan.flagged.clone();
         contrastive_step_with(model, optim, train, plan.indices, &plan.objective, flagged, &config.views, view_backend, plan.seed, plan.lr, &train_device, amp.as_mut())
     })
@@ -427,23 +442,17 @@ pub fn train_contrastive<E: From<crate::Error>>(
 /// step statistics (read back every 20 steps), the kNN monitor, the epoch report, and the
 /// budget's stops with their mid-epoch state (so every method pauses and resumes inside an
 /// epoch alike). `step` performs one optimisation step.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn pretraining_epochs<E: From<crate::Error>>(
     mut model: ContrastiveModel,
     optim: &mut ModuleOptimizer,
-    train: &ImageSet,
-    monitor: Option<KnnMonitor<'_>>,
-    config: &ContrastiveConfig,
-    start: impl Into<Start>,
-    ifnd: Option<IfndState>,
-    budget: &mut Budget,
-    device: &Device,
+    run: PretrainingRun<'_>,
     mut on_step: impl FnMut(StepProgress),
     mut on_epoch: impl FnMut(&ContrastiveEpoch, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> Result<(), E>,
     mut on_pause: impl FnMut(&Pause, &ContrastiveModel, &ModuleOptimizer, Option<&IfndState>) -> E,
     mut step: impl FnMut(ContrastiveModel, &mut ModuleOptimizer, &StepPlan) -> crate::Result<StepOutput>,
 ) -> Result<ContrastiveModel, E> {
-    let Start { epoch: first_epoch, mut partial } = start.into();
+    let PretrainingRun { train, monitor, config, start, ifnd, budget, device } = run;
+    let Start { epoch: first_epoch, mut partial } = start;
     config.validate()?;
     if train.len() < 2 {
         return Err(crate::Error::Train("contrastive training needs at least 2 images".into()).into());

@@ -45,7 +45,7 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
 
 pub use adversarial_contrastive::{AclVariant, AdversarialConfig};
 pub use budget::{Budget, BudgetSpent, PartialEpoch, Pause, Start};
-pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, train_contrastive};
+pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, ContrastiveModel, KnnMonitor, OptimizerKind, PretrainingRun, train_contrastive};
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TABLE4_PRESETS, TrainPlan};
 pub use mixed_precision::{AmpStep, Compute, HalfPrecision, LossScaler, MixedPrecision, train_step};

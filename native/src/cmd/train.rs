@@ -23,7 +23,7 @@ use hypersphere_core::train::ifnd::{IfndEpoch, IfndState};
 use hypersphere_core::train::supervised::Augmentation;
 use hypersphere_core::train::budget::{self, Budget, BudgetSpent, Pause};
 use hypersphere_core::train::{
-    ContrastiveModel, KnnMonitor, Method, PlanOverrides, Scale, Start, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
+    ContrastiveModel, KnnMonitor, Method, PlanOverrides, PretrainingRun, Scale, Start, StepProgress, TrainPlan, train_contrastive, train_supervised_from,
 };
 use serde_json::json;
 
@@ -531,13 +531,7 @@ fn train_contrastive_run(
     let model = train_contrastive(
         model,
         &mut optim,
-        train_set,
-        monitor,
-        config,
-        start,
-        ifnd_state,
-        &mut *budget,
-        &selected.device,
+        PretrainingRun { train: train_set, monitor, config, start, ifnd: ifnd_state, budget: &mut *budget, device: &selected.device },
         |p| {
             pb.set_length(config.epochs as u64 * p.steps as u64);
             pb.set_position((p.epoch as u64 - 1) * p.steps as u64 + p.step as u64);

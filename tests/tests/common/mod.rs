@@ -52,3 +52,39 @@ pub fn row(md: &str, heading: &str, label: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no row '{label}' under '{heading}':\n{section}"));
     line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect()
 }
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The lines of a run's `metrics.jsonl`.
+pub fn metrics(dir: &Path) -> Vec<serde_json::Value> {
+    let path = dir.join("metrics.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: damaged line {l}: {e}", path.display())))
+        .collect()
+}
+
+/// `value` without what legitimately differs between two runs of the same computation:
+/// timings and the device line.
+pub fn numbers(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !(k.contains("second") || k.contains("time") || *k == "runtime" || *k == "device"))
+                .map(|(k, v)| (k.clone(), numbers(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(numbers).collect()),
+        v => v.clone(),
+    }
+}
+
+/// [`metrics`] without timings ([`numbers`] of every line).
+pub fn metric_numbers(dir: &Path) -> Vec<serde_json::Value> {
+    metrics(dir).iter().map(numbers).collect()
+}
