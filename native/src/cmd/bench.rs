@@ -4,7 +4,7 @@
 //!
 //! Without `--weights`: images/second of inference, a cross-entropy training step (at each of
 //! `--train-batch-sizes`), a SimCLR training step (two views per image, augmentations included,
-//! at `--simclr-batch-size`), PGD-10 and PGD-40 for a randomly initialised model on random
+//! at `--simclr-batch-size`), FGSM (with `--rows ...,fgsm`), PGD-10 and PGD-40 for a randomly initialised model on random
 //! images. Each row is the median of `--iters` timed calls after `--warmup` untimed ones (Burn's
 //! autotuner needs several calls per shape on a GPU).
 //!
@@ -23,7 +23,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::SgdConfig;
 use burn::tensor::{Distribution, Tensor};
 use hypersphere_core::attacks::spec::parse_eps;
-use hypersphere_core::attacks::{Attack, AttackKind, AttackSpec, AutoAttack, Norm, PgdLinf};
+use hypersphere_core::attacks::{Attack, AttackKind, AttackSpec, AutoAttack, Fgsm, Norm, PgdLinf};
 use hypersphere_core::bench::{BenchReport, BenchRow, measure, row};
 use hypersphere_core::data::procedural::{ProceduralConfig, generate};
 use hypersphere_core::data::views::ViewConfig;
@@ -83,7 +83,7 @@ pub struct Args {
     /// Images per SimCLR training step (each gives two views; 0: skip).
     #[arg(long, default_value_t = 256)]
     pub simclr_batch_size: usize,
-    /// Rows to measure without --weights (comma list of inference, ce-step, simclr-step, pgd10, pgd40).
+    /// Rows to measure without --weights (comma list of inference, ce-step, simclr-step, fgsm, pgd10, pgd40).
     #[arg(long, value_delimiter = ',', default_value = "inference,ce-step,simclr-step,pgd10,pgd40")]
     pub rows: Vec<String>,
     /// Timed iterations of each measurement (the median is reported).
@@ -226,7 +226,7 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
     let mut rows = Vec::new();
     eprintln!("bench on {runtime}: {} width {}, warm-up {warmup}, timed {iters} (median)", config.arch.name(), config.width);
 
-    const ROWS: [&str; 5] = ["inference", "ce-step", "simclr-step", "pgd10", "pgd40"];
+    const ROWS: [&str; 6] = ["inference", "ce-step", "simclr-step", "fgsm", "pgd10", "pgd40"];
     if let Some(bad) = args.rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
         bail!("unknown --rows entry '{bad}' (valid: {})", ROWS.join(", "));
     }
@@ -286,6 +286,12 @@ fn random_weights(args: &Args, runtime: &RuntimeInfo, device: &burn::tensor::Dev
         }
     }
 
+    if wanted("fgsm") {
+        let attack = Fgsm::new(AttackSpec::new(AttackKind::Fgsm, Norm::Linf, 8.0 / 255.0)?);
+        rows.push(measure("fgsm", &format!("l_inf {EPS}, one gradient step"), n, warmup, iters, &mut || {
+            sync(attack.perturb(&model, x.clone(), y.clone(), 0).sum());
+        }));
+    }
     for steps in [10, 40].into_iter().filter(|s| wanted(&format!("pgd{s}"))) {
         let attack = pgd(steps)?;
         rows.push(measure(&format!("pgd{steps}"), &format!("l_inf {EPS}, {steps} steps"), n, warmup, iters, &mut || {
