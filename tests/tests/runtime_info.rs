@@ -112,6 +112,25 @@ fn bench_json_rows_carry_names_batches_and_medians() {
 }
 
 #[test]
+fn bench_times_fgsm_on_request_and_it_is_cheaper_than_pgd10() {
+    let dir = scratch("runtime-bench-fgsm");
+    let json = dir.join("bench.json");
+    let out = run(&[
+        "bench", "--device", "flex", "--width", "4", "--batch-size", "4", "--rows", "fgsm,pgd10", "--warmup", "1", "--iters", "3",
+        "--json", json.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let report = read_json(&json);
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fgsm", "pgd10"]);
+    // One gradient step against ten.
+    let rate = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap()["images_per_second"].as_f64().unwrap();
+    assert!(rate("fgsm") > 2.0 * rate("pgd10"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_device_probe_keeps_driver_noise_off_the_terminal() {
     // On machines without a GPU the Vulkan/EGL/Wayland libraries print warnings such as
     // "XDG_RUNTIME_DIR is invalid or not set" while the probe opens them.
