@@ -255,7 +255,8 @@ async function drawMaps() {
         const [px, py] = scale(x, y);
         svg += `<circle class="point" data-index="${k}" data-label="${g.labels[k]}" cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3.2" fill="${CLASS_COLORS[g.labels[k] % 10]}"><title>${g.class_names[g.labels[k]]}</title></circle>`;
       });
-      svg += `<g class="markers"></g></svg>`;
+      // The uploaded image's marks never hide the points under them from the pointer.
+      svg += `<g class="markers" pointer-events="none"></g></svg>`;
       const fig = document.createElement("figure");
       fig.className = "map";
       fig.dataset.model = m.id;

@@ -2,7 +2,8 @@
 // (Flex in wasm) every attack on two bundled models, a targeted attack, the bisection, a
 // corruption, the robustness curve with the worker answering meanwhile, a non-image upload;
 // on WebGPU (SwiftShader) every attack with 2 steps; and the same adversarial image as the
-// native CLI. The page is served from dist/ (scripts/build-dist.sh), as published: its models
+// native CLI. The first visit, the 360 px layout, the sub-path and the geometry panel are
+// checked on both backends. The page is served from dist/ (scripts/build-dist.sh), as published: its models
 // store their weight matrices as f16, and the native CLI reads the committed f32 files of the
 // same values, so every comparison with the CLI also checks the widening on load.
 // Screenshots go to tests/browser/artifacts/.
@@ -307,9 +308,13 @@ async function offScreen(page) {
   });
 }
 
-test("first visit: a result without a click, the explanation, tooltips, and a 360 px and 1280 px layout", async () => {
+// The checks of issue 16 run on both backends: the CPU fallback and WebGPU (SwiftShader).
+const BACKENDS = [["cpu", "CPU fallback", /^CPU/], ["webgpu", "WebGPU (SwiftShader)", /^WebGPU/]];
+
+for (const [backend, label, shown] of BACKENDS) test(`${label}: first visit: a result without a click, the explanation, tooltips, and a 360 px and 1280 px layout`, async () => {
   for (const [width, height] of [[360, 800], [1280, 900]]) {
-    const { page, logs } = await openPage("backend=cpu&models=ce,simclr&auto=1&image=cat", { width, height });
+    const { page, logs } = await openPage(`backend=${backend}&models=ce,simclr&auto=1&image=cat`, { width, height });
+    assert.match(await page.textContent("#backend"), shown);
     try {
       await page.waitForFunction(() => document.body.dataset.firstVisit === "done" || document.getElementById("error").textContent, null, { timeout: 600_000 });
     } catch (e) {
@@ -325,25 +330,30 @@ test("first visit: a result without a click, the explanation, tooltips, and a 36
     assert.match(await page.textContent("#source-name"), /cat\.jpg/);
     assert.equal(await page.getAttribute("#explain a", "href"), "https://arxiv.org/abs/2207.10862");
     assert.deepEqual(await untitledControls(page), [], "controls without a tooltip");
-    await page.screenshot({ path: join(artifacts, `page-first-visit-${width}.png`), fullPage: true });
+    await page.screenshot({ path: join(artifacts, `page-first-visit-${backend}-${width}.png`), fullPage: true });
     assert.deepEqual(await offScreen(page), [], `off-screen at ${width} px`);
     await page.close();
   }
 });
 
-test("the page works from a sub-path (/demo/), as on any static host", async () => {
+for (const [backend, label, shown] of BACKENDS) test(`${label}: the page works from a sub-path (/demo/), as on any static host`, async () => {
   const sub = await serve(dist, "/demo");
   try {
-    const { page } = await openPage("backend=cpu&models=ce", { base: `${sub.url}/demo` });
+    const { page, logs } = await openPage(`backend=${backend}&models=ce`, { base: `${sub.url}/demo` });
+    assert.match(await page.textContent("#backend"), shown);
     assert.equal(await page.locator(".card").count(), 1);
+    // Not only the shell: the model (fetched relative to the sub-path) classifies an image.
+    await upload(page, logs, join(root, "web", "gallery", "cat.jpg"));
+    assert.ok(CIFAR.includes(await page.$eval(".card", (c) => c.dataset.clean)), "a prediction from the sub-path");
     await page.close();
   } finally {
     sub.close();
   }
 });
 
-test("CPU fallback: the geometry panel maps every test image, states the native ratio, and the adversarial point moves with eps", async () => {
-  const { page, logs } = await openPage("backend=cpu&models=ce,simclr");
+for (const [backend, label, shown] of BACKENDS) test(`${label}: the geometry panel maps every test image, states the native ratio, and the adversarial point moves with eps`, async () => {
+  const { page, logs } = await openPage(`backend=${backend}&models=ce,simclr`);
+  assert.match(await page.textContent("#backend"), shown);
   await page.click("#geometry-run");
   try {
     await page.waitForFunction(() => document.body.dataset.geometry === "done" || document.getElementById("error").textContent, null, { timeout: 600_000 });
@@ -379,9 +389,17 @@ test("CPU fallback: the geometry panel maps every test image, states the native 
   assert.equal(large.length, 2);
   const moved = small.map(([x, y], i) => Math.hypot(x - large[i][0], y - large[i][1]));
   assert.ok(moved.some((d) => d > 1), `the adversarial point moves when eps changes (moved ${moved.map((d) => d.toFixed(1))} px)`);
-  await page.hover("figure.map circle.point");
+  // Hover the point nearest the adversarial cross (the marks must not take the pointer from
+  // the points under them).
+  const nearest = await page.$eval("figure.map", (f) => {
+    const m = f.querySelector(".adv-mark");
+    const [mx, my] = [Number(m.dataset.x), Number(m.dataset.y)];
+    const d = (c) => Math.hypot(Number(c.getAttribute("cx")) - mx, Number(c.getAttribute("cy")) - my);
+    return [...f.querySelectorAll("circle.point")].reduce((a, c) => (d(c) < d(a) ? c : a)).dataset.index;
+  });
+  await page.hover(`figure.map >> nth=0 >> circle.point[data-index="${nearest}"]`);
   await page.waitForFunction(() => !document.getElementById("geometry-hover").hidden, null, { timeout: 60_000 });
-  await page.screenshot({ path: join(artifacts, "page-cpu-geometry.png"), fullPage: true });
+  await page.screenshot({ path: join(artifacts, `page-${backend}-geometry.png`), fullPage: true });
   await page.close();
 });
 
