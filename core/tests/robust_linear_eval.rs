@@ -250,14 +250,14 @@ fn trades_fine_tuning_changes_the_backbone_and_trains_the_evaluated_batch_norm_s
         assert!(report.train_accuracy.is_finite() && report.test_accuracy.is_finite());
         assert_eq!(tensors(&encoder), before, "the encoder given is not changed");
         let after = tensors(&model);
-        let changed = |pick: &dyn Fn(&str) -> bool| before.iter().zip(&after).filter(|((n, a), (_, b))| pick(n) && a != b).count();
-        assert!(changed(&|n| !is_head(n) && n.contains("conv") && n.contains("weight")) >= 3, "{set:?}: the convolutions are fine-tuned");
+        let changed = |pick: &dyn Fn(&str) -> bool| before.iter().zip(&after).filter(|((n, a), (_, b))| pick(n.as_str()) && a != b).count();
+        assert!(changed(&|n: &str| !is_head(n) && n.contains("conv") && n.contains("weight")) >= 3, "{set:?}: the convolutions are fine-tuned");
         match set {
-            None => assert!(changed(&|n| n.contains("running")) >= 6, "BatchNorm in train mode"),
+            None => assert!(changed(&|n: &str| n.contains("running")) >= 6, "BatchNorm in train mode"),
             Some(_) => {
                 // The pgd set (the one the network evaluates with) trains; the normal one is untouched.
-                assert!(changed(&|n| n.contains("bn_pgd") && n.contains("running")) >= 6, "the pgd set's statistics move");
-                assert_eq!(changed(&|n| n.contains("bn") && !n.contains("bn_pgd")), 0, "the normal set stays");
+                assert!(changed(&|n: &str| n.contains("bn_pgd") && n.contains("running")) >= 6, "the pgd set's statistics move");
+                assert_eq!(changed(&|n: &str| n.contains("bn") && !n.contains("bn_pgd")), 0, "the normal set stays");
             }
         }
     }

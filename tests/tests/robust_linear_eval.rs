@@ -30,9 +30,11 @@ fn adversarial_and_trades_modes_run_and_record_their_settings() {
         "40", "--lr", "0.3", "--warmup-epochs", "0", "--no-linear-eval", "--device", "flex", "--out", &s(&encoder_run),
     ]));
     let small = ["--epochs", "1", "--batch-size", "20", "--train-limit", "40", "--test-limit", "20", "--device", "flex"];
+    let (run_dir, encoder) = (s(&encoder_run), s(&encoder_run.join("encoder.bpk")));
+    let (run_dir, encoder) = (run_dir.as_str(), encoder.as_str());
 
     // TRADES on the run folder, default budget but 2 steps.
-    let out = run(&[&["linear-eval", "--run", &s(&encoder_run), "--mode", "trades", "--attack-steps", "2"][..], &small[..]].concat());
+    let out = run(&[&["linear-eval", "--run", run_dir, "--mode", "trades", "--attack-steps", "2"][..], &small[..]].concat());
     assert_success(&out);
     let file = json(&encoder_run.join("linear_eval.json"));
     let mode = &file["config"]["mode"];
@@ -45,8 +47,9 @@ fn adversarial_and_trades_modes_run_and_record_their_settings() {
 
     // Adversarial linear evaluation of an encoder file, every setting given.
     let adv = dir.join("adversarial");
+    let adv_dir = s(&adv);
     let out = run(&[
-        &["linear-eval", "--encoder", &s(&encoder_run.join("encoder.bpk")), "--data", "procedural:120", "--out", &s(&adv)][..],
+        &["linear-eval", "--encoder", encoder, "--data", "procedural:120", "--out", adv_dir.as_str()][..],
         &["--mode", "adversarial", "--attack-eps", "4/255", "--attack-step", "0.004", "--attack-steps", "3"][..],
         &small[..],
     ]
@@ -68,15 +71,16 @@ fn adversarial_and_trades_modes_run_and_record_their_settings() {
 
     // The default mode is recorded as standard.
     let standard = dir.join("standard");
+    let standard_dir = s(&standard);
     assert_success(&run(&[
-        &["linear-eval", "--encoder", &s(&encoder_run.join("encoder.bpk")), "--data", "procedural:120", "--out", &s(&standard)][..],
+        &["linear-eval", "--encoder", encoder, "--data", "procedural:120", "--out", standard_dir.as_str()][..],
         &small[..],
     ]
     .concat()));
     assert_eq!(json(&standard.join("linear_eval.json"))["config"]["mode"]["kind"], "standard");
 
     // Bad settings: one line, exit code 1, before any training.
-    let base = ["linear-eval", "--run", &s(&encoder_run), "--device", "flex"];
+    let base = ["linear-eval", "--run", run_dir, "--device", "flex"];
     for (extra, needle) in [
         (&["--mode", "foo"][..], "unknown linear evaluation mode 'foo'"),
         (&["--mode", "adversarial", "--attack-steps", "0"][..], "steps must be between 1"),
