@@ -206,19 +206,22 @@ fn adversarial_linear_eval_keeps_the_backbone_and_at_eps_0_is_standard() {
     let at = |eps: f32| tensors(&run(LinearEvalMode::Adversarial { attack: TrainingAttack { eps, steps: 3, ..TrainingAttack::default() } }));
     let (zero, eight) = (at(0.0), at(8.0 / 255.0));
     assert_eq!(tensors(&encoder), before, "the encoder given is not changed");
+    let all = || before.iter().zip(&standard).zip(zero.iter().zip(&eight));
+    // Weights and running statistics of the frozen backbone, bit for bit.
+    let mut backbone = 0;
+    for (((name, e), (_, s)), ((_, z), (_, a))) in all().filter(|((n, _), _)| !is_head(&n.0)) {
+        backbone += 1;
+        assert!(e == s && e == z && e == a, "{name}: the backbone changed");
+    }
+    assert!(backbone >= 12, "convolutions and BatchNorm: {backbone} tensors");
     let mut heads = 0;
-    for (((name, e), (_, s)), ((_, z), (_, a))) in before.iter().zip(&standard).zip(zero.iter().zip(&eight)) {
-        if is_head(name) {
-            heads += 1;
-            // Features of the same images by batch rather than all at once: float noise only.
-            for (u, v) in as_f32(s).iter().zip(as_f32(z)) {
-                assert!((u - v).abs() <= 1e-4 * u.abs().max(1.0), "{name}: standard {u}, adversarial at eps 0 {v}");
-            }
-            assert_ne!(s, a, "{name}: at eps 8/255 the head trains on other images");
-        } else {
-            // Weights and running statistics of the frozen backbone, bit for bit.
-            assert!(e == s && e == z && e == a, "{name}: the backbone changed");
+    for (((name, _), (_, s)), ((_, z), (_, a))) in all().filter(|((n, _), _)| is_head(&n.0)) {
+        heads += 1;
+        // Features of the same images by batch rather than all at once: float noise only.
+        for (u, v) in as_f32(s).iter().zip(as_f32(z)) {
+            assert!((u - v).abs() <= 1e-4 * u.abs().max(1.0), "{name}: standard {u}, adversarial at eps 0 {v}");
         }
+        assert_ne!(s, a, "{name}: at eps 8/255 the head trains on other images");
     }
     assert_eq!(heads, 2, "the head's weight and bias");
 }
