@@ -103,7 +103,7 @@ pub(crate) fn ball_start(norm: Norm, x: &Tensor<4>, eps: f32, seed: u64) -> Tens
 /// TRADES's start (yaodongyu/TRADES `trades.py`): `x + sigma * N(0, 1)` per coordinate, neither
 /// clipped to [0, 1] nor projected (the first ascent step projects it). A non-zero start is what
 /// makes TRADES's objective move: its gradient vanishes at `x`, where the KL is at its minimum.
-pub(crate) fn gaussian_start(x: &Tensor<4>, sigma: f32, seed: u64) -> Tensor<4> {
+pub fn gaussian_start(x: &Tensor<4>, sigma: f32, seed: u64) -> Tensor<4> {
     x.clone() + coordinates(x.dims(), seed, x, gaussian) * sigma
 }
 
