@@ -3,7 +3,7 @@
 use burn::tensor::{Int, Tensor};
 
 use super::norm::{ball_start, project};
-use super::objective::Objective;
+use super::objective::{Objective, kl_from_clean};
 use super::{AttackSpec, Norm};
 use crate::losses::cross_entropy_per_sample;
 use crate::models::Classifier;
@@ -62,17 +62,47 @@ pub(crate) fn projected_ascent(
     alpha: f32,
     direction: impl Fn(Tensor<4>, &Tensor<4>) -> Tensor<4>,
 ) -> Tensor<4> {
-    let eps = spec.eps;
-    let mut adv = match random_start {
-        Some(seed) => ball_start(norm, x, eps, seed),
+    let start = match random_start {
+        Some(seed) => ball_start(norm, x, spec.eps, seed),
         None => x.clone(),
     };
-    for _ in 0..spec.steps {
-        let grad = ascent_gradient(model, adv.clone(), labels.clone(), spec.loss);
+    let gradient = |adv: Tensor<4>| ascent_gradient(model, adv, labels.clone(), spec.loss);
+    ascend(x, start, norm, spec.eps, spec.steps, alpha, gradient, direction)
+}
+
+/// The iteration of [`projected_ascent`] for any objective: from `start`, `steps` times move by
+/// `alpha` times `direction(gradient(adv), adv)` and [`project`] onto the `norm` ball of radius
+/// `eps` around `x` and [0, 1]. TRADES's inner maximisation (`crate::train::trades`) runs it on
+/// [`kl_input_gradient`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ascend(
+    x: &Tensor<4>,
+    start: Tensor<4>,
+    norm: Norm,
+    eps: f32,
+    steps: usize,
+    alpha: f32,
+    gradient: impl Fn(Tensor<4>) -> Tensor<4>,
+    direction: impl Fn(Tensor<4>, &Tensor<4>) -> Tensor<4>,
+) -> Tensor<4> {
+    let mut adv = start;
+    for _ in 0..steps {
+        let grad = gradient(adv.clone());
         let step = direction(grad, &adv) * alpha;
         adv = project(norm, adv + step, x, eps);
     }
     adv
+}
+
+/// Input gradient of TRADES's inner objective summed over the batch,
+/// `sum_i KL(softmax(clean_i) || softmax(f(x_i)))` ([`kl_from_clean`]), at `images`;
+/// `clean_logits` (the model's logits of the clean images) are constants. `model` must be in
+/// eval mode, as for [`input_gradient`].
+pub fn kl_input_gradient(model: &Classifier, images: Tensor<4>, clean_logits: Tensor<2>) -> Tensor<4> {
+    let x = images.detach().autodiff().require_grad();
+    let loss = kl_from_clean(clean_logits.without_autodiff().autodiff(), model.forward(x.clone())).sum();
+    let grads = loss.backward();
+    x.grad(&grads).expect("the input is a tracked leaf, so it has a gradient")
 }
 
 /// Where `mask` (`[N]`) is true take `a`'s sample, else `b`'s.

@@ -8,7 +8,7 @@
 //! | l_2 | Gaussian direction, radius uniform in `[0, eps]` | Gaussian direction | rescale into the ball |
 //! | l_1 | Laplace direction, radius uniform in `[0, eps]`, then [`project_l1_box`] | — | [`project_l1_box`] |
 //!
-//! Every start and projection ends clipped to [0, 1].
+//! Every start and projection ends clipped to [0, 1], except TRADES's [`gaussian_start`].
 
 use burn::tensor::{Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -98,6 +98,13 @@ pub(crate) fn ball_start(norm: Norm, x: &Tensor<4>, eps: f32, seed: u64) -> Tens
         }
     };
     (x.clone() + delta).clamp(0.0, 1.0)
+}
+
+/// TRADES's start (yaodongyu/TRADES `trades.py`): `x + sigma * N(0, 1)` per coordinate, neither
+/// clipped to [0, 1] nor projected (the first ascent step projects it). A non-zero start is what
+/// makes TRADES's objective move: its gradient vanishes at `x`, where the KL is at its minimum.
+pub fn gaussian_start(x: &Tensor<4>, sigma: f32, seed: u64) -> Tensor<4> {
+    x.clone() + coordinates(x.dims(), seed, x, gaussian) * sigma
 }
 
 /// The random start of APGD and FAB: `x` plus a random direction at norm `radius` (l_inf: uniform

@@ -13,10 +13,17 @@
 //! - the Carlini & Wagner (2017) margin `max_{i != y} z_i - z_y` (their f_6 without the kappa
 //!   clamp).
 //!
+//! - the Kullback-Leibler divergence of a prediction from the clean one,
+//!   `KL(softmax(z_clean) || softmax(z)) = sum_c p_c (log p_c - log softmax(z)_c)`, the inner
+//!   objective of TRADES (Zhang et al. 2019, *Theoretically Principled Trade-off between
+//!   Robustness and Accuracy*, Eq. 5) and its regulariser ([`kl_from_clean`]). It is no
+//!   [`Objective`] variant: it compares with the clean logits, not with labels.
+//!
 //! All are to be *maximised* by an attack; a sample is misclassified exactly when its CW margin is
 //! positive. Only `gather`, `topk`, `max_dim` and comparison masks are used (no `one_hot`, `sort`
 //! or host reads), so the objectives run in the browser too.
 
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Int, Tensor};
 use serde::Serialize;
 
@@ -128,6 +135,18 @@ pub fn dlr_targeted(logits: Tensor<2>, labels: Tensor<1, Int>, targets: Tensor<1
     diff.neg() / (scale.flatten::<1>(0, 1) + 1e-12)
 }
 
+/// Per-sample `KL(softmax(clean) || softmax(logits)) = sum_c p_c (log p_c - log q_c)` with
+/// `p = softmax(clean)`, `q = softmax(logits)`, shape `[N]`: what the reference TRADES code
+/// (yaodongyu/TRADES `trades.py`) computes with `nn.KLDivLoss(size_average=False)(
+/// F.log_softmax(model(x_adv)), F.softmax(model(x_natural)))`, before its sum over the batch.
+/// Log-probabilities come from `log_softmax` (no `log(0)`); gradients flow into both arguments
+/// (the attack passes constant clean logits, TRADES's outer loss tracked ones).
+pub fn kl_from_clean(clean: Tensor<2>, logits: Tensor<2>) -> Tensor<1> {
+    let log_p = log_softmax(clean, 1);
+    let p = log_p.clone().exp();
+    (p * (log_p - log_softmax(logits, 1))).sum_dim(1).flatten::<1>(0, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +178,19 @@ mod tests {
         let cw = vals(Objective::Cw.per_sample(z.clone(), y.clone(), None));
         assert_eq!(cw, vec![2.0, -1.0]);
         assert_eq!(vals(Objective::DlrTargeted.per_sample(z, y, Some(&t))), dt);
+    }
+
+    #[test]
+    fn kl_from_clean_by_hand() {
+        let device = Device::flex();
+        // p = softmax(0, ln 3) = (1/4, 3/4), q = softmax(0, 0) = (1/2, 1/2):
+        // KL = 1/4 ln(1/2) + 3/4 ln(3/2); and KL(p || p) = 0.
+        let clean = Tensor::<2>::from_data(TensorData::from([[0.0f32, 3f32.ln()], [1.0, -2.0]]), &device);
+        let logits = Tensor::<2>::from_data(TensorData::from([[0.0f32, 0.0], [1.0, -2.0]]), &device);
+        let kl = vals(kl_from_clean(clean, logits));
+        let want = 0.25 * 0.5f32.ln() + 0.75 * 1.5f32.ln();
+        assert!((kl[0] - want).abs() < 1e-6, "{} vs {want}", kl[0]);
+        assert!(kl[1].abs() < 1e-7, "KL of a distribution from itself: {}", kl[1]);
     }
 
     #[test]

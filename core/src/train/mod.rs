@@ -1,8 +1,8 @@
 //! Training loops (native only: the page evaluates and attacks, it does not train):
 //! supervised cross-entropy, contrastive pre-training (SimCLR, SupCon, FNC, A-FNC, IFND) with
 //! the A-FNC threshold schedule, IFND's pseudo-labels and LARS, adversarial contrastive learning
-//! (RoCL, ACL), the kNN monitor, and linear evaluation; wall-time budgets that stop a loop at a
-//! step boundary with a mid-epoch checkpoint ([`budget`]).
+//! (RoCL, ACL), the kNN monitor, and linear evaluation (standard, adversarial, TRADES);
+//! wall-time budgets that stop a loop at a step boundary with a mid-epoch checkpoint ([`budget`]).
 
 pub mod adversarial_contrastive;
 pub mod budget;
@@ -16,6 +16,7 @@ pub mod mixed_precision;
 pub mod presets;
 pub mod schedule;
 pub mod supervised;
+pub mod trades;
 
 /// Column sums of per-step statistics (each row one step's values, same length), summed on
 /// the device and read back in one transfer: the training loops' one read-back per logging
@@ -49,6 +50,6 @@ pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, Co
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TABLE4_PRESETS, TrainPlan};
 pub use mixed_precision::{AmpStep, Compute, HalfPrecision, LossScaler, MixedPrecision, train_step};
-pub use linear_eval::{LinearEvalConfig, LinearEvalReport, linear_eval};
+pub use linear_eval::{LinearEvalConfig, LinearEvalMode, LinearEvalReport, TrainingAttack, linear_eval};
 pub use schedule::LrSchedule;
 pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised, train_supervised_from};

@@ -1,5 +1,8 @@
-//! `hypersphere linear-eval`: train a linear classifier on a frozen contrastive encoder and
-//! write the evaluable model (`model.bpk` + `model.json`) and `linear_eval.json`.
+//! `hypersphere linear-eval`: train a classifier on a contrastive encoder and write the
+//! evaluable model (`model.bpk` + `model.json`) and `linear_eval.json` (its settings, mode
+//! included, and accuracies). `--mode standard` (a linear head on the frozen encoder),
+//! `adversarial` (the head trained on PGD examples, RoCL) or `trades` (encoder and head
+//! fine-tuned with TRADES, ACL): [`hypersphere_core::train::linear_eval`].
 
 use std::path::PathBuf;
 
@@ -7,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use hypersphere_core::data::{ImageSet, Split};
 use hypersphere_core::models::Classifier;
-use hypersphere_core::train::{LinearEvalConfig, LinearEvalReport, linear_eval};
+use hypersphere_core::attacks::spec::parse_eps;
+use hypersphere_core::train::{LinearEvalConfig, LinearEvalMode, LinearEvalReport, TrainingAttack, linear_eval};
 
 use crate::device::DeviceArgs;
 use crate::model_files::{self, ArchArgs};
@@ -45,11 +49,63 @@ pub struct Args {
     /// Test subset.
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// standard (linear head on the frozen encoder's clean features), adversarial (RoCL: frozen
+    /// encoder, head trained on l_inf PGD examples of every batch) or trades (ACL: encoder and
+    /// head fine-tuned with TRADES) [default: standard].
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// l_inf radius of the training attack (adversarial, trades), e.g. 8/255 or 0.03 [default: 8/255].
+    #[arg(long)]
+    pub attack_eps: Option<String>,
+    /// Step size of the training attack (adversarial, trades) [default: 2/255].
+    #[arg(long)]
+    pub attack_step: Option<String>,
+    /// Steps of the training attack (adversarial, trades) [default: 10].
+    #[arg(long)]
+    pub attack_steps: Option<usize>,
+    /// Weight of TRADES's KL term (trades) [default: 6].
+    #[arg(long)]
+    pub trades_beta: Option<f32>,
     #[command(flatten)]
     pub device: DeviceArgs,
-    /// Seed of the batch order and subsets.
+    /// Seed of the batch order, subsets and the attack's random starts.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// The mode the flags ask for: `--mode` (else `base`, the run's plan's) with the attack flags
+/// over its defaults; attack flags without an adversarial mode are an error.
+fn mode(args: &Args, base: LinearEvalMode) -> Result<LinearEvalMode> {
+    let mut mode = match &args.mode {
+        Some(name) => LinearEvalMode::from_name(name).map_err(|e| anyhow::anyhow!("--mode: {e}"))?,
+        None => base,
+    };
+    let radius = |flag: &str, text: &Option<String>| -> Result<Option<f32>> {
+        text.as_deref()
+            .map(|t| parse_eps(t).with_context(|| format!("{flag}: '{t}' is not a number >= 0 (a decimal like 0.03 or a fraction like 8/255)")))
+            .transpose()
+    };
+    let (eps, step) = (radius("--attack-eps", &args.attack_eps)?, radius("--attack-step", &args.attack_step)?);
+    let attack_flags = eps.is_some() || step.is_some() || args.attack_steps.is_some();
+    let set = |attack: &mut TrainingAttack| {
+        attack.eps = eps.unwrap_or(attack.eps);
+        attack.step = step.unwrap_or(attack.step);
+        attack.steps = args.attack_steps.unwrap_or(attack.steps);
+    };
+    match &mut mode {
+        LinearEvalMode::Standard if attack_flags || args.trades_beta.is_some() => {
+            bail!("--attack-eps, --attack-step, --attack-steps and --trades-beta need --mode adversarial or trades")
+        }
+        LinearEvalMode::Standard => {}
+        LinearEvalMode::Adversarial { .. } if args.trades_beta.is_some() => bail!("--trades-beta needs --mode trades"),
+        LinearEvalMode::Adversarial { attack } => set(attack),
+        LinearEvalMode::Trades { attack, beta } => {
+            set(attack);
+            *beta = args.trades_beta.unwrap_or(*beta);
+        }
+    }
+    mode.validate()?;
+    Ok(mode)
 }
 
 /// Linear evaluation of `encoder` with a progress bar; saves `model.bpk` and `linear_eval.json`
@@ -63,7 +119,11 @@ pub fn evaluate_encoder(
     device: &Device,
 ) -> Result<LinearEvalReport> {
     let pb = bar(config.epochs as u64, "epochs");
-    pb.set_prefix("linear eval");
+    pb.set_prefix(match config.mode {
+        LinearEvalMode::Standard => "linear eval",
+        LinearEvalMode::Adversarial { .. } => "adversarial linear eval",
+        LinearEvalMode::Trades { .. } => "TRADES fine-tuning",
+    });
     let (model, report) = linear_eval(encoder, train, test, config, device, |epoch, loss| {
         pb.set_position(epoch as u64);
         pb.set_message(format!("loss {loss:.4}"));
@@ -72,7 +132,8 @@ pub fn evaluate_encoder(
     model_files::save(&model, &run.dir, "model")?;
     run.write_json("linear_eval.json", &serde_json::json!({ "config": config, "report": report }))?;
     eprintln!(
-        "linear evaluation: train {:.2}%, test {:.2}% ({} test images, {:.1} s) -> {}",
+        "linear evaluation ({}): train {:.2}%, test {:.2}% ({} test images, {:.1} s) -> {}",
+        config.mode.name(),
         100.0 * report.train_accuracy,
         100.0 * report.test_accuracy,
         report.test_images,
@@ -114,6 +175,7 @@ pub fn run(args: Args) -> Result<()> {
         config.batch_size = b;
     }
     config.seed = args.seed;
+    config.mode = mode(&args, config.mode)?;
     let train = super::load_split(&data, Split::Train, args.train_limit.or(train_limit), args.seed)?;
     let test = super::load_split(&data, Split::Test, args.test_limit.or(test_limit), args.seed)?;
     let report = evaluate_encoder(&encoder, &train, &test, &config, &run, &device)?;
