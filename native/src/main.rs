@@ -24,7 +24,7 @@ enum Command {
     Quickstart(cmd::quickstart::Args),
     /// Train with cross-entropy, SupCon or SimCLR (+ FNC / A-FNC); checkpointed, resumable run folder.
     Train(cmd::train::Args),
-    /// Train a linear classifier on a frozen contrastive encoder; writes the evaluable model.
+    /// Train a linear classifier on a frozen contrastive encoder (or, with --mode adversarial|trades, robust linear evaluation / TRADES fine-tuning); writes the evaluable model.
     LinearEval(cmd::linear_eval::Args),
     /// Evaluate a model clean and under attacks; prints a table and optionally writes JSON.
     Eval(cmd::eval::Args),

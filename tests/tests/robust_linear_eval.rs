@@ -6,12 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_success, assert_user_error, run, scratch};
+use common::{assert_success, assert_user_error, run, s, scratch};
 use serde_json::Value;
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
