@@ -1,7 +1,9 @@
 //! `hypersphere reproduce --tables 5` end to end on a tiny budget: SimCLR, RoCL, A-RoCL, ACL and
 //! A-ACL train, one evaluation holds the paper's Table 5 attacks, the report has the Table 5
 //! section with the relative gain of A-RoCL and A-ACL over their base in every column (checked
-//! against a computation here), and a second run skips every finished stage. Also the one-line
+//! against a computation here), and a second run skips every finished stage. Then `--tables
+//! 1,5` in the same folder adds the six settings (SimCLR's run shared) and `--tables 4,5` adds
+//! IFND, evaluated again beside the others with their finished cells reused. Also the one-line
 //! errors of a bad `--tables`.
 
 mod common;
@@ -53,7 +55,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     assert_user_error(&run(&["reproduce", "--tables", "5", "--table", "5", "--out", out_s]), "give one");
     assert!(!out.exists(), "nothing written for a bad selection");
 
-    let args = ["reproduce", "--preset", "tiny", "--tables", "5", "--data", "procedural:200", "--out", out_s, "--limit", "40", "--device", "flex", "--train-args", TRAIN_ARGS];
+    let args = ["reproduce", "--preset", "tiny", "--tables", "5", "--data", "procedural:300", "--out", out_s, "--limit", "100", "--device", "flex", "--train-args", TRAIN_ARGS];
     let started = std::time::Instant::now();
     assert_success(&run(&args));
     eprintln!("reproduce --tables 5 took {:.1} s", started.elapsed().as_secs_f64());
@@ -73,7 +75,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
         "the paper's Table 5 attacks"
     );
     for r in &table.rows {
-        assert_eq!(r.report.images, 40, "{}", r.model);
+        assert_eq!(r.report.images, 100, "{}", r.model);
         assert_eq!(r.report.attacks.len(), 6, "{}", r.model);
     }
 
@@ -89,9 +91,9 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
         let own = accuracies(of(name));
         assert_eq!(cells.len(), 2 + own.len(), "{name}: {cells:?}");
         for (i, a) in own.iter().enumerate() {
-            let mut expected = accuracy_cell(*a, 40.0);
+            let mut expected = accuracy_cell(*a, 100.0);
             if let Some(base) = base {
-                expected = format!("{expected} {}", gain_cell(*a, accuracies(of(base))[i], 40.0));
+                expected = format!("{expected} {}", gain_cell(*a, accuracies(of(base))[i], 100.0));
                 gains += 1;
             }
             assert_eq!(cells[2 + i], expected, "{name}, column {i}");
@@ -115,5 +117,46 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     assert!(!log.contains("== table 5 robustness"), "{log}");
     assert!(log.lines().filter(|l| l.starts_with("== train")).all(|l| l.ends_with("done already")), "{log}");
     assert_eq!(std::fs::metadata(out.join("table5.json")).unwrap().modified().unwrap(), stamp);
+
+    // Adding Table 1 trains the six settings but SimCLR's, which Table 5 trained.
+    fn with<'a>(args: &[&'a str], tables: &'a str) -> Vec<&'a str> {
+        args.iter().map(|a| if *a == "5" { tables } else { *a }).collect()
+    }
+    let trained = |log: &str| -> Vec<String> {
+        log.lines().filter(|l| l.starts_with("== train ") && !l.ends_with("done already")).map(|l| l["== train ".len()..].split(':').next().unwrap().to_string()).collect()
+    };
+    let third = run(&with(&args, "1,5"));
+    assert_success(&third);
+    let log = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(trained(&log), ["ce", "supcon", "simclr-fnc", "simclr-afnc-0.9-0.5", "simclr-afnc-0.99-0.7"], "{log}");
+    assert!(!log.contains("== table 5 robustness"), "{log}");
+    let main: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    let six = ["ce", "supcon", "simclr", "simclr-fnc", "simclr-afnc-0.9-0.5", "simclr-afnc-0.99-0.7"];
+    assert_eq!(main.rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(), six);
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    for section in ["## Robustness (Table 1 layout)", "## Gap closed (Table 4 layout)", &format!("## {SECTION}")] {
+        assert!(md.contains(section), "{section} missing");
+    }
+    assert!(!md.contains("above IFND"), "no IFND claim without IFND");
+
+    // Adding Table 4 trains IFND only, and evaluates again with it, reusing the six's cells.
+    let fourth = run(&with(&args, "4,5"));
+    assert_success(&fourth);
+    let log = String::from_utf8_lossy(&fourth.stderr);
+    assert_eq!(trained(&log), ["simclr-ifnd"], "{log}");
+    for name in six {
+        assert!(log.contains(&format!("{name}: 10 (batch, attack) results reused")), "{name}: {log}");
+    }
+    assert!(!log.contains("simclr-ifnd: 10 (batch, attack) results reused"), "{log}");
+    for stage in ["== geometry", "== corruptions", "== table 5 robustness"] {
+        assert!(!log.contains(stage), "{stage} ran again: {log}");
+    }
+    let main: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(main.rows.last().unwrap().model, "simclr-ifnd");
+    assert_eq!(main.rows.len(), 7);
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert_eq!(row(&md, "Gap closed (Table 4 layout)", "simclr-ifnd").len(), 1 + main.attacks.len());
+    row(&md, "Verdicts (the paper's claims)", "Table 4: A-FNC 0.99 -> 0.7 above IFND under every attack");
+    eprintln!("reproduce --tables 5, again, 1,5 and 4,5 took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
 }

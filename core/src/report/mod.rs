@@ -269,6 +269,7 @@ mod tests {
                 "tsne": {"points": [[0.0, 1.0], [1.0, 0.0]], "labels": [0, 1], "class_names": ["cat", "dog"]}}])).unwrap()),
             corruptions: Some(serde_json::from_value(json!({"models": [{"model": "runs/x/simclr/model.bpk", "clean_accuracy": 0.5, "mean_relative_drop": 0.25,
                 "corruptions": [{"corruption": "fog", "mean_relative_drop": 0.3}, {"corruption": "contrast", "mean_relative_drop": 0.2}]}]})).unwrap()),
+            table5: None,
         };
         let r = render(&study).unwrap();
         for needle in ["| afnc | simclr + A-FNC rho 0.99 -> 0.7 | 3 |", "42.00%", "30.00% [21.9, 39.6] (↓40%)", "1.250x", "10.0 min", "| corruption | simclr |", "| fog | 30.00% |", "| mean drop | 25.00% |"] {
@@ -316,6 +317,7 @@ mod tests {
             runs,
             geometry: Some(serde_json::from_value(json!([g("ce", ratios[0]), g("supcon", ratios[1]), g("simclr", ratios[2])])).unwrap()),
             corruptions: Some(serde_json::from_value(json!({"models": [m("simclr", drops[0]), m("ce", drops[1])]})).unwrap()),
+            table5: None,
         }
     }
 
@@ -361,7 +363,7 @@ mod tests {
 
     /// An evaluation on 10,000 images: clean accuracy and the accuracy under each of `specs`.
     fn table5_report(clean: f64, specs: &[&str], accs: &[f64]) -> EvalReport {
-        let attacks: Vec<Value> = specs.iter().zip(accs).map(|(s, a)| json!({"spec": s, "accuracy": a, "p_drop": 1.0 - a / clean})).collect();
+        let attacks: Vec<Value> = specs.iter().zip(accs).map(|(s, a)| json!({"spec": s, "eps": s.parse::<crate::attacks::AttackSpec>().unwrap().eps, "accuracy": a, "p_drop": 1.0 - a / clean})).collect();
         serde_json::from_value(json!({"images": 10000, "clean_accuracy": clean, "attacks": attacks})).unwrap()
     }
 
@@ -414,7 +416,7 @@ mod tests {
         assert!(verdict("RoCL above SimCLR").ends_with("| reproduced |"));
         // On 500 images the same accuracies give no claimed gain at 8/255 (1.96 se = 6.2 points).
         let small = |name: &str, clean: f64, a: f64| {
-            (name.to_string(), serde_json::from_value::<EvalReport>(json!({"images": 500, "clean_accuracy": clean, "attacks": [{"spec": specs[0], "accuracy": a, "p_drop": 1.0 - a / clean}]})).unwrap())
+            (name.to_string(), serde_json::from_value::<EvalReport>(json!({"images": 500, "clean_accuracy": clean, "attacks": [{"spec": specs[0], "eps": 8.0 / 255.0, "accuracy": a, "p_drop": 1.0 - a / clean}]})).unwrap())
         };
         let table = ComparisonTable::new(vec![small("rocl", 0.86, 0.436), small("a-rocl", 0.879, 0.459)], None).unwrap();
         let md = render(&StudyRecord { title: "t5".into(), table5: Some(table), ..Default::default() }).unwrap().markdown;

@@ -299,7 +299,7 @@ pub(super) fn table5(page: &mut Page, seeds: Seeds) {
     for (augmented, paper) in PAPER_MEDIAN_GAIN {
         let Some(base) = TABLE5_ROWS.iter().find(|(n, _, _)| *n == augmented).and_then(|(_, _, b)| *b) else { continue };
         let pairs: Vec<(Proportion, Proportion)> =
-            first.attacks.iter().filter_map(|spec| Some((accuracy(augmented, Some(spec))?, accuracy(base, Some(spec))?))).collect();
+            first.attacks.iter().filter_map(|spec| Some((accuracy(augmented, Some(spec.as_str()))?, accuracy(base, Some(spec.as_str()))?))).collect();
         if pairs.is_empty() {
             continue;
         }
