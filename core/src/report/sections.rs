@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::plots::{Series, line_chart, scatter_chart};
 use super::{Page, RunRecord, Seeds, accuracy_cell, final_accuracy, number_summary, percent_summary, summary_of};
 use crate::evaluate::model_name;
-use crate::evaluate::stats::{AttackStats, GapClosed, Z95, clean_stats};
+use crate::evaluate::stats::{AttackStats, GapClosed, Proportion, RelativeGain, Z95, clean_stats, median, relative_gain};
 use crate::results::ModelCorruptions;
 
 fn method_of(run: &RunRecord) -> String {
@@ -235,6 +235,91 @@ pub(super) fn gap_closed(page: &mut Page, seeds: Seeds) {
     page.note(
         "Cells: raw / relative gap closed, raw = (acc - acc_simclr) / (acc_supcon - acc_simclr), relative = (drop_simclr - drop) / (drop_simclr - drop_supcon) with drop = (clean - acc) / clean; the paper's Table 4 values match neither exactly, so both are shown. A reading is given only where its gap (SupCon above SimCLR) exceeds 1.96 standard errors, sqrt(p(1-p)/n + std²/seeds) of each reference added in quadrature (n: test images for accuracies, clean-correct images for drops); otherwise n/a (no gap).",
     );
+}
+
+/// The rows of the paper's Table 5 as `reproduce --tables 5` names its runs, in the paper's
+/// order: SimCLR (no adversarial training, for reference), then each base method followed by
+/// its "Augmented" version (A-FNC 0.99 -> 0.7 added) and the base it is compared with.
+pub(super) const TABLE5_ROWS: [(&str, &str, Option<&str>); 5] = [
+    ("simclr", "SimCLR (not adversarially trained)", None),
+    ("rocl", "RoCL", None),
+    ("a-rocl", "A-RoCL (RoCL + A-FNC 0.99 -> 0.7)", Some("rocl")),
+    ("acl", "ACL", None),
+    ("a-acl", "A-ACL (ACL + A-FNC 0.99 -> 0.7)", Some("acl")),
+];
+
+/// The paper's median gains across attacks (Table 5 caption): A-RoCL over RoCL, A-ACL over ACL.
+const PAPER_MEDIAN_GAIN: [(&str, f64); 2] = [("a-rocl", 5.5), ("a-acl", 4.4)];
+
+/// `## Adversarial contrastive learning (Table 5 layout)`: accuracy clean and under each of the
+/// Table 5 attacks (mean ± std over seeds, 95% Wilson interval) of SimCLR, RoCL, A-RoCL, ACL and
+/// A-ACL (the rows of [`TABLE5_ROWS`] the study has, then any other), and for A-RoCL and A-ACL
+/// the relative gain over their base per column, claimed only beyond 1.96 standard errors
+/// ([`RelativeGain`]); below the table each augmented method's median gain across attacks.
+pub(super) fn table5(page: &mut Page, seeds: Seeds) {
+    let Some(first) = &seeds.first().table5 else { return };
+    if first.rows.is_empty() {
+        return;
+    }
+    page.heading("Adversarial contrastive learning (Table 5 layout)");
+    let mut names: Vec<&str> = TABLE5_ROWS.iter().map(|(n, _, _)| *n).filter(|n| first.rows.iter().any(|r| r.model == *n)).collect();
+    names.extend(first.rows.iter().map(|r| r.model.as_str()).filter(|m| !TABLE5_ROWS.iter().any(|(n, _, _)| n == m)));
+    let mut header = strings(&["model", "method", "clean"]);
+    header.extend(first.attacks.iter().cloned());
+    // One column's accuracy of `name` over seeds: clean (`None`) or an attack.
+    let accuracy = |name: &str, spec: Option<&str>| -> Option<Proportion> {
+        let evals = seeds.table5(name);
+        match spec {
+            None => clean_stats(&evals),
+            Some(spec) => AttackStats::of(&evals, spec).map(|a| a.accuracy),
+        }
+    };
+    let columns: Vec<Option<&str>> = std::iter::once(None).chain(first.attacks.iter().map(|a| Some(a.as_str()))).collect();
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .map(|&name| {
+            let (method, base) = TABLE5_ROWS.iter().find(|(n, _, _)| *n == name).map_or(("-", None), |(_, m, b)| (*m, *b));
+            let mut row = vec![name.to_string(), method.to_string()];
+            for &spec in &columns {
+                row.push(match (accuracy(name, spec), base.and_then(|b| accuracy(b, spec))) {
+                    (Some(a), Some(b)) => format!("{} {}", accuracy_cell(&a), RelativeGain::new(&a, &b, Z95).cell()),
+                    (Some(a), None) => accuracy_cell(&a),
+                    (None, _) => "-".into(),
+                });
+            }
+            row
+        })
+        .collect();
+    page.table(&header, &rows);
+    let mut notes = vec![format!(
+        "Cells: top-1 accuracy{} [its 95% Wilson interval for {} test images, in %]; for A-RoCL and A-ACL the relative gain over RoCL and ACL, (acc - acc_base) / acc_base as the paper's arrows (43.6 -> 45.9 is ↑5.3%), claimed (↑, or ↓ for a loss) only where acc - acc_base exceeds 1.96 standard errors, sqrt(p(1-p)/n + std²/seeds) of each added in quadrature; otherwise the change is shown as within noise.",
+        if seeds.count() > 1 { format!(" (mean ± std over {} seeds)", seeds.count()) } else { String::new() },
+        first.rows[0].report.images
+    )];
+    for (augmented, paper) in PAPER_MEDIAN_GAIN {
+        let Some(base) = TABLE5_ROWS.iter().find(|(n, _, _)| *n == augmented).and_then(|(_, _, b)| *b) else { continue };
+        let pairs: Vec<(Proportion, Proportion)> =
+            first.attacks.iter().filter_map(|spec| Some((accuracy(augmented, Some(spec.as_str()))?, accuracy(base, Some(spec.as_str()))?))).collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let gains: Vec<RelativeGain> = pairs.iter().map(|(a, b)| RelativeGain::new(a, b, Z95)).collect();
+        let count = |o: std::cmp::Ordering| gains.iter().filter(|g| g.sign == o).count();
+        let defined: Vec<f64> = pairs.iter().filter_map(|(a, b)| relative_gain(a.mean(), b.mean())).collect();
+        let shown = match median(&defined) {
+            None => "n/a (base 0% under every attack)".to_string(),
+            Some(m) if defined.len() == pairs.len() => format!("{:+.1}%", 100.0 * m),
+            Some(m) => format!("{:+.1}% (over the {} attacks where the base is above 0%)", 100.0 * m, defined.len()),
+        };
+        notes.push(format!(
+            "{augmented} over {base}: median relative gain across the {n} attacks {shown} (paper: {paper}%); a gain beyond noise under {} of {n}, a loss beyond noise under {}, within noise under {}.",
+            count(std::cmp::Ordering::Greater),
+            count(std::cmp::Ordering::Less),
+            count(std::cmp::Ordering::Equal),
+            n = pairs.len(),
+        ));
+    }
+    page.note(&notes.join(" "));
 }
 
 /// `## Representation geometry (Figure 2)`: distances, ratio, alignment and uniformity per

@@ -3,7 +3,7 @@
 //! Names (Section 4 and Table 4 of the paper): `ce` (supervised cross-entropy), `supcon`,
 //! `simclr`, `simclr-fnc` (fixed rho = 0.9), `simclr-afnc-0.9-0.5`, `simclr-afnc-0.99-0.7`, and
 //! Table 4's comparison `simclr-ifnd` (incremental false negative detection, [`super::ifnd`]),
-//! which is not one of the six settings the study trains.
+//! which is not one of the six settings (`reproduce --tables 4` adds it).
 //! Scales: `tiny` (the small CNN of width 16, 1,000 training and 500 test images, 5 epochs, the
 //! paper's augmentations: the whole six-preset study in minutes on a 2-core CPU, the main
 //! job's default), `small` (ResNet-18 of width 8, 4,000 training and 1,000 test images, 12
@@ -118,13 +118,13 @@ pub const PRESETS: [(&str, Method, &str); 6] = [
     ("simclr-afnc-0.99-0.7", Method::SimClr, "adaptive:0.99:0.7"),
 ];
 
-/// Presets of the paper's Table 4 beyond the six settings above (`reproduce` does not train
-/// them): SimCLR with IFND (Chen et al. 2022) at its defaults.
+/// Presets of the paper's Table 4 beyond the six settings above (`reproduce --tables 4` trains
+/// them beside the six): SimCLR with IFND (Chen et al. 2022) at its defaults.
 pub const TABLE4_PRESETS: [(&str, Method, &str); 1] = [("simclr-ifnd", Method::SimClr, "ifnd")];
 
 /// The adversarial contrastive presets of the paper's Table 5: RoCL and ACL (DS), alone and
 /// with A-FNC 0.99 -> 0.7 (the paper's best schedule; A-RoCL, A-ACL). Not part of the
-/// six-setting study of [`PRESETS`].
+/// six-setting study of [`PRESETS`]; `reproduce --tables 5` trains them.
 pub const ADVERSARIAL_PRESETS: [(&str, Method, &str); 4] = [
     ("rocl", Method::Rocl, "none"),
     ("a-rocl", Method::Rocl, "adaptive:0.99:0.7"),

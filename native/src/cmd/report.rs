@@ -1,8 +1,9 @@
 //! `hypersphere report`: gathers a study folder (one sub-folder per training run, each with
 //! `config.json`, `metrics.jsonl` and optionally `linear_eval.json` and `eval.json`; and at the
 //! top `eval.json` from `hypersphere eval --models ... --json`, `geometry.json` from
-//! `hypersphere geometry --json` and `corruptions.json` from `hypersphere corrupt-eval --json`)
-//! into `report.md` + `plots/*.svg` and one self-contained `report.html`.
+//! `hypersphere geometry --json`, `corruptions.json` from `hypersphere corrupt-eval --json` and
+//! `table5.json`, the Table 5 evaluation of `reproduce --tables 5`) into `report.md` +
+//! `plots/*.svg` and one self-contained `report.html`.
 //!
 //! A study trained with several seeds (`hypersphere reproduce --seeds N`) holds one such folder
 //! per seed, `seed-0`, `seed-1`, ...; the report then shows mean ± std over the seeds (core's
@@ -118,10 +119,12 @@ fn load_study(study: &Path, title: &str) -> Result<StudyRecord> {
     }
     let geometry: Option<Vec<GeometryResult>> = read_json(&study.join("geometry.json"), "an `hypersphere geometry --json` result")?;
     let corruptions: Option<CorruptionReport> = read_json(&study.join("corruptions.json"), "an `hypersphere corrupt-eval --json` result")?;
+    // `reproduce --tables 5`: the Table 5 attacks on SimCLR and the adversarial contrastive runs.
+    let table5: Option<ComparisonTable> = read_json(&study.join("table5.json"), "an `hypersphere eval --models ... --json` table")?;
     if runs.is_empty() && geometry.is_none() {
         bail!("{} holds no run folders (with config.json) and no geometry.json", study.display());
     }
-    Ok(StudyRecord { title: title.to_string(), runs, geometry, corruptions })
+    Ok(StudyRecord { title: title.to_string(), runs, geometry, corruptions, table5 })
 }
 
 pub fn run(args: Args) -> Result<()> {

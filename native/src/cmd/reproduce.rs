@@ -1,12 +1,26 @@
-//! `hypersphere reproduce`: the whole study end to end. Trains the paper's six settings (CE,
-//! SupCon, SimCLR, SimCLR + fixed FNC, SimCLR + A-FNC 0.9 -> 0.5 and 0.99 -> 0.7) with their
-//! linear evaluations, attacks them (Table 1 / Table 4 layout with "gap closed" against SimCLR
-//! and SupCon), measures their geometry (Figure 2) and their accuracy under corruptions
-//! (Figure 3), and writes the report.
+//! `hypersphere reproduce`: the whole study end to end. `--tables` selects what of the paper
+//! it reproduces ([`PaperTable`]; default `1`):
 //!
-//! Each stage runs as its own `hypersphere` process and is skipped when its result exists, so
-//! a killed study continues where it stopped (interrupted training runs resume from their last
-//! epoch; the evaluation resumes from its results file).
+//! - `1`: the six settings (CE, SupCon, SimCLR, SimCLR + fixed FNC, SimCLR + A-FNC 0.9 -> 0.5
+//!   and 0.99 -> 0.7) with their linear evaluations, attacked in the Table 1 layout (and Table
+//!   4's "gap closed" against SimCLR and SupCon, `eval.json`), their geometry (Figure 2,
+//!   `geometry.json`) and their accuracy under corruptions (Figure 3, `corruptions.json`);
+//! - `4`: the same study with Table 4's IFND row (`simclr-ifnd`) trained and attacked beside
+//!   FNC and A-FNC;
+//! - `5`: Table 5: SimCLR, RoCL, A-RoCL, ACL and A-ACL (the presets of
+//!   `train::presets::ADVERSARIAL_PRESETS`; SimCLR's run is shared with Table 1's) under the
+//!   paper's Table 5 attacks ([`table5_attacks`], `table5.json`), the report showing the relative
+//!   gain of A-RoCL and A-ACL over RoCL and ACL;
+//! - `2`: the ImageNet Table 2 and Figure 3 of given checkpoints (`cmd/table2.rs`; alone only).
+//!
+//! Every run lives in `<out>/<preset>`, so studies of several selections share their runs; then
+//! the report (`hypersphere report`) gathers whatever the folder holds.
+//!
+//! Each stage runs as its own `hypersphere` process and is skipped when its result exists (an
+//! evaluation's result must also hold every run selected: adding `--tables 4` to a finished
+//! study evaluates again, its finished cells read from the results file), so a killed study
+//! continues where it stopped (interrupted training runs resume from their last epoch; the
+//! evaluations resume from their results files).
 //!
 //! `--seeds N` (the paper averages 5 runs) repeats the study for training seeds 0..N, seed k's
 //! in `<out>/seed-k` (trained with `--seed k`; every seed is evaluated on the same test images),
@@ -24,8 +38,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hypersphere_core::evaluate::ComparisonTable;
 use hypersphere_core::train::budget::{self, BudgetSpent, EXIT_CODE};
-use hypersphere_core::train::{PRESETS, Scale};
+use hypersphere_core::train::presets::ADVERSARIAL_PRESETS;
+use hypersphere_core::train::{PRESETS, Scale, TABLE4_PRESETS};
 
 use crate::device::DeviceArgs;
 
@@ -52,10 +68,15 @@ pub struct Args {
     /// Wall-time budget of this command (e.g. 9m, 90s, 1h): stop before it is spent, training at a step boundary after a checkpoint, with exit code 75; the same command again continues.
     #[arg(long)]
     pub budget: Option<String>,
-    /// Reproduce one table of the paper instead of the CIFAR study: 2 = Table 2 and Figure 3,
-    /// the ImageNet checkpoints given by --model, on the validation folder given by --data.
+    /// Tables of the paper to reproduce, comma-separated: 1 (the six CIFAR settings: Table 1,
+    /// Table 4's FNC/A-FNC rows, Figures 2 and 3; the default), 4 (adds IFND to them), 5
+    /// (SimCLR, RoCL, A-RoCL, ACL, A-ACL under the Table 5 attacks), or 2 alone (ImageNet
+    /// Table 2 and Figure 3: the checkpoints given by --model, the validation folder --data).
     #[arg(long)]
-    pub table: Option<u32>,
+    pub tables: Option<String>,
+    /// One table, as `--tables N` (kept for `--table 2`).
+    #[arg(long)]
+    pub table: Option<String>,
     /// Table 2: a checkpoint, `NAME=WEIGHTS[,FLAG=VALUE...]` with FLAG one of eval's arch,
     /// width, num-classes, normalize, depth, input-size, checkpoint-format, head; repeatable.
     #[arg(long)]
@@ -80,6 +101,120 @@ pub struct Args {
     pub seed: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// A table of the paper that `reproduce` can reproduce (`--tables`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PaperTable {
+    /// Table 1 with the six settings (and Table 4's FNC / A-FNC rows, Figures 2 and 3).
+    One,
+    /// The ImageNet Table 2 (and Figure 3) of given checkpoints.
+    Two,
+    /// Table 4: the six settings and IFND.
+    Four,
+    /// Table 5: adversarial contrastive learning with and without A-FNC.
+    Five,
+}
+
+impl PaperTable {
+    /// Reads one entry of `flag`'s list (`1`, `2`, `4`, `5`, or `table5`); a one-line error
+    /// naming `flag` otherwise.
+    fn parse(text: &str, flag: &str) -> Result<Self> {
+        let t = text.trim();
+        Ok(match t.strip_prefix("table").unwrap_or(t) {
+            "1" => Self::One,
+            "2" => Self::Two,
+            "4" => Self::Four,
+            "5" => Self::Five,
+            "3" => bail!("{flag} 3: Table 3 (video models) is not reproducible here; the tables are 1 (the CIFAR study, the default), 2 (ImageNet checkpoints), 4 (1 with IFND) and 5 (RoCL, ACL and A-FNC)"),
+            _ => bail!("{flag} {text}: not a table (1: the CIFAR study, the default; 2: ImageNet checkpoints; 4: 1 with IFND; 5: RoCL, ACL and A-FNC)"),
+        })
+    }
+
+    /// The tables of `--tables LIST` or `--table N` (not both), sorted, each once; `[One]`
+    /// without either.
+    fn selection(tables: Option<&str>, table: Option<&str>) -> Result<Vec<Self>> {
+        let (text, flag) = match (tables, table) {
+            (Some(_), Some(_)) => bail!("--tables and --table name the same thing; give one"),
+            (Some(t), None) => (t, "--tables"),
+            (None, Some(t)) => (t, "--table"),
+            (None, None) => return Ok(vec![Self::One]),
+        };
+        let mut list = text.split(',').filter(|t| !t.trim().is_empty()).map(|t| Self::parse(t, flag)).collect::<Result<Vec<_>>>()?;
+        list.sort();
+        list.dedup();
+        if list.is_empty() {
+            bail!("{flag} is empty (1, 2, 4 or 5)");
+        }
+        if list.contains(&Self::Two) && list.len() > 1 {
+            bail!("{flag} {text}: Table 2 evaluates ImageNet checkpoints and runs alone; reproduce it in its own command");
+        }
+        Ok(list)
+    }
+}
+
+/// What a CIFAR study trains and evaluates, from the selected tables.
+#[derive(Debug, Clone, Copy)]
+struct Selection {
+    /// The six settings with their evaluation, geometry and corruptions (Tables 1, 4).
+    main: bool,
+    /// IFND beside them (Table 4).
+    ifnd: bool,
+    /// The Table 5 runs and their evaluation.
+    table5: bool,
+}
+
+impl Selection {
+    fn of(tables: &[PaperTable]) -> Self {
+        let has = |t| tables.contains(&t);
+        Self { main: has(PaperTable::One) || has(PaperTable::Four), ifnd: has(PaperTable::Four), table5: has(PaperTable::Five) }
+    }
+
+    /// The runs of the main robustness evaluation, in the report's order.
+    fn main_runs(&self) -> Vec<&'static str> {
+        let mut runs: Vec<&str> = if self.main { PRESETS.iter().map(|(n, _, _)| *n).collect() } else { vec![] };
+        if self.ifnd {
+            runs.extend(TABLE4_PRESETS.iter().map(|(n, _, _)| *n));
+        }
+        runs
+    }
+
+    /// The runs of Table 5, in the paper's order: SimCLR, then each base and its A- version.
+    fn table5_runs(&self) -> Vec<&'static str> {
+        if !self.table5 {
+            return vec![];
+        }
+        std::iter::once("simclr").chain(ADVERSARIAL_PRESETS.iter().map(|(n, _, _)| *n)).collect()
+    }
+
+    /// Every run to train, each once.
+    fn runs(&self) -> Vec<&'static str> {
+        let mut runs = self.main_runs();
+        for r in self.table5_runs() {
+            if !runs.contains(&r) {
+                runs.push(r);
+            }
+        }
+        runs
+    }
+}
+
+/// The paper's Table 5 attacks: PGD l_inf 8/255 and 16/255, l_2 0.25 and l_1 12, AutoAttack
+/// l_inf 8/255 and 16/255. The paper gives no step counts; PGD takes 20 steps as RoCL's and
+/// ACL's evaluations do (PGD-20). At the paper scale AutoAttack is the standard version; at the
+/// CPU scales its first two components, APGD-CE and APGD-T, with 20 iterations each (the spec
+/// says so in every column).
+pub fn table5_attacks(scale: Scale) -> Vec<String> {
+    let autoattack = if scale == Scale::Paper { "standard" } else { "apgd-ce@20+apgd-t@20" };
+    vec![s("pgd:linf:8/255,16/255:20"), s("pgd:l2:0.25:20"), s("pgd:l1:12:20"), format!("autoattack:linf:8/255,16/255:{autoattack}")]
+}
+
+/// Whether the evaluation table `path` exists and has a row for every one of `models` (a study
+/// that gained runs evaluates again, reading its finished cells from the results file).
+fn evaluated(path: &Path, models: &[&str]) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(table) = serde_json::from_str::<ComparisonTable>(&text) else { return false };
+    models.iter().all(|m| table.rows.iter().any(|r| r.model == *m))
 }
 
 /// What every stage of a study is given: the scale, device, precision and test-image limit.
@@ -154,19 +289,19 @@ fn path(p: &Path) -> String {
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let window = args.budget.as_deref().map(budget::parse_duration).transpose().context("--budget")?;
-    match args.table {
-        None | Some(1) => {}
-        Some(2) if window.is_some() => bail!("--budget belongs to the CIFAR study (--table 1); --table 2 keeps each finished evaluation, so run it again to continue"),
-        Some(2) => {
-            let selected = args.device.select()?;
-            eprintln!("device: {}", selected.runtime);
-            return super::table2::run(&args, selected.choice.name(), args.device.precision.name());
+    let tables = PaperTable::selection(args.tables.as_deref(), args.table.as_deref())?;
+    if tables == [PaperTable::Two] {
+        if window.is_some() {
+            bail!("--budget belongs to the CIFAR study (--tables 1, 4, 5); --table 2 keeps each finished evaluation, so run it again to continue");
         }
-        Some(t) => bail!("--table {t}: only 1 (the CIFAR study, the default) and 2 (ImageNet checkpoints) are reproducible"),
+        let selected = args.device.select()?;
+        eprintln!("device: {}", selected.runtime);
+        return super::table2::run(&args, selected.choice.name(), args.device.precision.name());
     }
     if !args.model.is_empty() || args.imagenet_c.is_some() || !args.attack.is_empty() {
         bail!("--model, --imagenet-c and --attack belong to --table 2");
     }
+    let selection = Selection::of(&tables);
     let scale: Scale = args.preset.parse()?;
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
@@ -191,11 +326,11 @@ pub fn run(args: Args) -> Result<()> {
     let stages = Stages { args: &args, scale, device, precision, limit_args, deadline: window.map(|w| started + w) };
     let start = Instant::now();
     if args.seeds == 1 {
-        study(&stages, &out, None)?;
+        study(&stages, selection, &out, None)?;
     } else {
         for seed in 0..args.seeds {
             eprintln!("== seed {seed} of {}", args.seeds);
-            study(&stages, &out.join(format!("seed-{seed}")), Some(seed))?;
+            study(&stages, selection, &out.join(format!("seed-{seed}")), Some(seed))?;
         }
     }
     stages.run("report", &[s("report"), s("--study"), path(&out), s("--title"), format!("hypersphere study ({} scale, {})", args.preset, args.data)])?;
@@ -203,64 +338,93 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Trains, attacks and measures one study in `out`: the six settings (with `--seed` when
-/// given), the robustness table, the geometry and the corruptions, each stage skipped when its
-/// result exists.
-fn study(stages: &Stages, out: &Path, seed: Option<u64>) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for (name, _, _) in PRESETS {
-        let run = out.join(name);
-        if run.join("model.bpk").exists() && run.join("done").exists() {
-            eprintln!("== train {name}: done already");
-            continue;
-        }
-        let t = Instant::now();
-        if run.join("checkpoint.json").exists() {
-            stages.run(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()])?;
-        } else {
-            let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&stages.args.preset), s("--data"), s(&stages.args.data), s("--out"), path(&run), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
-            if let Some(seed) = seed {
-                a.extend([s("--seed"), seed.to_string()]);
-            }
-            a.extend(stages.args.train_args.split_whitespace().map(String::from));
-            stages.run(&format!("train {name}"), &a)?;
-        }
-        crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())?;
+/// Trains one run (preset `name`) in `out/name` with `--seed` when given, unless it is done;
+/// resumes it when it has a checkpoint.
+fn train(stages: &Stages, out: &Path, name: &str, seed: Option<u64>) -> Result<()> {
+    let run = out.join(name);
+    if run.join("model.bpk").exists() && run.join("done").exists() {
+        eprintln!("== train {name}: done already");
+        return Ok(());
     }
-    let named: Vec<String> = PRESETS.iter().map(|(n, _, _)| format!("{n}={}", path(&out.join(n).join("model.bpk")))).collect();
-    let paths: Vec<String> = PRESETS.iter().map(|(n, _, _)| path(&out.join(n).join("model.bpk"))).collect();
+    // RoCL and ACL train in f32 only (their inner attack is not written for mixed precision):
+    // with --precision f16/bf16 they train in f32, and are evaluated in the precision asked.
+    let adversarial = ADVERSARIAL_PRESETS.iter().any(|(n, _, _)| *n == name);
+    let precision = if adversarial && matches!(stages.precision.as_str(), "f16" | "bf16") {
+        eprintln!("note: {name} trains in f32 (adversarial contrastive training has no mixed precision)");
+        s("f32")
+    } else {
+        stages.precision.clone()
+    };
+    let t = Instant::now();
+    if run.join("checkpoint.json").exists() {
+        stages.run(&format!("train {name} (resuming)"), &[s("train"), s("--resume"), path(&run), s("--device"), stages.device.clone(), s("--precision"), precision])?;
+    } else {
+        let mut a = vec![s("train"), s("--preset"), s(name), s("--scale"), s(&stages.args.preset), s("--data"), s(&stages.args.data), s("--out"), path(&run), s("--device"), stages.device.clone(), s("--precision"), precision];
+        if let Some(seed) = seed {
+            a.extend([s("--seed"), seed.to_string()]);
+        }
+        a.extend(stages.args.train_args.split_whitespace().map(String::from));
+        stages.run(&format!("train {name}"), &a)?;
+    }
+    crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())
+}
 
-    // Table 1 / Table 4: FGSM and PGD in three norms, plus AutoAttack at the paper scale.
-    if !out.join("eval.json").exists() {
+/// `eval --models` of `models` (runs in `out`) under `attacks`, written to `<out>/<file>.json`
+/// (and `.md`, results file `.jsonl`), unless that table exists with every model.
+fn evaluate(stages: &Stages, out: &Path, stage: &str, file: &str, models: &[&str], attacks: &[String], extra: &[String]) -> Result<()> {
+    let json = out.join(format!("{file}.json"));
+    if evaluated(&json, models) {
+        return Ok(());
+    }
+    let named: Vec<String> = models.iter().map(|n| format!("{n}={}", path(&out.join(n).join("model.bpk")))).collect();
+    let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
+    for attack in attacks {
+        a.extend([s("--attack"), attack.clone()]);
+    }
+    a.extend(extra.iter().cloned());
+    a.extend([s("--markdown"), path(&out.join(format!("{file}.md"))), s("--resume"), path(&out.join(format!("{file}.jsonl")))]);
+    a.extend([s("--json"), path(&json)]);
+    a.extend(stages.limit_args.clone());
+    stages.run(stage, &a)
+}
+
+/// Trains, attacks and measures one study in `out` (with `--seed` when given): the selected
+/// runs, then the robustness table, the geometry and the corruptions of the six settings
+/// (Tables 1, 4) and the Table 5 evaluation, each stage skipped when its result exists.
+fn study(stages: &Stages, selection: Selection, out: &Path, seed: Option<u64>) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for name in selection.runs() {
+        train(stages, out, name, seed)?;
+    }
+    if selection.main {
+        // Table 1 / Table 4: FGSM and PGD in three norms, plus AutoAttack at the paper scale.
         let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
         if stages.scale != Scale::Paper {
             attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
         } else {
             attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
         }
-        let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
-        for attack in attacks {
-            a.extend([s("--attack"), attack]);
+        evaluate(stages, out, "robustness", "eval", &selection.main_runs(), &attacks, &[s("--gap-reference"), s("simclr,supcon")])?;
+        // Figures 2 and 3: the six settings.
+        let paths: Vec<String> = PRESETS.iter().map(|(n, _, _)| path(&out.join(n).join("model.bpk"))).collect();
+        if !out.join("geometry.json").exists() {
+            let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
+            a.extend([s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
+            a.extend(stages.limit_args.clone());
+            stages.run("geometry", &a)?;
         }
-        a.extend([s("--gap-reference"), s("simclr,supcon"), s("--markdown"), path(&out.join("eval.md")), s("--resume"), path(&out.join("eval.jsonl"))]);
-        a.extend([s("--json"), path(&out.join("eval.json"))]);
-        a.extend(stages.limit_args.clone());
-        stages.run("robustness", &a)?;
-    }
-    if !out.join("geometry.json").exists() {
-        let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
-        a.extend([s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
-        a.extend(stages.limit_args.clone());
-        stages.run("geometry", &a)?;
-    }
-    if !out.join("corruptions.json").exists() {
-        let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
-        a.extend([s("--json"), path(&out.join("corruptions.json"))]);
-        if stages.scale != Scale::Paper {
-            a.extend([s("--severities"), s("1,3,5")]);
+        if !out.join("corruptions.json").exists() {
+            let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
+            a.extend([s("--json"), path(&out.join("corruptions.json"))]);
+            if stages.scale != Scale::Paper {
+                a.extend([s("--severities"), s("1,3,5")]);
+            }
+            a.extend(stages.limit_args.clone());
+            stages.run("corruptions", &a)?;
         }
-        a.extend(stages.limit_args.clone());
-        stages.run("corruptions", &a)?;
+    }
+    if selection.table5 {
+        evaluate(stages, out, "table 5 robustness", "table5", &selection.table5_runs(), &table5_attacks(stages.scale), &[])?;
     }
     Ok(())
 }

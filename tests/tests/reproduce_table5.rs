@@ -1,0 +1,162 @@
+//! `hypersphere reproduce --tables 5` end to end on a tiny budget: SimCLR, RoCL, A-RoCL, ACL and
+//! A-ACL train, one evaluation holds the paper's Table 5 attacks, the report has the Table 5
+//! section with the relative gain of A-RoCL and A-ACL over their base in every column (checked
+//! against a computation here), and a second run skips every finished stage. Then `--tables
+//! 1,5` in the same folder adds the six settings (SimCLR's run shared) and `--tables 4,5` adds
+//! IFND, evaluated again beside the others with their finished cells reused. Also the one-line
+//! errors of a bad `--tables`.
+
+mod common;
+
+use common::{assert_success, assert_user_error, row, run, scratch};
+use hypersphere_core::evaluate::stats::{Z95, wilson_interval};
+use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
+
+const RUNS: [&str; 5] = ["simclr", "rocl", "a-rocl", "acl", "a-acl"];
+const TRAIN_ARGS: &str = "--epochs 1 --arch small-cnn --width 4 --train-limit 100 --test-limit 40 --linear-epochs 1 --batch-size 50";
+const SECTION: &str = "Adversarial contrastive learning (Table 5 layout)";
+
+/// An accuracy cell as the report prints it for one seed: `42.50% [27.9, 58.3]`.
+fn accuracy_cell(p: f64, images: f64) -> String {
+    let w = wilson_interval(p, images, Z95);
+    format!("{:.2}% [{:.1}, {:.1}]", 100.0 * p, 100.0 * w.low, 100.0 * w.high)
+}
+
+/// The gain cell of accuracy `a` over the base's `b` on `n` images, computed here: the relative
+/// gain (a - b) / b, claimed (↑ / ↓) only where |a - b| exceeds 1.96 binomial standard errors.
+fn gain_cell(a: f64, b: f64, n: f64) -> String {
+    if b == 0.0 {
+        return "n/a (base 0%)".into();
+    }
+    let (gain, margin) = ((a - b) / b, Z95 * (a * (1.0 - a) / n + b * (1.0 - b) / n).sqrt());
+    if a - b > margin {
+        format!("↑{:.1}%", 100.0 * gain)
+    } else if b - a > margin {
+        format!("↓{:.1}%", -100.0 * gain)
+    } else {
+        format!("{:+.1}% (within noise)", 100.0 * gain)
+    }
+}
+
+/// Clean accuracy, then the accuracy under each attack, of one row of the table.
+fn accuracies(report: &EvalReport) -> Vec<f64> {
+    std::iter::once(report.clean_accuracy).chain(report.attacks.iter().map(|a| a.accuracy)).collect()
+}
+
+#[test]
+fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
+    let dir = scratch("reproduce-table5");
+    let out = dir.join("study");
+    let out_s = out.to_str().unwrap();
+    // Bad selections fail at once with one line.
+    assert_user_error(&run(&["reproduce", "--tables", "3", "--out", out_s]), "--tables 3: Table 3");
+    assert_user_error(&run(&["reproduce", "--tables", "1,x", "--out", out_s]), "--tables x: not a table");
+    assert_user_error(&run(&["reproduce", "--tables", "2,5", "--out", out_s]), "runs alone");
+    assert_user_error(&run(&["reproduce", "--tables", "5", "--table", "5", "--out", out_s]), "give one");
+    assert!(!out.exists(), "nothing written for a bad selection");
+
+    let args = ["reproduce", "--preset", "tiny", "--tables", "5", "--data", "procedural:300", "--out", out_s, "--limit", "100", "--device", "flex", "--train-args", TRAIN_ARGS];
+    let started = std::time::Instant::now();
+    assert_success(&run(&args));
+    eprintln!("reproduce --tables 5 took {:.1} s", started.elapsed().as_secs_f64());
+    for r in RUNS {
+        assert!(out.join(r).join("model.bpk").exists() && out.join(r).join("done").exists(), "{r} trained");
+    }
+    // Only Table 5 was selected: none of the six-setting study.
+    for absent in ["ce", "supcon", "simclr-fnc", "eval.json", "geometry.json", "corruptions.json"] {
+        assert!(!out.join(absent).exists(), "{absent} should not exist");
+    }
+    let table: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("table5.json")).unwrap()).unwrap();
+    assert_eq!(table.rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(), RUNS, "one row per run, in the paper's order");
+    let aa = "apgd-ce@20+apgd-t@20";
+    assert_eq!(
+        table.attacks,
+        ["pgd:linf:8/255:20", "pgd:linf:16/255:20", "pgd:l2:0.25:20", "pgd:l1:12:20", &format!("autoattack:linf:8/255:{aa}"), &format!("autoattack:linf:16/255:{aa}")],
+        "the paper's Table 5 attacks"
+    );
+    for r in &table.rows {
+        assert_eq!(r.report.images, 100, "{}", r.model);
+        assert_eq!(r.report.attacks.len(), 6, "{}", r.model);
+    }
+
+    // The report's Table 5 section: each run's numbers from table5.json, and for A-RoCL and
+    // A-ACL the gain over RoCL and ACL in every column.
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    let of = |name: &str| &table.rows.iter().find(|r| r.model == name).unwrap().report;
+    let header = row(&md, SECTION, "model");
+    assert_eq!(header[3..], table.attacks[..]);
+    let mut gains = 0;
+    for (name, base) in [("simclr", None), ("rocl", None), ("a-rocl", Some("rocl")), ("acl", None), ("a-acl", Some("acl"))] {
+        let cells = row(&md, SECTION, name);
+        let own = accuracies(of(name));
+        assert_eq!(cells.len(), 2 + own.len(), "{name}: {cells:?}");
+        for (i, a) in own.iter().enumerate() {
+            let mut expected = accuracy_cell(*a, 100.0);
+            if let Some(base) = base {
+                expected = format!("{expected} {}", gain_cell(*a, accuracies(of(base))[i], 100.0));
+                gains += 1;
+            }
+            assert_eq!(cells[2 + i], expected, "{name}, column {i}");
+        }
+    }
+    assert_eq!(gains, 14, "a gain cell per column of A-RoCL and A-ACL");
+    for line in ["a-rocl over rocl: median relative gain", "a-acl over acl: median relative gain"] {
+        assert!(md.contains(line), "{line} missing");
+    }
+    for claim in ["Table 5: A-RoCL above RoCL under every Table 5 attack", "Table 5: A-ACL above ACL under every Table 5 attack", "Table 5: RoCL above SimCLR under every Table 5 attack"] {
+        let cells = row(&md, "Verdicts (the paper's claims)", claim);
+        assert!(["reproduced (no error bar with one seed)", "reproduced", "inconclusive", "contradicted"].contains(&cells[2].as_str()), "{cells:?}");
+    }
+
+    // A second run trains and evaluates nothing.
+    let stamp = std::fs::metadata(out.join("table5.json")).unwrap().modified().unwrap();
+    let second = run(&args);
+    assert_success(&second);
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(log.matches("done already").count(), 5, "{log}");
+    assert!(!log.contains("== table 5 robustness"), "{log}");
+    assert!(log.lines().filter(|l| l.starts_with("== train")).all(|l| l.ends_with("done already")), "{log}");
+    assert_eq!(std::fs::metadata(out.join("table5.json")).unwrap().modified().unwrap(), stamp);
+
+    // Adding Table 1 trains the six settings but SimCLR's, which Table 5 trained.
+    fn with<'a>(args: &[&'a str], tables: &'a str) -> Vec<&'a str> {
+        args.iter().map(|a| if *a == "5" { tables } else { *a }).collect()
+    }
+    let trained = |log: &str| -> Vec<String> {
+        log.lines().filter(|l| l.starts_with("== train ") && !l.ends_with("done already")).map(|l| l["== train ".len()..].split(':').next().unwrap().to_string()).collect()
+    };
+    let third = run(&with(&args, "1,5"));
+    assert_success(&third);
+    let log = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(trained(&log), ["ce", "supcon", "simclr-fnc", "simclr-afnc-0.9-0.5", "simclr-afnc-0.99-0.7"], "{log}");
+    assert!(!log.contains("== table 5 robustness"), "{log}");
+    let main: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    let six = ["ce", "supcon", "simclr", "simclr-fnc", "simclr-afnc-0.9-0.5", "simclr-afnc-0.99-0.7"];
+    assert_eq!(main.rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(), six);
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    for section in ["## Robustness (Table 1 layout)", "## Gap closed (Table 4 layout)", &format!("## {SECTION}")] {
+        assert!(md.contains(section), "{section} missing");
+    }
+    assert!(!md.contains("above IFND"), "no IFND claim without IFND");
+
+    // Adding Table 4 trains IFND only, and evaluates again with it, reusing the six's cells.
+    let fourth = run(&with(&args, "4,5"));
+    assert_success(&fourth);
+    let log = String::from_utf8_lossy(&fourth.stderr);
+    assert_eq!(trained(&log), ["simclr-ifnd"], "{log}");
+    for name in six {
+        assert!(log.contains(&format!("{name}: 10 (batch, attack) results reused")), "{name}: {log}");
+    }
+    assert!(!log.contains("simclr-ifnd: 10 (batch, attack) results reused"), "{log}");
+    for stage in ["== geometry", "== corruptions", "== table 5 robustness"] {
+        assert!(!log.contains(stage), "{stage} ran again: {log}");
+    }
+    let main: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(main.rows.last().unwrap().model, "simclr-ifnd");
+    assert_eq!(main.rows.len(), 7);
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert_eq!(row(&md, "Gap closed (Table 4 layout)", "simclr-ifnd").len(), 1 + main.attacks.len());
+    row(&md, "Verdicts (the paper's claims)", "Table 4: A-FNC 0.99 -> 0.7 above IFND under every attack");
+    eprintln!("reproduce --tables 5, again, 1,5 and 4,5 took {:.1} s", started.elapsed().as_secs_f64());
+    let _ = std::fs::remove_dir_all(&dir);
+}
