@@ -3,14 +3,17 @@
 //! section with the relative gain of A-RoCL and A-ACL over their base in every column (checked
 //! against a computation here), and a second run skips every finished stage. Then `--tables
 //! 1,5` in the same folder adds the six settings (SimCLR's run shared) and `--tables 4,5` adds
-//! IFND, evaluated again beside the others with their finished cells reused. Also the one-line
-//! errors of a bad `--tables`.
+//! IFND, evaluated again beside the others with their finished cells reused. The adversarially
+//! trained runs are attacked through classifiers of RoCL's robust linear evaluation (default
+//! `--table5-head`), and `--table5-head standard` evaluates Table 5 again on their own. Also
+//! the one-line errors of a bad `--tables` and `--table5-head`.
 
 mod common;
 
 use common::{assert_success, assert_user_error, row, run, scratch};
 use hypersphere_core::evaluate::stats::{Z95, wilson_interval};
 use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
+use hypersphere_core::train::LinearEvalMode;
 
 const RUNS: [&str; 5] = ["simclr", "rocl", "a-rocl", "acl", "a-acl"];
 const TRAIN_ARGS: &str = "--epochs 1 --arch small-cnn --width 4 --train-limit 100 --test-limit 40 --linear-epochs 1 --batch-size 50";
@@ -78,10 +81,30 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
         assert_eq!(r.report.images, 100, "{}", r.model);
         assert_eq!(r.report.attacks.len(), 6, "{}", r.model);
     }
+    // The adversarially trained runs are attacked through classifiers from RoCL's robust linear
+    // evaluation (the default --table5-head), each in <run>/adversarial; SimCLR through its own.
+    let head: LinearEvalMode = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
+    assert_eq!(head, LinearEvalMode::from_name("adversarial").unwrap());
+    for r in &RUNS[1..] {
+        let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(r).join("adversarial/linear_eval.json")).unwrap()).unwrap();
+        assert_eq!(config["config"]["mode"]["kind"], "adversarial", "{r}");
+    }
+    assert!(!out.join("simclr/adversarial").exists(), "SimCLR keeps its standard classifier");
+    let clean_of = |weights: &std::path::Path| -> f64 {
+        let json = dir.join("clean.json");
+        assert_success(&run(&["eval", "--weights", weights.to_str().unwrap(), "--data", "procedural:300", "--limit", "100", "--device", "flex", "--json", json.to_str().unwrap()]));
+        serde_json::from_str::<EvalReport>(&std::fs::read_to_string(&json).unwrap()).unwrap().clean_accuracy
+    };
+    let clean_in = |table: &ComparisonTable, name: &str| table.rows.iter().find(|r| r.model == name).unwrap().report.clean_accuracy;
+    for r in ["simclr", "acl"] {
+        let weights = if r == "simclr" { out.join(r).join("model.bpk") } else { out.join(r).join("adversarial/model.bpk") };
+        assert_eq!(clean_in(&table, r), clean_of(&weights), "{r}: the table's classifier");
+    }
 
     // The report's Table 5 section: each run's numbers from table5.json, and for A-RoCL and
     // A-ACL the gain over RoCL and ACL in every column.
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert!(md.contains("ACL's and A-ACL's by adversarial linear evaluation (RoCL: frozen backbone, linear head on l_inf PGD examples, eps 8/255, 10 steps of 2/255)"), "{md}");
     let of = |name: &str| &table.rows.iter().find(|r| r.model == name).unwrap().report;
     let header = row(&md, SECTION, "model");
     assert_eq!(header[3..], table.attacks[..]);
@@ -114,7 +137,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     assert_success(&second);
     let log = String::from_utf8_lossy(&second.stderr);
     assert_eq!(log.matches("done already").count(), 5, "{log}");
-    assert!(!log.contains("== table 5 robustness"), "{log}");
+    assert!(!log.contains("== table 5 robustness") && !log.contains("== table 5 classifier"), "{log}");
     assert!(log.lines().filter(|l| l.starts_with("== train")).all(|l| l.ends_with("done already")), "{log}");
     assert_eq!(std::fs::metadata(out.join("table5.json")).unwrap().modified().unwrap(), stamp);
 
@@ -157,6 +180,23 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
     assert_eq!(row(&md, "Gap closed (Table 4 layout)", "simclr-ifnd").len(), 1 + main.attacks.len());
     row(&md, "Verdicts (the paper's claims)", "Table 4: A-FNC 0.99 -> 0.7 above IFND under every attack");
-    eprintln!("reproduce --tables 5, again, 1,5 and 4,5 took {:.1} s", started.elapsed().as_secs_f64());
+
+    // --table5-head standard: Table 5 is evaluated again, on the runs' own classifiers, and
+    // nothing else runs again.
+    let mut standard = with(&args, "5");
+    standard.extend(["--table5-head", "standard"]);
+    let fifth = run(&standard);
+    assert_success(&fifth);
+    let log = String::from_utf8_lossy(&fifth.stderr);
+    assert!(log.contains("== table 5 robustness") && !log.contains("== table 5 classifier"), "{log}");
+    assert_eq!(trained(&log), Vec::<String>::new(), "{log}");
+    let head: LinearEvalMode = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
+    assert_eq!(head, LinearEvalMode::Standard);
+    let table: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("table5.json")).unwrap()).unwrap();
+    assert_eq!(clean_in(&table, "acl"), clean_of(&out.join("acl/model.bpk")), "acl: its run's own classifier");
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert!(md.contains("ACL's and A-ACL's by standard linear evaluation (frozen backbone"), "{md}");
+    assert_user_error(&run(&[&standard[..standard.len() - 1], &["robust"]].concat()), "--table5-head: unknown linear evaluation mode 'robust'");
+    eprintln!("reproduce --tables 5, again, 1,5, 4,5 and 5 with standard heads took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -34,6 +34,7 @@ use serde_json::Value;
 use crate::evaluate::stats::{Proportion, Summary, Z95};
 use crate::evaluate::{ComparisonTable, EvalReport, model_name};
 use crate::results::{CorruptionReport, GeometryResult, ModelCorruptions};
+use crate::train::LinearEvalMode;
 
 /// One training run: its folder name and the contents of its files.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +69,10 @@ pub struct StudyRecord {
     /// adversarial contrastive runs under the paper's Table 5 attacks; `reproduce --tables 5`
     /// writes it as `table5.json`), rows named after the runs.
     pub table5: Option<ComparisonTable>,
+    /// How the Table 5 study trained the adversarial contrastive runs' classifiers
+    /// (`table5-head.json`, `reproduce --table5-head`); `None`: their runs' standard linear
+    /// evaluation (studies written before the option).
+    pub table5_head: Option<LinearEvalMode>,
 }
 
 /// A chart of the report.
@@ -270,6 +275,7 @@ mod tests {
             corruptions: Some(serde_json::from_value(json!({"models": [{"model": "runs/x/simclr/model.bpk", "clean_accuracy": 0.5, "mean_relative_drop": 0.25,
                 "corruptions": [{"corruption": "fog", "mean_relative_drop": 0.3}, {"corruption": "contrast", "mean_relative_drop": 0.2}]}]})).unwrap()),
             table5: None,
+            table5_head: None,
         };
         let r = render(&study).unwrap();
         for needle in ["| afnc | simclr + A-FNC rho 0.99 -> 0.7 | 3 |", "42.00%", "30.00% [21.9, 39.6] (↓40%)", "1.250x", "10.0 min", "| corruption | simclr |", "| fog | 30.00% |", "| mean drop | 25.00% |"] {
@@ -318,6 +324,7 @@ mod tests {
             geometry: Some(serde_json::from_value(json!([g("ce", ratios[0]), g("supcon", ratios[1]), g("simclr", ratios[2])])).unwrap()),
             corruptions: Some(serde_json::from_value(json!({"models": [m("simclr", drops[0]), m("ce", drops[1])]})).unwrap()),
             table5: None,
+            table5_head: None,
         }
     }
 

@@ -103,6 +103,20 @@ impl LinearEvalMode {
         }
     }
 
+    /// One phrase saying how the classifier is trained, with the attack's budget in /255 units,
+    /// e.g. "adversarial linear evaluation (RoCL: frozen backbone, linear head on l_inf PGD
+    /// examples, eps 8/255, 10 steps of 2/255)".
+    pub fn describe(&self) -> String {
+        // In /255 units to two decimals, trailing zeros dropped (8/255, not 8.000001/255).
+        let units = |x: f32| format!("{:.2}", x * 255.0).trim_end_matches('0').trim_end_matches('.').to_string();
+        let budget = |a: &TrainingAttack| format!("eps {}/255, {} steps of {}/255", units(a.eps), a.steps, units(a.step));
+        match self {
+            Self::Standard => "standard linear evaluation (frozen backbone, linear head on clean features)".into(),
+            Self::Adversarial { attack } => format!("adversarial linear evaluation (RoCL: frozen backbone, linear head on l_inf PGD examples, {})", budget(attack)),
+            Self::Trades { attack, beta } => format!("TRADES fine-tuning (ACL: backbone and head, beta {beta}, l_inf {})", budget(attack)),
+        }
+    }
+
     /// The attack of an adversarial mode.
     pub fn attack(&self) -> Option<&TrainingAttack> {
         match self {

@@ -31,7 +31,8 @@ pub struct Args {
     /// Dataset (with --encoder): a path, `procedural[:N]`, or `cifar10`/`cifar100` (the fetched copy, fetched when absent).
     #[arg(long)]
     pub data: Option<String>,
-    /// Output folder (with --encoder; default: the encoder's folder).
+    /// Output folder (default: the run's folder, or the encoder's): `model.bpk`, `model.json`
+    /// and `linear_eval.json` go there.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Epochs of the linear classifier.
@@ -155,6 +156,10 @@ pub fn run(args: Args) -> Result<()> {
                 bail!("{} has no encoder.bpk: is it a contrastive run with a finished epoch?", dir.display());
             }
             let encoder = model_files::load(&path, &args.arch, &device)?;
+            let run = match &args.out {
+                Some(out) => RunFolder::create(out)?,
+                None => run,
+            };
             (run, encoder, data, plan.linear, plan.train_limit, plan.test_limit)
         }
         (None, Some(path)) => {

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
 use hypersphere_core::report::{RunRecord, StudyRecord, render, render_seeds};
 use hypersphere_core::results::{CorruptionReport, GeometryResult};
+use hypersphere_core::train::LinearEvalMode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -121,10 +122,11 @@ fn load_study(study: &Path, title: &str) -> Result<StudyRecord> {
     let corruptions: Option<CorruptionReport> = read_json(&study.join("corruptions.json"), "an `hypersphere corrupt-eval --json` result")?;
     // `reproduce --tables 5`: the Table 5 attacks on SimCLR and the adversarial contrastive runs.
     let table5: Option<ComparisonTable> = read_json(&study.join("table5.json"), "an `hypersphere eval --models ... --json` table")?;
+    let table5_head: Option<LinearEvalMode> = read_json(&study.join("table5-head.json"), "a linear evaluation mode (`reproduce --table5-head`)")?;
     if runs.is_empty() && geometry.is_none() {
         bail!("{} holds no run folders (with config.json) and no geometry.json", study.display());
     }
-    Ok(StudyRecord { title: title.to_string(), runs, geometry, corruptions, table5 })
+    Ok(StudyRecord { title: title.to_string(), runs, geometry, corruptions, table5, table5_head })
 }
 
 pub fn run(args: Args) -> Result<()> {

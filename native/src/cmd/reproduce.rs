@@ -10,7 +10,12 @@
 //! - `5`: Table 5: SimCLR, RoCL, A-RoCL, ACL and A-ACL (the presets of
 //!   `train::presets::ADVERSARIAL_PRESETS`; SimCLR's run is shared with Table 1's) under the
 //!   paper's Table 5 attacks ([`table5_attacks`], `table5.json`), the report showing the relative
-//!   gain of A-RoCL and A-ACL over RoCL and ACL;
+//!   gain of A-RoCL and A-ACL over RoCL and ACL. The paper evaluates the adversarially trained
+//!   models as RoCL does ("adversarial training with PGD l_inf adversary"), so their classifiers
+//!   are trained again by `linear-eval --mode M` into `<run>/<M>/` (`--table5-head`, default
+//!   `adversarial`: RoCL's robust linear evaluation; `trades`: ACL's TRADES fine-tuning;
+//!   `standard`: the run's own linear evaluation), recorded in `table5-head.json`; SimCLR, the
+//!   paper's row without adversarial training, keeps its standard linear evaluation;
 //! - `2`: the ImageNet Table 2 and Figure 3 of given checkpoints (`cmd/table2.rs`; alone only).
 //!
 //! Every run lives in `<out>/<preset>`, so studies of several selections share their runs; then
@@ -29,8 +34,8 @@
 //!
 //! `--budget 9m` bounds the whole command's wall time: every training stage gets what is left as
 //! its own `--budget` (it stops at a step boundary after a checkpoint), any other stage still
-//! running at the deadline is stopped (the evaluation keeps its finished cells; geometry and
-//! corruptions start again), no stage starts when less than 5 s are left, and the command ends
+//! running at the deadline is stopped (the evaluation keeps its finished cells; geometry,
+//! corruptions and the Table 5 classifiers start again), no stage starts when less than 5 s are left, and the command ends
 //! with exit code 75 and "stopped at budget ...; run the same command again to continue".
 
 use std::path::{Path, PathBuf};
@@ -41,7 +46,7 @@ use anyhow::{Context, Result, bail};
 use hypersphere_core::evaluate::ComparisonTable;
 use hypersphere_core::train::budget::{self, BudgetSpent, EXIT_CODE};
 use hypersphere_core::train::presets::ADVERSARIAL_PRESETS;
-use hypersphere_core::train::{PRESETS, Scale, TABLE4_PRESETS};
+use hypersphere_core::train::{LinearEvalMode, PRESETS, Scale, TABLE4_PRESETS};
 
 use crate::device::DeviceArgs;
 
@@ -77,6 +82,12 @@ pub struct Args {
     /// One table, as `--tables N` (kept for `--table 2`).
     #[arg(long)]
     pub table: Option<String>,
+    /// Table 5: how the classifiers of RoCL, A-RoCL, ACL and A-ACL are trained before the attacks
+    /// (linear-eval's modes): adversarial (RoCL's robust linear evaluation, the paper's
+    /// protocol), trades (ACL's TRADES fine-tuning) or standard (their runs' own linear
+    /// evaluation). SimCLR keeps its standard linear evaluation.
+    #[arg(long, default_value = "adversarial")]
+    pub table5_head: String,
     /// Table 2: a checkpoint, `NAME=WEIGHTS[,FLAG=VALUE...]` with FLAG one of eval's arch,
     /// width, num-classes, normalize, depth, input-size, checkpoint-format, head; repeatable.
     #[arg(long)]
@@ -226,6 +237,8 @@ struct Stages<'a> {
     limit_args: Vec<String>,
     /// When the command's budget runs out.
     deadline: Option<Instant>,
+    /// How Table 5's adversarial contrastive runs get their classifiers (`--table5-head`).
+    table5_head: LinearEvalMode,
 }
 
 /// No stage starts with less than this left of the budget.
@@ -302,6 +315,7 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--model, --imagenet-c and --attack belong to --table 2");
     }
     let selection = Selection::of(&tables);
+    let table5_head = LinearEvalMode::from_name(&args.table5_head).map_err(|e| anyhow::anyhow!("--table5-head: {e}"))?;
     let scale: Scale = args.preset.parse()?;
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
@@ -323,7 +337,7 @@ pub fn run(args: Args) -> Result<()> {
         Scale::Paper => None,
     });
     let limit_args: Vec<String> = limit.map(|l| vec![s("--limit"), l.to_string()]).unwrap_or_default();
-    let stages = Stages { args: &args, scale, device, precision, limit_args, deadline: window.map(|w| started + w) };
+    let stages = Stages { args: &args, scale, device, precision, limit_args, deadline: window.map(|w| started + w), table5_head };
     let start = Instant::now();
     if args.seeds == 1 {
         study(&stages, selection, &out, None)?;
@@ -369,14 +383,20 @@ fn train(stages: &Stages, out: &Path, name: &str, seed: Option<u64>) -> Result<(
     crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())
 }
 
-/// `eval --models` of `models` (runs in `out`) under `attacks`, written to `<out>/<file>.json`
+/// The weights of the runs `names` in `out` (`<out>/<name>/model.bpk`), named after their runs.
+fn run_models<'a>(out: &Path, names: &[&'a str]) -> Vec<(&'a str, PathBuf)> {
+    names.iter().map(|n| (*n, out.join(n).join("model.bpk"))).collect()
+}
+
+/// `eval --models` of `models` (name, weights) under `attacks`, written to `<out>/<file>.json`
 /// (and `.md`, results file `.jsonl`), unless that table exists with every model.
-fn evaluate(stages: &Stages, out: &Path, stage: &str, file: &str, models: &[&str], attacks: &[String], extra: &[String]) -> Result<()> {
+fn evaluate(stages: &Stages, out: &Path, stage: &str, file: &str, models: &[(&str, PathBuf)], attacks: &[String], extra: &[String]) -> Result<()> {
     let json = out.join(format!("{file}.json"));
-    if evaluated(&json, models) {
+    let names: Vec<&str> = models.iter().map(|(n, _)| *n).collect();
+    if evaluated(&json, &names) {
         return Ok(());
     }
-    let named: Vec<String> = models.iter().map(|n| format!("{n}={}", path(&out.join(n).join("model.bpk")))).collect();
+    let named: Vec<String> = models.iter().map(|(n, w)| format!("{n}={}", path(w))).collect();
     let mut a = vec![s("eval"), s("--models"), named.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
     for attack in attacks {
         a.extend([s("--attack"), attack.clone()]);
@@ -404,7 +424,7 @@ fn study(stages: &Stages, selection: Selection, out: &Path, seed: Option<u64>) -
         } else {
             attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
         }
-        evaluate(stages, out, "robustness", "eval", &selection.main_runs(), &attacks, &[s("--gap-reference"), s("simclr,supcon")])?;
+        evaluate(stages, out, "robustness", "eval", &run_models(out, &selection.main_runs()), &attacks, &[s("--gap-reference"), s("simclr,supcon")])?;
         // Figures 2 and 3: the six settings.
         let paths: Vec<String> = PRESETS.iter().map(|(n, _, _)| path(&out.join(n).join("model.bpk"))).collect();
         if !out.join("geometry.json").exists() {
@@ -424,7 +444,57 @@ fn study(stages: &Stages, selection: Selection, out: &Path, seed: Option<u64>) -
         }
     }
     if selection.table5 {
-        evaluate(stages, out, "table 5 robustness", "table5", &selection.table5_runs(), &table5_attacks(stages.scale), &[])?;
+        let models = table5_classifiers(stages, out, &selection.table5_runs(), seed)?;
+        evaluate(stages, out, "table 5 robustness", "table5", &models, &table5_attacks(stages.scale), &[])?;
     }
     Ok(())
+}
+
+/// The classifiers Table 5 attacks: SimCLR's from its run; the adversarial contrastive runs'
+/// trained by `linear-eval --mode <--table5-head>` into `<run>/<mode>/` (each skipped when its
+/// `linear_eval.json` holds that mode), or their runs' own with `standard`. The mode goes to
+/// `table5-head.json`; when it differs from the one there, the Table 5 evaluation's files are
+/// removed so that it runs again on the new classifiers.
+fn table5_classifiers<'a>(stages: &Stages, out: &Path, runs: &[&'a str], seed: Option<u64>) -> Result<Vec<(&'a str, PathBuf)>> {
+    let head = stages.table5_head;
+    let record = out.join("table5-head.json");
+    let recorded: Option<LinearEvalMode> = std::fs::read_to_string(&record).ok().and_then(|t| serde_json::from_str(&t).ok());
+    // Older studies have no record: their table was made with the runs' standard evaluation.
+    let previous = recorded.unwrap_or(LinearEvalMode::Standard);
+    if previous != head {
+        for f in ["table5.json", "table5.md", "table5.jsonl"] {
+            let file = out.join(f);
+            if file.exists() {
+                std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+            }
+        }
+    }
+    if recorded != Some(head) {
+        crate::model_files::write_atomic(&record, serde_json::to_string_pretty(&head)?.as_bytes())?;
+    }
+    let mut models = Vec::new();
+    for &name in runs {
+        let adversarial = ADVERSARIAL_PRESETS.iter().any(|(n, _, _)| *n == name);
+        if !adversarial || head == LinearEvalMode::Standard {
+            models.push((name, out.join(name).join("model.bpk")));
+            continue;
+        }
+        let folder = out.join(name).join(head.name());
+        let done = std::fs::read_to_string(folder.join("linear_eval.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| serde_json::from_value::<LinearEvalMode>(v["config"]["mode"].clone()).ok())
+            .is_some_and(|m| m == head);
+        if !(done && folder.join("model.bpk").exists()) {
+            // f32 as their training: the attacks inside these modes have no mixed precision.
+            let mut a = vec![s("linear-eval"), s("--run"), path(&out.join(name)), s("--out"), path(&folder), s("--mode"), s(head.name())];
+            a.extend([s("--device"), stages.device.clone(), s("--precision"), s("f32")]);
+            if let Some(seed) = seed {
+                a.extend([s("--seed"), seed.to_string()]);
+            }
+            stages.run(&format!("table 5 classifier of {name} ({})", head.name()), &a)?;
+        }
+        models.push((name, folder.join("model.bpk")));
+    }
+    Ok(models)
 }
