@@ -60,7 +60,8 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
 
     let args = ["reproduce", "--preset", "tiny", "--tables", "5", "--data", "procedural:300", "--out", out_s, "--limit", "100", "--device", "flex", "--train-args", TRAIN_ARGS];
     let started = std::time::Instant::now();
-    assert_success(&run(&args));
+    let first = run(&args);
+    assert_success(&first);
     eprintln!("reproduce --tables 5 took {:.1} s", started.elapsed().as_secs_f64());
     for r in RUNS {
         assert!(out.join(r).join("model.bpk").exists() && out.join(r).join("done").exists(), "{r} trained");
@@ -90,6 +91,16 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
         assert_eq!(config["config"]["mode"]["kind"], "adversarial", "{r}");
     }
     assert!(!out.join("simclr/adversarial").exists(), "SimCLR keeps its standard classifier");
+    // The evaluation stage's command names the weights it attacks.
+    let evaluated = |log: &str| -> Vec<String> {
+        let models = log.lines().find_map(|l| l.strip_prefix("== table 5 robustness: hypersphere eval --models ")).unwrap_or_else(|| panic!("no Table 5 evaluation in:\n{log}"));
+        models.split(' ').next().unwrap().split(',').map(String::from).collect()
+    };
+    let named = |name: &str, rel: &str| format!("{name}={}", out.join(rel).display());
+    assert_eq!(
+        evaluated(&String::from_utf8_lossy(&first.stderr)),
+        [named("simclr", "simclr/model.bpk"), named("rocl", "rocl/adversarial/model.bpk"), named("a-rocl", "a-rocl/adversarial/model.bpk"), named("acl", "acl/adversarial/model.bpk"), named("a-acl", "a-acl/adversarial/model.bpk")]
+    );
     let clean_of = |weights: &std::path::Path| -> f64 {
         let json = dir.join("clean.json");
         assert_success(&run(&["eval", "--weights", weights.to_str().unwrap(), "--data", "procedural:300", "--limit", "100", "--device", "flex", "--json", json.to_str().unwrap()]));
@@ -188,7 +199,8 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     let fifth = run(&standard);
     assert_success(&fifth);
     let log = String::from_utf8_lossy(&fifth.stderr);
-    assert!(log.contains("== table 5 robustness") && !log.contains("== table 5 classifier"), "{log}");
+    assert!(!log.contains("== table 5 classifier"), "{log}");
+    assert_eq!(evaluated(&log), RUNS.map(|r| named(r, &format!("{r}/model.bpk"))));
     assert_eq!(trained(&log), Vec::<String>::new(), "{log}");
     let head: LinearEvalMode = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
     assert_eq!(head, LinearEvalMode::Standard);
@@ -196,7 +208,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     assert_eq!(clean_in(&table, "acl"), clean_of(&out.join("acl/model.bpk")), "acl: its run's own classifier");
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
     assert!(md.contains("ACL's and A-ACL's by standard linear evaluation (frozen backbone"), "{md}");
-    assert_user_error(&run(&[&standard[..standard.len() - 1], &["robust"]].concat()), "--table5-head: unknown linear evaluation mode 'robust'");
+    assert_user_error(&run(&[&standard[..standard.len() - 1], &["robust"]].concat()), "--table5-head: training: unknown linear evaluation mode 'robust'");
     eprintln!("reproduce --tables 5, again, 1,5, 4,5 and 5 with standard heads took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
 }
