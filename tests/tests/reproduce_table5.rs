@@ -13,7 +13,7 @@ mod common;
 use common::{assert_success, assert_user_error, row, run, scratch};
 use hypersphere_core::evaluate::stats::{Z95, wilson_interval};
 use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
-use hypersphere_core::train::LinearEvalMode;
+use hypersphere_core::train::{HeadRecipe, LinearEvalMode};
 
 const RUNS: [&str; 5] = ["simclr", "rocl", "a-rocl", "acl", "a-acl"];
 const TRAIN_ARGS: &str = "--epochs 1 --arch small-cnn --width 4 --train-limit 100 --test-limit 40 --linear-epochs 1 --batch-size 50";
@@ -58,7 +58,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     assert_user_error(&run(&["reproduce", "--tables", "5", "--table", "5", "--out", out_s]), "give one");
     assert!(!out.exists(), "nothing written for a bad selection");
 
-    let args = ["reproduce", "--preset", "tiny", "--tables", "5", "--data", "procedural:300", "--out", out_s, "--limit", "100", "--device", "flex", "--train-args", TRAIN_ARGS];
+    let args = ["reproduce", "--preset", "tiny", "--tables", "5", "--data", "procedural:300", "--out", out_s, "--limit", "100", "--device", "flex", "--train-args", TRAIN_ARGS, "--table5-head-epochs", "2"];
     let started = std::time::Instant::now();
     let first = run(&args);
     assert_success(&first);
@@ -84,11 +84,12 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     }
     // The adversarially trained runs are attacked through classifiers from RoCL's robust linear
     // evaluation (the default --table5-head), each in <run>/adversarial; SimCLR through its own.
-    let head: LinearEvalMode = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
-    assert_eq!(head, LinearEvalMode::from_name("adversarial").unwrap());
+    let head: HeadRecipe = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
+    assert_eq!(head, HeadRecipe { mode: LinearEvalMode::from_name("adversarial").unwrap(), epochs: Some(2) });
     for r in &RUNS[1..] {
         let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(r).join("adversarial/linear_eval.json")).unwrap()).unwrap();
         assert_eq!(config["config"]["mode"]["kind"], "adversarial", "{r}");
+        assert_eq!(config["config"]["epochs"], 2, "{r}: --table5-head-epochs");
     }
     assert!(!out.join("simclr/adversarial").exists(), "SimCLR keeps its standard classifier");
     // The evaluation stage's command names the weights it attacks.
@@ -115,7 +116,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     // The report's Table 5 section: each run's numbers from table5.json, and for A-RoCL and
     // A-ACL the gain over RoCL and ACL in every column.
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
-    assert!(md.contains("ACL's and A-ACL's by adversarial linear evaluation (RoCL: frozen backbone, linear head on l_inf PGD examples, eps 8/255, 10 steps of 2/255)"), "{md}");
+    assert!(md.contains("ACL's and A-ACL's by adversarial linear evaluation (RoCL: frozen backbone, linear head on l_inf PGD examples, eps 8/255, 10 steps of 2/255), 2 epochs"), "{md}");
     let of = |name: &str| &table.rows.iter().find(|r| r.model == name).unwrap().report;
     let header = row(&md, SECTION, "model");
     assert_eq!(header[3..], table.attacks[..]);
@@ -195,6 +196,7 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     // --table5-head standard: Table 5 is evaluated again, on the runs' own classifiers, and
     // nothing else runs again.
     let mut standard = with(&args, "5");
+    standard.truncate(standard.len() - 2);
     standard.extend(["--table5-head", "standard"]);
     let fifth = run(&standard);
     assert_success(&fifth);
@@ -202,12 +204,12 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     assert!(!log.contains("== table 5 classifier"), "{log}");
     assert_eq!(evaluated(&log), RUNS.map(|r| named(r, &format!("{r}/model.bpk"))));
     assert_eq!(trained(&log), Vec::<String>::new(), "{log}");
-    let head: LinearEvalMode = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
-    assert_eq!(head, LinearEvalMode::Standard);
+    let head: HeadRecipe = serde_json::from_str(&std::fs::read_to_string(out.join("table5-head.json")).unwrap()).unwrap();
+    assert_eq!(head, HeadRecipe { mode: LinearEvalMode::Standard, epochs: None });
     let table: ComparisonTable = serde_json::from_str(&std::fs::read_to_string(out.join("table5.json")).unwrap()).unwrap();
     assert_eq!(clean_in(&table, "acl"), clean_of(&out.join("acl/model.bpk")), "acl: its run's own classifier");
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
-    assert!(md.contains("ACL's and A-ACL's by standard linear evaluation (frozen backbone"), "{md}");
+    assert!(md.contains("ACL's and A-ACL's by standard linear evaluation (frozen backbone, linear head on clean features), the runs' linear-evaluation epochs"), "{md}");
     assert_user_error(&run(&[&standard[..standard.len() - 1], &["robust"]].concat()), "--table5-head: training: unknown linear evaluation mode 'robust'");
     eprintln!("reproduce --tables 5, again, 1,5, 4,5 and 5 with standard heads took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);

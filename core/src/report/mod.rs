@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::evaluate::stats::{Proportion, Summary, Z95};
 use crate::evaluate::{ComparisonTable, EvalReport, model_name};
 use crate::results::{CorruptionReport, GeometryResult, ModelCorruptions};
-use crate::train::LinearEvalMode;
+use crate::train::HeadRecipe;
 
 /// One training run: its folder name and the contents of its files.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +72,7 @@ pub struct StudyRecord {
     /// How the Table 5 study trained the adversarial contrastive runs' classifiers
     /// (`table5-head.json`, `reproduce --table5-head`); `None`: their runs' standard linear
     /// evaluation (studies written before the option).
-    pub table5_head: Option<LinearEvalMode>,
+    pub table5_head: Option<HeadRecipe>,
 }
 
 /// A chart of the report.

@@ -298,10 +298,9 @@ pub(super) fn table5(page: &mut Page, seeds: Seeds) {
     )];
     // The paper's first rows are "without adversarial training"; the rest follow RoCL's
     // evaluation protocol (paper, Sec. "Adversarial CSL", Experiments).
-    let head = seeds.first().table5_head.unwrap_or_default();
+    let head = seeds.first().table5_head.map_or_else(|| crate::train::LinearEvalMode::Standard.describe(), |h| h.describe());
     notes.push(format!(
-        "Classifiers: SimCLR's by its run's standard linear evaluation (the paper's rows without adversarial training); RoCL's, A-RoCL's, ACL's and A-ACL's by {}.",
-        head.describe()
+        "Classifiers: SimCLR's by its run's standard linear evaluation (the paper's rows without adversarial training); RoCL's, A-RoCL's, ACL's and A-ACL's by {head}."
     ));
     for (augmented, paper) in PAPER_MEDIAN_GAIN {
         let Some(base) = TABLE5_ROWS.iter().find(|(n, _, _)| *n == augmented).and_then(|(_, _, b)| *b) else { continue };

@@ -139,6 +139,28 @@ impl LinearEvalMode {
     }
 }
 
+/// How a study trains the classifiers of finished runs again (`reproduce --table5-head`,
+/// `--table5-head-epochs`; written as `table5-head.json`): the mode, and its epochs when they
+/// replace those of the runs' own linear evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HeadRecipe {
+    /// Standard, adversarial or TRADES.
+    pub mode: LinearEvalMode,
+    /// Epochs (`None`: the run's linear-evaluation epochs).
+    #[serde(default)]
+    pub epochs: Option<usize>,
+}
+
+impl HeadRecipe {
+    /// The recipe in words: [`LinearEvalMode::describe`] and its epochs.
+    pub fn describe(&self) -> String {
+        match self.epochs {
+            Some(e) => format!("{}, {e} epochs", self.mode.describe()),
+            None => format!("{}, the runs' linear-evaluation epochs", self.mode.describe()),
+        }
+    }
+}
+
 /// An l_inf PGD budget of adversarial training: radius `eps`, `steps` signed-gradient steps of
 /// size `step`. Defaults: 8/255, 2/255, 10 steps (RoCL's robust linear evaluation, ACL's TRADES
 /// fine-tuning).

@@ -50,6 +50,6 @@ pub use contrastive::{ContrastiveConfig, ContrastiveEpoch, ContrastiveMethod, Co
 pub use fnc::FncSchedule;
 pub use presets::{Method, PRESETS, PlanOverrides, Scale, TABLE4_PRESETS, TrainPlan};
 pub use mixed_precision::{AmpStep, Compute, HalfPrecision, LossScaler, MixedPrecision, train_step};
-pub use linear_eval::{LinearEvalConfig, LinearEvalMode, LinearEvalReport, TrainingAttack, linear_eval};
+pub use linear_eval::{HeadRecipe, LinearEvalConfig, LinearEvalMode, LinearEvalReport, TrainingAttack, linear_eval};
 pub use schedule::LrSchedule;
 pub use supervised::{EpochReport, StepProgress, SupervisedConfig, train_supervised, train_supervised_from};

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
 use hypersphere_core::report::{RunRecord, StudyRecord, render, render_seeds};
 use hypersphere_core::results::{CorruptionReport, GeometryResult};
-use hypersphere_core::train::LinearEvalMode;
+use hypersphere_core::train::HeadRecipe;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -122,7 +122,7 @@ fn load_study(study: &Path, title: &str) -> Result<StudyRecord> {
     let corruptions: Option<CorruptionReport> = read_json(&study.join("corruptions.json"), "an `hypersphere corrupt-eval --json` result")?;
     // `reproduce --tables 5`: the Table 5 attacks on SimCLR and the adversarial contrastive runs.
     let table5: Option<ComparisonTable> = read_json(&study.join("table5.json"), "an `hypersphere eval --models ... --json` table")?;
-    let table5_head: Option<LinearEvalMode> = read_json(&study.join("table5-head.json"), "a linear evaluation mode (`reproduce --table5-head`)")?;
+    let table5_head: Option<HeadRecipe> = read_json(&study.join("table5-head.json"), "a classifier recipe (`reproduce --table5-head`)")?;
     if runs.is_empty() && geometry.is_none() {
         bail!("{} holds no run folders (with config.json) and no geometry.json", study.display());
     }

@@ -46,7 +46,7 @@ use anyhow::{Context, Result, bail};
 use hypersphere_core::evaluate::ComparisonTable;
 use hypersphere_core::train::budget::{self, BudgetSpent, EXIT_CODE};
 use hypersphere_core::train::presets::ADVERSARIAL_PRESETS;
-use hypersphere_core::train::{LinearEvalMode, PRESETS, Scale, TABLE4_PRESETS};
+use hypersphere_core::train::{HeadRecipe, LinearEvalMode, PRESETS, Scale, TABLE4_PRESETS};
 
 use crate::device::DeviceArgs;
 
@@ -88,6 +88,10 @@ pub struct Args {
     /// evaluation). SimCLR keeps its standard linear evaluation.
     #[arg(long, default_value = "adversarial")]
     pub table5_head: String,
+    /// Table 5: epochs of those classifiers (default: the runs' linear-evaluation epochs; an
+    /// adversarial epoch costs about attack steps + 1 passes over the data).
+    #[arg(long)]
+    pub table5_head_epochs: Option<usize>,
     /// Table 2: a checkpoint, `NAME=WEIGHTS[,FLAG=VALUE...]` with FLAG one of eval's arch,
     /// width, num-classes, normalize, depth, input-size, checkpoint-format, head; repeatable.
     #[arg(long)]
@@ -237,8 +241,9 @@ struct Stages<'a> {
     limit_args: Vec<String>,
     /// When the command's budget runs out.
     deadline: Option<Instant>,
-    /// How Table 5's adversarial contrastive runs get their classifiers (`--table5-head`).
-    table5_head: LinearEvalMode,
+    /// How Table 5's adversarial contrastive runs get their classifiers (`--table5-head`,
+    /// `--table5-head-epochs`).
+    table5_head: HeadRecipe,
 }
 
 /// No stage starts with less than this left of the budget.
@@ -315,7 +320,11 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--model, --imagenet-c and --attack belong to --table 2");
     }
     let selection = Selection::of(&tables);
-    let table5_head = LinearEvalMode::from_name(&args.table5_head).map_err(|e| anyhow::anyhow!("--table5-head: {e}"))?;
+    let mode = LinearEvalMode::from_name(&args.table5_head).map_err(|e| anyhow::anyhow!("--table5-head: {e}"))?;
+    if args.table5_head_epochs == Some(0) {
+        bail!("--table5-head-epochs must be at least 1");
+    }
+    let table5_head = HeadRecipe { mode, epochs: args.table5_head_epochs };
     let scale: Scale = args.preset.parse()?;
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
@@ -451,16 +460,17 @@ fn study(stages: &Stages, selection: Selection, out: &Path, seed: Option<u64>) -
 }
 
 /// The classifiers Table 5 attacks: SimCLR's from its run; the adversarial contrastive runs'
-/// trained by `linear-eval --mode <--table5-head>` into `<run>/<mode>/` (each skipped when its
-/// `linear_eval.json` holds that mode), or their runs' own with `standard`. The mode goes to
+/// trained by `linear-eval --mode <--table5-head> [--epochs <--table5-head-epochs>]` into
+/// `<run>/<mode>/` (each skipped when its `linear_eval.json` holds that mode and those epochs),
+/// or their runs' own with `standard` (and no epochs given). The recipe goes to
 /// `table5-head.json`; when it differs from the one there, the Table 5 evaluation's files are
 /// removed so that it runs again on the new classifiers.
 fn table5_classifiers<'a>(stages: &Stages, out: &Path, runs: &[&'a str], seed: Option<u64>) -> Result<Vec<(&'a str, PathBuf)>> {
     let head = stages.table5_head;
     let record = out.join("table5-head.json");
-    let recorded: Option<LinearEvalMode> = std::fs::read_to_string(&record).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let recorded: Option<HeadRecipe> = std::fs::read_to_string(&record).ok().and_then(|t| serde_json::from_str(&t).ok());
     // Older studies have no record: their table was made with the runs' standard evaluation.
-    let previous = recorded.unwrap_or(LinearEvalMode::Standard);
+    let previous = recorded.unwrap_or(HeadRecipe { mode: LinearEvalMode::Standard, epochs: None });
     if previous != head {
         for f in ["table5.json", "table5.md", "table5.jsonl"] {
             let file = out.join(f);
@@ -472,27 +482,34 @@ fn table5_classifiers<'a>(stages: &Stages, out: &Path, runs: &[&'a str], seed: O
     if recorded != Some(head) {
         crate::model_files::write_atomic(&record, serde_json::to_string_pretty(&head)?.as_bytes())?;
     }
+    let own = HeadRecipe { mode: LinearEvalMode::Standard, epochs: None };
     let mut models = Vec::new();
     for &name in runs {
         let adversarial = ADVERSARIAL_PRESETS.iter().any(|(n, _, _)| *n == name);
-        if !adversarial || head == LinearEvalMode::Standard {
+        if !adversarial || head == own {
             models.push((name, out.join(name).join("model.bpk")));
             continue;
         }
-        let folder = out.join(name).join(head.name());
-        let done = std::fs::read_to_string(folder.join("linear_eval.json"))
+        let folder = out.join(name).join(head.mode.name());
+        let config = std::fs::read_to_string(folder.join("linear_eval.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| serde_json::from_value::<LinearEvalMode>(v["config"]["mode"].clone()).ok())
-            .is_some_and(|m| m == head);
+            .map(|v| v["config"].clone());
+        let done = config.is_some_and(|c| {
+            let mode = serde_json::from_value::<LinearEvalMode>(c["mode"].clone()).ok();
+            mode == Some(head.mode) && head.epochs.is_none_or(|e| c["epochs"].as_u64() == Some(e as u64))
+        });
         if !(done && folder.join("model.bpk").exists()) {
             // f32 as their training: the attacks inside these modes have no mixed precision.
-            let mut a = vec![s("linear-eval"), s("--run"), path(&out.join(name)), s("--out"), path(&folder), s("--mode"), s(head.name())];
+            let mut a = vec![s("linear-eval"), s("--run"), path(&out.join(name)), s("--out"), path(&folder), s("--mode"), s(head.mode.name())];
+            if let Some(e) = head.epochs {
+                a.extend([s("--epochs"), e.to_string()]);
+            }
             a.extend([s("--device"), stages.device.clone(), s("--precision"), s("f32")]);
             if let Some(seed) = seed {
                 a.extend([s("--seed"), seed.to_string()]);
             }
-            stages.run(&format!("table 5 classifier of {name} ({})", head.name()), &a)?;
+            stages.run(&format!("table 5 classifier of {name} ({})", head.mode.name()), &a)?;
         }
         models.push((name, folder.join("model.bpk")));
     }
