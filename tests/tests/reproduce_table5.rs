@@ -211,6 +211,20 @@ fn table5_study_trains_five_runs_reports_relative_gains_and_resumes() {
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
     assert!(md.contains("ACL's and A-ACL's by standard linear evaluation (frozen backbone, linear head on clean features), the runs' linear-evaluation epochs"), "{md}");
     assert_user_error(&run(&[&standard[..standard.len() - 1], &["robust"]].concat()), "--table5-head: training: unknown linear evaluation mode 'robust'");
-    eprintln!("reproduce --tables 5, again, 1,5, 4,5 and 5 with standard heads took {:.1} s", started.elapsed().as_secs_f64());
+
+    // Back to adversarial heads without --table5-head-epochs: the 2-epoch heads on disk are not
+    // the runs' linear-evaluation epochs (1), so they are trained again.
+    let mut default_epochs = with(&args, "5");
+    default_epochs.truncate(default_epochs.len() - 2);
+    let sixth = run(&default_epochs);
+    assert_success(&sixth);
+    let log = String::from_utf8_lossy(&sixth.stderr);
+    assert_eq!(log.matches("== table 5 classifier of ").count(), 4, "{log}");
+    for r in &RUNS[1..] {
+        let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(r).join("adversarial/linear_eval.json")).unwrap()).unwrap();
+        assert_eq!(config["config"]["epochs"], 1, "{r}: the run's linear-evaluation epochs");
+    }
+    assert_eq!(evaluated(&log), [named("simclr", "simclr/model.bpk"), named("rocl", "rocl/adversarial/model.bpk"), named("a-rocl", "a-rocl/adversarial/model.bpk"), named("acl", "acl/adversarial/model.bpk"), named("a-acl", "a-acl/adversarial/model.bpk")]);
+    eprintln!("reproduce --tables 5, again, 1,5, 4,5, 5 with standard heads and with default epochs took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,6 +152,9 @@ pub struct HeadRecipe {
 }
 
 impl HeadRecipe {
+    /// The runs' own classifiers: their standard linear evaluation, with its epochs.
+    pub const RUNS_OWN: Self = Self { mode: LinearEvalMode::Standard, epochs: None };
+
     /// The recipe in words: [`LinearEvalMode::describe`] and its epochs.
     pub fn describe(&self) -> String {
         match self.epochs {

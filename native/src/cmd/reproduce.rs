@@ -35,8 +35,9 @@
 //! `--budget 9m` bounds the whole command's wall time: every training stage gets what is left as
 //! its own `--budget` (it stops at a step boundary after a checkpoint), any other stage still
 //! running at the deadline is stopped (the evaluation keeps its finished cells; geometry,
-//! corruptions and the Table 5 classifiers start again), no stage starts when less than 5 s are left, and the command ends
-//! with exit code 75 and "stopped at budget ...; run the same command again to continue".
+//! corruptions and the Table 5 classifiers start again), no stage starts when less than 5 s
+//! are left, and the command ends with exit code 75 and "stopped at budget ...; run the same
+//! command again to continue".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,9 +47,10 @@ use anyhow::{Context, Result, bail};
 use hypersphere_core::evaluate::ComparisonTable;
 use hypersphere_core::train::budget::{self, BudgetSpent, EXIT_CODE};
 use hypersphere_core::train::presets::ADVERSARIAL_PRESETS;
-use hypersphere_core::train::{HeadRecipe, LinearEvalMode, PRESETS, Scale, TABLE4_PRESETS};
+use hypersphere_core::train::{HeadRecipe, LinearEvalConfig, LinearEvalMode, PRESETS, Scale, TABLE4_PRESETS};
 
 use crate::device::DeviceArgs;
+use crate::run_folder::RunFolder;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -371,8 +373,7 @@ fn train(stages: &Stages, out: &Path, name: &str, seed: Option<u64>) -> Result<(
     }
     // RoCL and ACL train in f32 only (their inner attack is not written for mixed precision):
     // with --precision f16/bf16 they train in f32, and are evaluated in the precision asked.
-    let adversarial = ADVERSARIAL_PRESETS.iter().any(|(n, _, _)| *n == name);
-    let precision = if adversarial && matches!(stages.precision.as_str(), "f16" | "bf16") {
+    let precision = if is_adversarial(name) && matches!(stages.precision.as_str(), "f16" | "bf16") {
         eprintln!("note: {name} trains in f32 (adversarial contrastive training has no mixed precision)");
         s("f32")
     } else {
@@ -459,9 +460,15 @@ fn study(stages: &Stages, selection: Selection, out: &Path, seed: Option<u64>) -
     Ok(())
 }
 
+/// Whether preset `name` is adversarial contrastive learning (RoCL, ACL and their A- versions).
+fn is_adversarial(name: &str) -> bool {
+    ADVERSARIAL_PRESETS.iter().any(|(n, _, _)| *n == name)
+}
+
 /// The classifiers Table 5 attacks: SimCLR's from its run; the adversarial contrastive runs'
 /// trained by `linear-eval --mode <--table5-head> [--epochs <--table5-head-epochs>]` into
-/// `<run>/<mode>/` (each skipped when its `linear_eval.json` holds that mode and those epochs),
+/// `<run>/<mode>/` (each skipped when its `linear_eval.json` holds that mode and those epochs,
+/// by default the run's linear-evaluation epochs),
 /// or their runs' own with `standard` (and no epochs given). The recipe goes to
 /// `table5-head.json`; when it differs from the one there, the Table 5 evaluation's files are
 /// removed so that it runs again on the new classifiers.
@@ -470,7 +477,7 @@ fn table5_classifiers<'a>(stages: &Stages, out: &Path, runs: &[&'a str], seed: O
     let record = out.join("table5-head.json");
     let recorded: Option<HeadRecipe> = std::fs::read_to_string(&record).ok().and_then(|t| serde_json::from_str(&t).ok());
     // Older studies have no record: their table was made with the runs' standard evaluation.
-    let previous = recorded.unwrap_or(HeadRecipe { mode: LinearEvalMode::Standard, epochs: None });
+    let previous = recorded.unwrap_or(HeadRecipe::RUNS_OWN);
     if previous != head {
         for f in ["table5.json", "table5.md", "table5.jsonl"] {
             let file = out.join(f);
@@ -482,23 +489,23 @@ fn table5_classifiers<'a>(stages: &Stages, out: &Path, runs: &[&'a str], seed: O
     if recorded != Some(head) {
         crate::model_files::write_atomic(&record, serde_json::to_string_pretty(&head)?.as_bytes())?;
     }
-    let own = HeadRecipe { mode: LinearEvalMode::Standard, epochs: None };
     let mut models = Vec::new();
     for &name in runs {
-        let adversarial = ADVERSARIAL_PRESETS.iter().any(|(n, _, _)| *n == name);
-        if !adversarial || head == own {
+        if !is_adversarial(name) || head == HeadRecipe::RUNS_OWN {
             models.push((name, out.join(name).join("model.bpk")));
             continue;
         }
         let folder = out.join(name).join(head.mode.name());
+        let epochs = match head.epochs {
+            Some(e) => e,
+            None => RunFolder::open(&out.join(name))?.plan()?.0.linear.epochs,
+        };
+        // `linear_eval.json` is `{"config": LinearEvalConfig, "report": ...}`.
         let config = std::fs::read_to_string(folder.join("linear_eval.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .map(|v| v["config"].clone());
-        let done = config.is_some_and(|c| {
-            let mode = serde_json::from_value::<LinearEvalMode>(c["mode"].clone()).ok();
-            mode == Some(head.mode) && head.epochs.is_none_or(|e| c["epochs"].as_u64() == Some(e as u64))
-        });
+            .and_then(|v| serde_json::from_value::<LinearEvalConfig>(v["config"].clone()).ok());
+        let done = config.is_some_and(|c| c.mode == head.mode && c.epochs == epochs);
         if !(done && folder.join("model.bpk").exists()) {
             // f32 as their training: the attacks inside these modes have no mixed precision.
             let mut a = vec![s("linear-eval"), s("--run"), path(&out.join(name)), s("--out"), path(&folder), s("--mode"), s(head.mode.name())];
