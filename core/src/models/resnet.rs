@@ -6,6 +6,7 @@
 //! `downsample.bn` and are renamed on import (see [`super::import`]). `width` scales every
 //! stage (64 is the standard network; 8 or 16 give fast CPU models with the same topology).
 
+use super::cpu_conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -41,12 +42,12 @@ impl Downsample {
 
     /// The shortcut branch.
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        self.bn.forward(conv2d(&self.conv, x))
     }
 
     /// The shortcut branch with the BatchNorm of `norms`.
     fn forward_with(&self, x: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
-        norms.apply(&self.bn, self.conv.forward(x))
+        norms.apply(&self.bn, conv2d(&self.conv, x))
     }
 }
 
@@ -75,8 +76,8 @@ impl BasicBlock {
     /// The block with the BatchNorm layers of `norms`, met in the order of
     /// [`BasicBlock::batch_norms`].
     fn forward(&self, x: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
-        let out = relu(norms.apply(&self.bn1, self.conv1.forward(x.clone())));
-        let out = norms.apply(&self.bn2, self.conv2.forward(out));
+        let out = relu(norms.apply(&self.bn1, conv2d(&self.conv1, x.clone())));
+        let out = norms.apply(&self.bn2, conv2d(&self.conv2, out));
         let identity = match &self.downsample {
             Some(d) => d.forward_with(x, norms),
             None => x,
@@ -149,7 +150,7 @@ impl ResNet18 {
     /// Backbone features through the BatchNorm set `set` (the one set without dual BatchNorm).
     pub fn features_with(&self, x: Tensor<4>, set: BnSet) -> Tensor<2> {
         let mut norms = Norms::new(set, self.bn_pgd.as_deref());
-        let mut x = relu(norms.apply(&self.bn1, self.conv1.forward(x)));
+        let mut x = relu(norms.apply(&self.bn1, conv2d(&self.conv1, x)));
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
             x = block.forward(x, &mut norms);
         }

@@ -7,6 +7,7 @@
 //! Parameter names follow torchvision (`layer3.5.conv3`, `layer1.0.downsample`, `fc`), so
 //! SupContrast and torchvision checkpoints load through [`super::import`].
 
+use super::cpu_conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -54,9 +55,9 @@ impl Bottleneck {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let out = relu(self.bn2.forward(conv2d(&self.conv2, out)));
+        let out = self.bn3.forward(conv2d(&self.conv3, out));
         relu(out + identity)
     }
 }
@@ -139,7 +140,7 @@ impl ResNet50 {
 
     /// Backbone features `[N, 32 * width]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let mut x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }

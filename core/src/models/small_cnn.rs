@@ -1,6 +1,7 @@
 //! A small CNN for fast tests and CPU demos: three conv-BN-ReLU stages (strides 1, 2, 2),
 //! global average pooling and a linear classifier.
 
+use super::cpu_conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
@@ -55,9 +56,9 @@ impl SmallCnn {
     /// Backbone features through the BatchNorm set `set` (the one set without dual BatchNorm).
     pub fn features_with(&self, x: Tensor<4>, set: BnSet) -> Tensor<2> {
         let mut norms = Norms::new(set, self.bn_pgd.as_deref());
-        let x = relu(norms.apply(&self.bn1, self.conv1.forward(x)));
-        let x = relu(norms.apply(&self.bn2, self.conv2.forward(x)));
-        let x = relu(norms.apply(&self.bn3, self.conv3.forward(x)));
+        let x = relu(norms.apply(&self.bn1, conv2d(&self.conv1, x)));
+        let x = relu(norms.apply(&self.bn2, conv2d(&self.conv2, x)));
+        let x = relu(norms.apply(&self.bn3, conv2d(&self.conv3, x)));
         x.mean_dims(&[2, 3]).flatten(1, 3)
     }
 

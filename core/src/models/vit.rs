@@ -10,6 +10,7 @@
 //! the `head`. ViT-Ti/16, S/16 and B/16 have 3, 6 and 12 heads of 64 channels and 12 blocks; the
 //! width (embedding size) and depth are free so tests can use small networks of the same shape.
 
+use super::cpu_conv::conv2d;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -200,7 +201,7 @@ impl VisionTransformer {
 
     /// Backbone features of normalised `[N, 3, H, W]` images (H = W = the configured size).
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let patches = self.patch_embed.proj.forward(x); // [N, D, h, w]
+        let patches = conv2d(&self.patch_embed.proj, x); // [N, D, h, w]
         let [n, d, _, _] = patches.dims();
         let tokens = patches.flatten::<3>(2, 3).swap_dims(1, 2); // [N, P, D]
         let cls = self.cls_token.val().expand([n, 1, d]);

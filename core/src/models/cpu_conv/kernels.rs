@@ -1,0 +1,533 @@
+//! A 2-D convolution (groups 1, dilation 1, symmetric padding) and its two gradients on f32
+//! slices in NCHW layout, as im2col + one matrix multiply per chunk of images.
+//!
+//! For a chunk of `g` images the input patches form `col[K, g·P]` (K = c_in·kh·kw rows in the
+//! weight's `(c_in, kh, kw)` order, P = out_h·out_w pixels per image), and with the weight as
+//! `W[c_out, K]`:
+//!
+//! - forward: `Y[c_out, g·P] = W · col` (+ bias),
+//! - input gradient: `dcol = Wᵀ · dY`, scattered back onto the input (col2im, accumulating),
+//! - weight gradient: `dW = Σ_chunks dY · colᵀ` (the batch is the reduction dimension, so each
+//!   product is one well-shaped matrix multiply instead of a convolution with the batch as
+//!   channels and a 3x3 output, which is how Burn derives it from `conv2d`),
+//! - bias gradient: `db[o] = Σ dY[·, o, ·, ·]`.
+//!
+//! Chunks hold at least [`MIN_COLUMNS`] columns (several images when their outputs are small) and
+//! run in parallel on rayon's pool, each multiply single-threaded; with fewer chunks than
+//! threads the multiplies are parallel instead. The multiplies are `gemm`'s, the crate Flex uses.
+
+use rayon::prelude::*;
+
+/// Columns per chunk below which several images share one multiply (a 4x4 output has 16).
+pub const MIN_COLUMNS: usize = 256;
+
+/// The geometry of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub c_in: usize,
+    pub height: usize,
+    pub width: usize,
+    pub c_out: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Output height and width: `(in + 2·pad - k) / stride + 1`.
+    pub fn out_size(&self) -> [usize; 2] {
+        let out = |i: usize| (self.height_width()[i] + 2 * self.padding[i] - self.kernel[i]) / self.stride[i] + 1;
+        [out(0), out(1)]
+    }
+
+    fn height_width(&self) -> [usize; 2] {
+        [self.height, self.width]
+    }
+
+    /// Whether the kernel fits in the padded input (an output of at least one pixel).
+    pub fn is_valid(&self) -> bool {
+        self.stride[0] > 0
+            && self.stride[1] > 0
+            && self.kernel[0] > 0
+            && self.kernel[1] > 0
+            && self.height + 2 * self.padding[0] >= self.kernel[0]
+            && self.width + 2 * self.padding[1] >= self.kernel[1]
+    }
+
+    /// Rows of the patch matrix: `c_in · kh · kw`.
+    pub fn patch_len(&self) -> usize {
+        self.c_in * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output pixels per image.
+    pub fn pixels(&self) -> usize {
+        let [h, w] = self.out_size();
+        h * w
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.batch * self.c_in * self.height * self.width
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.batch * self.c_out * self.pixels()
+    }
+
+    pub fn weight_len(&self) -> usize {
+        self.c_out * self.patch_len()
+    }
+
+    /// Images per chunk: enough for [`MIN_COLUMNS`] columns, at least one.
+    fn images_per_chunk(&self) -> usize {
+        MIN_COLUMNS.div_ceil(self.pixels().max(1)).clamp(1, self.batch.max(1))
+    }
+}
+
+/// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` with explicit (column, row) strides of each operand;
+/// `dst` is row-major with row stride `n`.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: [usize; 2],
+    rhs: &[f32],
+    rhs_strides: [usize; 2],
+    parallel: bool,
+) {
+    let reach = |rows: usize, cols: usize, [cs, rs]: [usize; 2]| if rows == 0 || cols == 0 { 0 } else { (rows - 1) * rs + (cols - 1) * cs + 1 };
+    assert!(dst.len() >= m * n, "matmul: destination too small");
+    assert!(lhs.len() >= reach(m, k, lhs_strides), "matmul: left operand too small");
+    assert!(rhs.len() >= reach(k, n, rhs_strides), "matmul: right operand too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: the asserts above keep every index the strides reach inside the slices, and `dst`
+    // does not alias the operands (it is a distinct `&mut`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_strides[0] as isize,
+            lhs_strides[1] as isize,
+            rhs.as_ptr(),
+            rhs_strides[0] as isize,
+            rhs_strides[1] as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// The output columns `[lo, hi)` of a kernel column `j` that read inside the input row.
+fn valid_columns(j: usize, pad: usize, stride: usize, in_len: usize, out_len: usize) -> (usize, usize) {
+    // 0 <= ox·stride + j - pad < in_len
+    let lo = if pad > j { (pad - j).div_ceil(stride) } else { 0 };
+    let hi = if in_len + pad > j { (in_len + pad - j).div_ceil(stride) } else { 0 };
+    let hi = hi.min(out_len);
+    (lo.min(hi), hi)
+}
+
+/// Fills `col[K, g·P]` with the patches of images `first..first + g` of `x`.
+fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
+    let [oh, ow] = geo.out_size();
+    let [kh, kw] = geo.kernel;
+    let [sh, sw] = geo.stride;
+    let [ph, pw] = geo.padding;
+    let (h, w) = (geo.height, geo.width);
+    let pixels = oh * ow;
+    let columns = images * pixels;
+    for c in 0..geo.c_in {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = (c * kh + i) * kw + j;
+                let row = &mut col[row * columns..(row + 1) * columns];
+                let (lo, hi) = valid_columns(j, pw, sw, w, ow);
+                for image in 0..images {
+                    let plane = &x[((first + image) * geo.c_in + c) * h * w..][..h * w];
+                    let dst = &mut row[image * pixels..(image + 1) * pixels];
+                    for oy in 0..oh {
+                        let out = &mut dst[oy * ow..(oy + 1) * ow];
+                        let iy = oy * sh + i;
+                        if iy < ph || iy - ph >= h {
+                            out.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[(iy - ph) * w..(iy - ph + 1) * w];
+                        out[..lo].fill(0.0);
+                        out[hi..].fill(0.0);
+                        if sw == 1 {
+                            out[lo..hi].copy_from_slice(&src[lo + j - pw..hi + j - pw]);
+                        } else {
+                            for (ox, o) in out[lo..hi].iter_mut().enumerate() {
+                                *o = src[(lo + ox) * sw + j - pw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds `col[K, g·P]` back onto images `0..g` of `dx` (the inverse scatter of [`im2col`]).
+fn col2im(geo: &ConvGeometry, col: &[f32], images: usize, dx: &mut [f32]) {
+    let [oh, ow] = geo.out_size();
+    let [kh, kw] = geo.kernel;
+    let [sh, sw] = geo.stride;
+    let [ph, pw] = geo.padding;
+    let (h, w) = (geo.height, geo.width);
+    let pixels = oh * ow;
+    let columns = images * pixels;
+    for c in 0..geo.c_in {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = (c * kh + i) * kw + j;
+                let row = &col[row * columns..(row + 1) * columns];
+                let (lo, hi) = valid_columns(j, pw, sw, w, ow);
+                for image in 0..images {
+                    let plane = &mut dx[(image * geo.c_in + c) * h * w..][..h * w];
+                    let src = &row[image * pixels..(image + 1) * pixels];
+                    for oy in 0..oh {
+                        let iy = oy * sh + i;
+                        if iy < ph || iy - ph >= h {
+                            continue;
+                        }
+                        let dst = &mut plane[(iy - ph) * w..(iy - ph + 1) * w];
+                        let g = &src[oy * ow..(oy + 1) * ow];
+                        if sw == 1 {
+                            for (d, v) in dst[lo + j - pw..hi + j - pw].iter_mut().zip(&g[lo..hi]) {
+                                *d += v;
+                            }
+                        } else {
+                            for ox in lo..hi {
+                                dst[ox * sw + j - pw] += g[ox];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies images `first..first + g` of `y[B, c_out, P]` into `z[c_out, g·P]` (or back).
+fn gather_outputs(geo: &ConvGeometry, y: &[f32], first: usize, images: usize, z: &mut [f32]) {
+    let pixels = geo.pixels();
+    for o in 0..geo.c_out {
+        for image in 0..images {
+            let src = &y[((first + image) * geo.c_out + o) * pixels..][..pixels];
+            z[(o * images + image) * pixels..][..pixels].copy_from_slice(src);
+        }
+    }
+}
+
+/// Whether the chunks alone keep every thread busy (else the multiplies run in parallel).
+fn chunks_fill_pool(chunks: usize) -> bool {
+    chunks >= rayon::current_num_threads()
+}
+
+/// Forward convolution: `x[B, c_in, H, W]`, `weight[c_out, c_in, kh, kw]`, optional
+/// `bias[c_out]` -> `y[B, c_out, out_h, out_w]`.
+pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    assert_eq!(x.len(), geo.input_len(), "conv forward: input length");
+    assert_eq!(weight.len(), geo.weight_len(), "conv forward: weight length");
+    let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
+    let per_chunk = geo.images_per_chunk();
+    let mut y = vec![0.0f32; geo.output_len()];
+    let chunks = geo.batch.div_ceil(per_chunk);
+    let serial_gemm = chunks_fill_pool(chunks);
+    let run = |(index, y_chunk): (usize, &mut [f32])| {
+        let first = index * per_chunk;
+        let images = y_chunk.len() / (c_out * pixels);
+        let columns = images * pixels;
+        let mut col = vec![0.0f32; k * columns];
+        im2col(geo, x, first, images, &mut col);
+        if images == 1 {
+            matmul(c_out, columns, k, y_chunk, false, weight, [1, k], &col, [1, columns], !serial_gemm);
+        } else {
+            let mut z = vec![0.0f32; c_out * columns];
+            matmul(c_out, columns, k, &mut z, false, weight, [1, k], &col, [1, columns], !serial_gemm);
+            for o in 0..c_out {
+                for image in 0..images {
+                    y_chunk[(image * c_out + o) * pixels..][..pixels].copy_from_slice(&z[(o * images + image) * pixels..][..pixels]);
+                }
+            }
+        }
+        if let Some(bias) = bias {
+            for (plane, b) in y_chunk.chunks_mut(pixels).zip(bias.iter().cycle()) {
+                plane.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    };
+    let chunk_len = per_chunk * c_out * pixels;
+    if chunk_len == 0 {
+        return y;
+    }
+    if serial_gemm {
+        y.par_chunks_mut(chunk_len).enumerate().for_each(run);
+    } else {
+        y.chunks_mut(chunk_len).enumerate().for_each(run);
+    }
+    y
+}
+
+/// Gradient of the input: `dy[B, c_out, out_h, out_w]`, `weight` -> `dx[B, c_in, H, W]`.
+pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert_eq!(dy.len(), geo.output_len(), "conv input gradient: output-gradient length");
+    assert_eq!(weight.len(), geo.weight_len(), "conv input gradient: weight length");
+    let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
+    let per_chunk = geo.images_per_chunk();
+    let image_len = geo.c_in * geo.height * geo.width;
+    let mut dx = vec![0.0f32; geo.input_len()];
+    let chunks = geo.batch.div_ceil(per_chunk);
+    let serial_gemm = chunks_fill_pool(chunks);
+    let run = |(index, dx_chunk): (usize, &mut [f32])| {
+        let first = index * per_chunk;
+        let images = dx_chunk.len() / image_len;
+        let columns = images * pixels;
+        let mut dcol = vec![0.0f32; k * columns];
+        // Wᵀ is W read with swapped strides: column stride k, row stride 1.
+        if images == 1 {
+            let dz = &dy[first * c_out * pixels..][..c_out * pixels];
+            matmul(k, columns, c_out, &mut dcol, false, weight, [k, 1], dz, [1, columns], !serial_gemm);
+        } else {
+            let mut dz = vec![0.0f32; c_out * columns];
+            gather_outputs(geo, dy, first, images, &mut dz);
+            matmul(k, columns, c_out, &mut dcol, false, weight, [k, 1], &dz, [1, columns], !serial_gemm);
+        }
+        col2im(geo, &dcol, images, dx_chunk);
+    };
+    let chunk_len = per_chunk * image_len;
+    if chunk_len == 0 {
+        return dx;
+    }
+    if serial_gemm {
+        dx.par_chunks_mut(chunk_len).enumerate().for_each(run);
+    } else {
+        dx.chunks_mut(chunk_len).enumerate().for_each(run);
+    }
+    dx
+}
+
+/// Gradient of the weight: `x`, `dy` -> `dweight[c_out, c_in, kh, kw]`.
+pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert_eq!(x.len(), geo.input_len(), "conv weight gradient: input length");
+    assert_eq!(dy.len(), geo.output_len(), "conv weight gradient: output-gradient length");
+    let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
+    let per_chunk = geo.images_per_chunk();
+    let chunks = geo.batch.div_ceil(per_chunk);
+    let serial_gemm = chunks_fill_pool(chunks);
+    // dW (+)= dZ[c_out, cols] · colᵀ, colᵀ being col[K, cols] read with column stride `cols`.
+    let accumulate = |acc: &mut Vec<f32>, index: usize| {
+        let first = index * per_chunk;
+        let images = per_chunk.min(geo.batch - first);
+        let columns = images * pixels;
+        let mut col = vec![0.0f32; k * columns];
+        im2col(geo, x, first, images, &mut col);
+        let owned;
+        let dz: &[f32] = if images == 1 {
+            &dy[first * c_out * pixels..][..c_out * pixels]
+        } else {
+            let mut z = vec![0.0f32; c_out * columns];
+            gather_outputs(geo, dy, first, images, &mut z);
+            owned = z;
+            &owned
+        };
+        matmul(c_out, k, columns, acc, true, dz, [1, columns], &col, [columns, 1], !serial_gemm);
+    };
+    let len = geo.weight_len();
+    if serial_gemm {
+        (0..chunks)
+            .into_par_iter()
+            .fold(
+                || vec![0.0f32; len],
+                |mut acc, index| {
+                    accumulate(&mut acc, index);
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0.0f32; len],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            )
+    } else {
+        let mut acc = vec![0.0f32; len];
+        (0..chunks).for_each(|index| accumulate(&mut acc, index));
+        acc
+    }
+}
+
+/// Gradient of the bias: `db[o] = Σ_{b, pixel} dy[b, o, pixel]`.
+pub fn grad_bias(geo: &ConvGeometry, dy: &[f32]) -> Vec<f32> {
+    assert_eq!(dy.len(), geo.output_len(), "conv bias gradient: output-gradient length");
+    let pixels = geo.pixels();
+    let mut db = vec![0.0f64; geo.c_out];
+    for (plane_index, plane) in dy.chunks(pixels.max(1)).enumerate() {
+        db[plane_index % geo.c_out] += plane.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    db.into_iter().map(|v| v as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution by its definition, one output at a time, in f64.
+    fn reference(geo: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f64> {
+        let [oh, ow] = geo.out_size();
+        let [kh, kw] = geo.kernel;
+        let mut y = vec![0.0f64; geo.output_len()];
+        for b in 0..geo.batch {
+            for o in 0..geo.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = 0.0f64;
+                        for c in 0..geo.c_in {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (oy * geo.stride[0] + i) as isize - geo.padding[0] as isize;
+                                    let ix = (ox * geo.stride[1] + j) as isize - geo.padding[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= geo.height as isize || ix >= geo.width as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((b * geo.c_in + c) * geo.height + iy as usize) * geo.width + ix as usize];
+                                    s += xv as f64 * w[((o * geo.c_in + c) * kh + i) * kw + j] as f64;
+                                }
+                            }
+                        }
+                        y[((b * geo.c_out + o) * oh + oy) * ow + ox] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn geometries() -> Vec<ConvGeometry> {
+        let g = |batch, c_in, h, w, c_out, k: usize, s: usize, p: usize| ConvGeometry {
+            batch,
+            c_in,
+            height: h,
+            width: w,
+            c_out,
+            kernel: [k, k],
+            stride: [s, s],
+            padding: [p, p],
+        };
+        vec![
+            g(3, 4, 9, 7, 5, 3, 1, 1),  // a 3x3 with padding 1 on odd sizes: all three images in one chunk
+            g(2, 3, 32, 32, 4, 3, 1, 1), // the stem: 1024 pixels, one image per chunk
+            g(5, 4, 8, 8, 6, 3, 2, 1),  // strided 3x3
+            g(4, 6, 8, 8, 3, 1, 2, 0),  // the 1x1 strided shortcut
+            g(2, 2, 5, 6, 3, 5, 1, 2),  // 5x5, padding 2
+            g(3, 2, 6, 6, 2, 3, 3, 0),  // stride 3, no padding
+            g(33, 2, 4, 4, 3, 3, 1, 1), // 16 pixels: 16 images per chunk, a ragged last chunk
+            ConvGeometry { kernel: [3, 1], stride: [2, 1], padding: [1, 0], ..g(2, 3, 7, 5, 2, 3, 1, 1) },
+        ]
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        for geo in geometries() {
+            let x = values(geo.input_len(), 1);
+            let w = values(geo.weight_len(), 2);
+            let bias = values(geo.c_out, 3);
+            let want = reference(&geo, &x, &w);
+            assert_close(&forward(&geo, &x, &w, None), &want, &format!("{geo:?} forward"));
+            let pixels = geo.pixels();
+            let with_bias: Vec<f64> = want.iter().enumerate().map(|(i, v)| v + bias[(i / pixels) % geo.c_out] as f64).collect();
+            assert_close(&forward(&geo, &x, &w, Some(&bias)), &with_bias, &format!("{geo:?} forward + bias"));
+        }
+    }
+
+    /// The gradients are the adjoints of the forward map: for a random upstream gradient `g`,
+    /// `<g, conv(x, w)>` is linear in x and in w, so `dL/dx[i] = <g, conv(e_i, w)>` and
+    /// `dL/dw[j] = <g, conv(x, e_j)>`, computed here by the f64 definition.
+    #[test]
+    fn gradients_are_the_adjoints_of_the_definition() {
+        for geo in geometries() {
+            let x = values(geo.input_len(), 4);
+            let w = values(geo.weight_len(), 5);
+            let g = values(geo.output_len(), 6);
+            let dot = |y: &[f64]| y.iter().zip(&g).map(|(a, b)| a * *b as f64).sum::<f64>();
+            let mut unit = vec![0.0f32; geo.input_len()];
+            let want_dx: Vec<f64> = (0..geo.input_len())
+                .map(|i| {
+                    unit[i] = 1.0;
+                    let v = dot(&reference(&geo, &unit, &w));
+                    unit[i] = 0.0;
+                    v
+                })
+                .collect();
+            assert_close(&grad_input(&geo, &w, &g), &want_dx, &format!("{geo:?} input gradient"));
+            let mut unit = vec![0.0f32; geo.weight_len()];
+            let want_dw: Vec<f64> = (0..geo.weight_len())
+                .map(|j| {
+                    unit[j] = 1.0;
+                    let v = dot(&reference(&geo, &x, &unit));
+                    unit[j] = 0.0;
+                    v
+                })
+                .collect();
+            assert_close(&grad_weight(&geo, &x, &g), &want_dw, &format!("{geo:?} weight gradient"));
+            let pixels = geo.pixels();
+            let want_db: Vec<f64> = (0..geo.c_out)
+                .map(|o| (0..geo.batch).flat_map(|b| g[(b * geo.c_out + o) * pixels..][..pixels].iter()).map(|&v| v as f64).sum())
+                .collect();
+            assert_close(&grad_bias(&geo, &g), &want_db, &format!("{geo:?} bias gradient"));
+        }
+    }
+
+    #[test]
+    fn output_size_follows_the_convolution_arithmetic() {
+        let geo = ConvGeometry { batch: 1, c_in: 1, height: 32, width: 31, c_out: 1, kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
+        assert_eq!(geo.out_size(), [16, 16]);
+        assert!(geo.is_valid());
+        assert!(!ConvGeometry { padding: [0, 0], height: 2, ..geo }.is_valid());
+        assert_eq!(valid_columns(0, 1, 1, 4, 4), (1, 4));
+        assert_eq!(valid_columns(2, 1, 1, 4, 4), (0, 3));
+        assert_eq!(valid_columns(0, 1, 2, 5, 3), (1, 3));
+    }
+}
