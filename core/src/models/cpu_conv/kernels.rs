@@ -16,6 +16,8 @@
 //! run in parallel on rayon's pool, each multiply single-threaded; with fewer chunks than
 //! threads the multiplies are parallel instead. The multiplies are `gemm`'s, the crate Flex uses.
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 /// Columns per chunk below which several images share one multiply (a 4x4 output has 16).
@@ -82,6 +84,25 @@ impl ConvGeometry {
     fn images_per_chunk(&self) -> usize {
         MIN_COLUMNS.div_ceil(self.pixels().max(1)).clamp(1, self.batch.max(1))
     }
+}
+
+thread_local! {
+    /// Scratch buffers of this thread, reused across chunks, layers and steps.
+    static SCRATCH: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch buffer of `len` values whose contents are stale: `f` must write every
+/// value before reading it (im2col, a non-accumulating multiply and the output gather all do).
+/// No borrow is held while `f` runs, so nested use (work stealing inside a parallel multiply)
+/// takes another buffer.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut buffer = SCRATCH.with(|pool| pool.borrow_mut().pop()).unwrap_or_default();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let result = f(&mut buffer[..len]);
+    SCRATCH.with(|pool| pool.borrow_mut().push(buffer));
+    result
 }
 
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` with explicit (column, row) strides of each operand;
@@ -262,19 +283,21 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
         let first = index * per_chunk;
         let images = y_chunk.len() / (c_out * pixels);
         let columns = images * pixels;
-        let mut col = vec![0.0f32; k * columns];
-        im2col(geo, x, first, images, &mut col);
-        if images == 1 {
-            matmul(c_out, columns, k, y_chunk, false, weight, [1, k], &col, [1, columns], !serial_gemm);
-        } else {
-            let mut z = vec![0.0f32; c_out * columns];
-            matmul(c_out, columns, k, &mut z, false, weight, [1, k], &col, [1, columns], !serial_gemm);
-            for o in 0..c_out {
-                for image in 0..images {
-                    y_chunk[(image * c_out + o) * pixels..][..pixels].copy_from_slice(&z[(o * images + image) * pixels..][..pixels]);
-                }
+        with_scratch(k * columns, |col| {
+            im2col(geo, x, first, images, col);
+            if images == 1 {
+                matmul(c_out, columns, k, y_chunk, false, weight, [1, k], col, [1, columns], !serial_gemm);
+            } else {
+                with_scratch(c_out * columns, |z| {
+                    matmul(c_out, columns, k, z, false, weight, [1, k], col, [1, columns], !serial_gemm);
+                    for o in 0..c_out {
+                        for image in 0..images {
+                            y_chunk[(image * c_out + o) * pixels..][..pixels].copy_from_slice(&z[(o * images + image) * pixels..][..pixels]);
+                        }
+                    }
+                });
             }
-        }
+        });
         if let Some(bias) = bias {
             for (plane, b) in y_chunk.chunks_mut(pixels).zip(bias.iter().cycle()) {
                 plane.iter_mut().for_each(|v| *v += b);
@@ -307,17 +330,19 @@ pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         let first = index * per_chunk;
         let images = dx_chunk.len() / image_len;
         let columns = images * pixels;
-        let mut dcol = vec![0.0f32; k * columns];
-        // Wᵀ is W read with swapped strides: column stride k, row stride 1.
-        if images == 1 {
-            let dz = &dy[first * c_out * pixels..][..c_out * pixels];
-            matmul(k, columns, c_out, &mut dcol, false, weight, [k, 1], dz, [1, columns], !serial_gemm);
-        } else {
-            let mut dz = vec![0.0f32; c_out * columns];
-            gather_outputs(geo, dy, first, images, &mut dz);
-            matmul(k, columns, c_out, &mut dcol, false, weight, [k, 1], &dz, [1, columns], !serial_gemm);
-        }
-        col2im(geo, &dcol, images, dx_chunk);
+        with_scratch(k * columns, |dcol| {
+            // Wᵀ is W read with swapped strides: column stride k, row stride 1.
+            if images == 1 {
+                let dz = &dy[first * c_out * pixels..][..c_out * pixels];
+                matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], !serial_gemm);
+            } else {
+                with_scratch(c_out * columns, |dz| {
+                    gather_outputs(geo, dy, first, images, dz);
+                    matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], !serial_gemm);
+                });
+            }
+            col2im(geo, dcol, images, dx_chunk);
+        });
     };
     let chunk_len = per_chunk * image_len;
     if chunk_len == 0 {
@@ -344,18 +369,18 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         let first = index * per_chunk;
         let images = per_chunk.min(geo.batch - first);
         let columns = images * pixels;
-        let mut col = vec![0.0f32; k * columns];
-        im2col(geo, x, first, images, &mut col);
-        let owned;
-        let dz: &[f32] = if images == 1 {
-            &dy[first * c_out * pixels..][..c_out * pixels]
-        } else {
-            let mut z = vec![0.0f32; c_out * columns];
-            gather_outputs(geo, dy, first, images, &mut z);
-            owned = z;
-            &owned
-        };
-        matmul(c_out, k, columns, acc, true, dz, [1, columns], &col, [columns, 1], !serial_gemm);
+        with_scratch(k * columns, |col| {
+            im2col(geo, x, first, images, col);
+            if images == 1 {
+                let dz = &dy[first * c_out * pixels..][..c_out * pixels];
+                matmul(c_out, k, columns, acc, true, dz, [1, columns], col, [columns, 1], !serial_gemm);
+            } else {
+                with_scratch(c_out * columns, |dz| {
+                    gather_outputs(geo, dy, first, images, dz);
+                    matmul(c_out, k, columns, acc, true, dz, [1, columns], col, [columns, 1], !serial_gemm);
+                });
+            }
+        });
     };
     let len = geo.weight_len();
     if serial_gemm {
