@@ -11,6 +11,7 @@
 //! pass. Both sets are parameters and buffers of the module, so checkpoints save and load both
 //! (weights and running statistics).
 
+use super::cpu_batch_norm::batch_norm;
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -63,8 +64,8 @@ impl<'a> Norms<'a> {
     /// `own` (or its counterpart in the second set) applied to `x`.
     pub(crate) fn apply<const D: usize>(&mut self, own: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         match &mut self.pgd {
-            Some(layers) => layers.next().expect("the second set has one layer per BatchNorm").forward(x),
-            None => own.forward(x),
+            Some(layers) => batch_norm(layers.next().expect("the second set has one layer per BatchNorm"), x),
+            None => batch_norm(own, x),
         }
     }
 }

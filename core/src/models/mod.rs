@@ -3,6 +3,7 @@
 
 pub mod batch_norms;
 pub mod checkpoints;
+pub mod cpu_batch_norm;
 pub mod cpu_conv;
 #[cfg(feature = "import")]
 pub mod import;

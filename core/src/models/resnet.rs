@@ -7,6 +7,7 @@
 //! stage (64 is the standard network; 8 or 16 give fast CPU models with the same topology).
 
 use super::cpu_conv::conv2d;
+use super::cpu_batch_norm::batch_norm;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -42,7 +43,7 @@ impl Downsample {
 
     /// The shortcut branch.
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(conv2d(&self.conv, x))
+        batch_norm(&self.bn, conv2d(&self.conv, x))
     }
 
     /// The shortcut branch with the BatchNorm of `norms`.

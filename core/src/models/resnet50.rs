@@ -8,6 +8,7 @@
 //! SupContrast and torchvision checkpoints load through [`super::import`].
 
 use super::cpu_conv::conv2d;
+use super::cpu_batch_norm::batch_norm;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -55,9 +56,9 @@ impl Bottleneck {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        let out = relu(self.bn2.forward(conv2d(&self.conv2, out)));
-        let out = self.bn3.forward(conv2d(&self.conv3, out));
+        let out = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
+        let out = relu(batch_norm(&self.bn2, conv2d(&self.conv2, out)));
+        let out = batch_norm(&self.bn3, conv2d(&self.conv3, out));
         relu(out + identity)
     }
 }
@@ -140,7 +141,7 @@ impl ResNet50 {
 
     /// Backbone features `[N, 32 * width]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let mut x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }

@@ -1,0 +1,126 @@
+//! Training-mode BatchNorm of [`super::kernels`] as a Burn backend extension on Flex and
+//! `Autodiff<Flex>`, with its own backward pass.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
+use burn::tensor::{DType, Shape, TensorData};
+
+use super::kernels::{self, NormGeometry};
+
+/// BatchNorm with the batch's statistics (no running statistics: the caller updates them).
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuBatchNormBackend: Backend {
+    /// `[2, C]`: the per-channel mean (row 0) and biased variance (row 1) of `x[B, C, ...]`.
+    /// Not differentiated (a constant under autodiff); [`CpuBatchNormBackend::cpu_batch_norm`]
+    /// differentiates through the statistics itself.
+    fn cpu_batch_norm_statistics(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `γ·(x - mean)/√(var + ε) + β` with `statistics` of `x` from
+    /// [`CpuBatchNormBackend::cpu_batch_norm_statistics`].
+    fn cpu_batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self>;
+}
+
+/// The backward kernel on the inner backend: `(dx, dγ, dβ)`.
+pub trait CpuBatchNormGradients: Backend {
+    fn cpu_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        statistics: FloatTensor<Self>,
+        epsilon: f64,
+        output_grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+fn geometry(shape: &Shape) -> NormGeometry {
+    assert!(shape.num_dims() >= 2, "cpu batch norm: the input needs a channel dimension");
+    NormGeometry { batch: shape[0], channels: shape[1], pixels: (2..shape.num_dims()).map(|d| shape[d]).product() }
+}
+
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "cpu batch norm runs in f32 only");
+    match t.as_slice::<f32>() {
+        Some(slice) => std::borrow::Cow::Borrowed(slice),
+        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous after to_contiguous").to_vec()),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Splits a `[2, C]` statistics tensor into (mean, var).
+fn mean_var(statistics: &FlexTensor) -> (Vec<f32>, Vec<f32>) {
+    let s = values(statistics);
+    let c = s.len() / 2;
+    (s[..c].to_vec(), s[c..].to_vec())
+}
+
+impl CpuBatchNormBackend for Flex {
+    fn cpu_batch_norm_statistics(x: FlexTensor) -> FlexTensor {
+        let geo = geometry(x.layout().shape());
+        let (mut mean, var) = kernels::statistics(&geo, &values(&x));
+        mean.extend(var);
+        tensor(mean, Shape::new([2, geo.channels]))
+    }
+
+    fn cpu_batch_norm(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, statistics: FlexTensor, epsilon: f64) -> FlexTensor {
+        let shape = x.layout().shape().clone();
+        let geo = geometry(&shape);
+        let (mean, var) = mean_var(&statistics);
+        tensor(kernels::normalize(&geo, &values(&x), &values(&gamma), &values(&beta), &mean, &var, epsilon), shape)
+    }
+}
+
+impl CpuBatchNormGradients for Flex {
+    fn cpu_batch_norm_backward(x: FlexTensor, gamma: FlexTensor, statistics: FlexTensor, epsilon: f64, output_grad: FlexTensor) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let shape = x.layout().shape().clone();
+        let geo = geometry(&shape);
+        let (mean, var) = mean_var(&statistics);
+        let (dx, dgamma, dbeta) = kernels::backward(&geo, &values(&x), &values(&gamma), &mean, &var, epsilon, &values(&output_grad));
+        (tensor(dx, shape), tensor(dgamma, Shape::new([geo.channels])), tensor(dbeta, Shape::new([geo.channels])))
+    }
+}
+
+#[derive(Debug)]
+struct CpuBatchNormBackward;
+
+impl<B: CpuBatchNormBackend + CpuBatchNormGradients> Backward<B, 3> for CpuBatchNormBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let output_grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, statistics, epsilon) = ops.state;
+        let (dx, dgamma, dbeta) = B::cpu_batch_norm_backward(x, gamma, statistics, epsilon, output_grad);
+        for (node, grad) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: CpuBatchNormBackend + CpuBatchNormGradients, C: CheckpointStrategy> CpuBatchNormBackend for Autodiff<B, C> {
+    fn cpu_batch_norm_statistics(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as AutodiffBackend>::from_inner(B::cpu_batch_norm_statistics(x.into_primitive()))
+    }
+
+    fn cpu_batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        let (x, x_node) = x.into_parts();
+        let (gamma, gamma_node) = gamma.into_parts();
+        let (beta, beta_node) = beta.into_parts();
+        let statistics = statistics.into_primitive();
+        match CpuBatchNormBackward.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = (x.clone(), gamma.clone(), statistics.clone(), epsilon);
+                prep.finish(state, B::cpu_batch_norm(x, gamma, beta, statistics, epsilon))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cpu_batch_norm(x, gamma, beta, statistics, epsilon)),
+        }
+    }
+}

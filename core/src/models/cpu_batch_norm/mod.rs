@@ -1,0 +1,66 @@
+//! Our training-mode BatchNorm for Burn's CPU backend (Flex), used by every model's BatchNorm
+//! layers through [`batch_norm`].
+//!
+//! Why: after [`super::cpu_conv`], `perf` of a ResNet-18 training step on Flex showed Burn's
+//! `batch_norm_train` and its backward (transposed copies for the per-channel means, then one
+//! element-wise op at a time) as the largest cost outside the matrix multiplies. Ours computes
+//! the statistics and normalises in two passes over the activation, and its backward in two
+//! ([`kernels`]), as a backend extension with its own backward pass ([`extension`]). The
+//! running statistics are updated exactly as `burn::nn::BatchNorm::forward` does (momentum,
+//! biased batch variance).
+//!
+//! Where it applies: the training path of a layer (an autodiff device and the layer's training
+//! flag on) on Flex in f32. Everything else (evaluation, GPU backends, half precision, the
+//! page's wasm build) runs `BatchNorm::forward`. `HYPERSPHERE_CPU_CONV=burn` switches it off
+//! together with the convolution.
+
+#[cfg(feature = "cpu-conv")]
+pub mod extension;
+#[cfg(feature = "cpu-conv")]
+pub mod kernels;
+
+use burn::nn::BatchNorm;
+use burn::tensor::Tensor;
+
+/// `bn.forward(x)`, by our CPU kernels where they apply (see the module documentation).
+pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "cpu-conv")]
+    if applies(bn, &x) {
+        use burn::backend::Dispatch;
+        use extension::CpuBatchNormBackend;
+        let channels = bn.gamma.dims()[0];
+        let statistics = Tensor::<2>::from_dispatch(<Dispatch as CpuBatchNormBackend>::cpu_batch_norm_statistics(x.clone().into_dispatch()));
+        let y = <Dispatch as CpuBatchNormBackend>::cpu_batch_norm(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            statistics.clone().into_dispatch(),
+            bn.epsilon,
+        );
+        // burn::nn::BatchNorm::forward_train's update of the running statistics.
+        let device = statistics.device();
+        let mean = statistics.clone().slice([0..1, 0..channels]).reshape([channels]).detach();
+        let var = statistics.slice([1..2, 0..channels]).reshape([channels]).detach();
+        let m = bn.momentum;
+        let running_mean = bn.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m).add(mean.mul_scalar(m));
+        let running_var = bn.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m).add(var.mul_scalar(m));
+        bn.running_mean.update(running_mean.detach());
+        bn.running_var.update(running_var.detach());
+        return Tensor::<D>::from_dispatch(y);
+    }
+    bn.forward(x)
+}
+
+/// Whether our kernels run `bn` on `x`: its training path, on Flex, in f32.
+#[cfg(feature = "cpu-conv")]
+fn applies<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
+    use burn::tensor::DType;
+    let device = x.device();
+    super::cpu_conv::enabled()
+        && D >= 2
+        && device.is_autodiff()
+        && bn.training.is_enabled()
+        && x.dtype() == DType::F32
+        && bn.gamma.val().dtype() == DType::F32
+        && matches!(device.without_autodiff().as_dispatch(), burn_dispatch::DispatchDevice::Flex(_))
+}
