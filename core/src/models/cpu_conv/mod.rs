@@ -12,7 +12,7 @@
 //! Where it applies: Flex devices (with or without autodiff), f32, groups 1, dilation 1,
 //! symmetric padding. Everything else (GPU backends, half precision, the page's wasm build)
 //! runs Burn's `Conv2d::forward`. `HYPERSPHERE_CPU_CONV=burn` in the environment switches ours
-//! off, to compare the two.
+//! off (and [`super::cpu_batch_norm`] with it), to compare with Burn's.
 
 #[cfg(feature = "cpu-conv")]
 pub mod extension;
