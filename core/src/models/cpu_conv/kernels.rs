@@ -23,6 +23,9 @@ use rayon::prelude::*;
 /// Columns per chunk below which several images share one multiply (a 4x4 output has 16).
 pub const MIN_COLUMNS: usize = 256;
 
+/// Partial sums of the weight gradient (each over consecutive chunks, run in parallel).
+const WEIGHT_GRADIENT_GROUPS: usize = 8;
+
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -363,7 +366,7 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
     let per_chunk = geo.images_per_chunk();
     let chunks = geo.batch.div_ceil(per_chunk);
-    let serial_gemm = chunks_fill_pool(chunks);
+    let serial_gemm = chunks_fill_pool(chunks.min(WEIGHT_GRADIENT_GROUPS));
     // dW (+)= dZ[c_out, cols] · colᵀ, colᵀ being col[K, cols] read with column stride `cols`.
     let accumulate = |acc: &mut Vec<f32>, index: usize| {
         let first = index * per_chunk;
@@ -382,29 +385,22 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             }
         });
     };
+    // A fixed grouping of the chunks, summed in a fixed order: the same bits whatever the
+    // thread count or scheduling (a resumed run must repeat an uninterrupted one exactly).
     let len = geo.weight_len();
-    if serial_gemm {
-        (0..chunks)
-            .into_par_iter()
-            .fold(
-                || vec![0.0f32; len],
-                |mut acc, index| {
-                    accumulate(&mut acc, index);
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0.0f32; len],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            )
-    } else {
+    let groups = chunks.clamp(1, WEIGHT_GRADIENT_GROUPS);
+    let group = |g: usize| {
         let mut acc = vec![0.0f32; len];
-        (0..chunks).for_each(|index| accumulate(&mut acc, index));
+        (g * chunks / groups..(g + 1) * chunks / groups).for_each(|index| accumulate(&mut acc, index));
         acc
+    };
+    let partials: Vec<Vec<f32>> = if serial_gemm { (0..groups).into_par_iter().map(group).collect() } else { (0..groups).map(group).collect() };
+    let mut partials = partials.into_iter();
+    let mut total = partials.next().unwrap_or_else(|| vec![0.0f32; len]);
+    for partial in partials {
+        total.iter_mut().zip(&partial).for_each(|(t, p)| *t += p);
     }
+    total
 }
 
 /// Gradient of the bias: `db[o] = Σ_{b, pixel} dy[b, o, pixel]`.
@@ -542,6 +538,25 @@ mod tests {
                 .map(|o| (0..geo.batch).flat_map(|b| g[(b * geo.c_out + o) * pixels..][..pixels].iter()).map(|&v| v as f64).sum())
                 .collect();
             assert_close(&grad_bias(&geo, &g), &want_db, &format!("{geo:?} bias gradient"));
+        }
+    }
+
+    /// Bit for bit the same on 1, 2 or 3 threads (a resumed training run must repeat an
+    /// uninterrupted one exactly), for one image per chunk and for several.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        for geo in [geometries()[1], geometries()[6], ConvGeometry { batch: 37, ..geometries()[0] }] {
+            let x = values(geo.input_len(), 7);
+            let w = values(geo.weight_len(), 8);
+            let g = values(geo.output_len(), 9);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| (forward(&geo, &x, &w, None), grad_input(&geo, &w, &g), grad_weight(&geo, &x, &g)))
+            };
+            let one = run(1);
+            for threads in [2, 3] {
+                assert!(one == run(threads), "{geo:?}: results differ between 1 and {threads} threads");
+            }
         }
     }
 
