@@ -476,3 +476,4 @@ fn padded_chunks_give_the_same_verdicts_as_exact_chunks() {
     assert!(mixed >= 2, "too few components with mixed verdicts ({mixed})");
 }
 
+

@@ -8,21 +8,16 @@
 
 #![cfg(feature = "cpu-conv")]
 
+mod common;
+
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
+use common::{assert_close_to_burn, values};
 use hypersphere_core::models::cpu_conv::{conv2d, enabled};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-}
-
 fn assert_close(got: Vec<f32>, want: Vec<f32>, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!((g - w).abs() <= 2e-5 * scale, "{what}[{i}]: ours {g}, Burn {w} (scale {scale})");
-    }
+    assert_close_to_burn(got, want, 2e-5, what);
 }
 
 struct Case {

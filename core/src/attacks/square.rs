@@ -19,8 +19,12 @@
 //! torchattacks 3.5.1 (and AutoAttack before that commit) does.
 //! A candidate replaces a sample's best point when it lowers the margin or misclassifies it;
 //! samples already misclassified stop changing (a tensor mask, not a host branch). The window
-//! position is shared by the batch (as in AutoAttack); it and every sign are drawn on the host
-//! from the seed.
+//! position and the l_2 patterns are shared by the batch (as in AutoAttack) and drawn from one
+//! stream of the seed, the same whatever the batch size; each sample's signs come from its own
+//! stream (the seed and its position in the batch). So a sample's attack does not depend on
+//! how many samples follow it: AutoAttack pads its chunks of still-robust samples
+//! ([`super::autoattack::attack_robust_samples`]) without changing a real sample's result. (With
+//! one stream for everything, the per-sample signs shifted the shared draws by the batch size.)
 //!
 //! Deviations: AutoAttack redraws the l_inf window signs when they would leave the window
 //! unchanged (a per-sample host check); here such an iteration just wastes its query. A
@@ -89,10 +93,16 @@ pub fn p_schedule(p_init: f32, it: usize) -> f32 {
     p_init / div
 }
 
-/// Random signs `+-1` of shape `dims`, drawn on the host.
-fn signs<const D: usize>(rng: &mut StdRng, dims: [usize; D], like: &Tensor<4>) -> Tensor<D> {
-    let n: usize = dims.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+/// One random stream per sample of the batch, from the seed and the sample's position.
+fn sample_streams(seed: u64, n: usize) -> Vec<StdRng> {
+    (0..n).map(|i| StdRng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1))).collect()
+}
+
+/// Random signs `+-1` of shape `[n, rest...]`, sample `i`'s drawn from `streams[i]`, on the host.
+fn signs<const D: usize>(streams: &mut [StdRng], dims: [usize; D], like: &Tensor<4>) -> Tensor<D> {
+    assert_eq!(streams.len(), dims[0], "one stream per sample");
+    let per_sample: usize = dims[1..].iter().product();
+    let v: Vec<f32> = streams.iter_mut().flat_map(|rng| (0..per_sample).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect::<Vec<_>>()).collect();
     Tensor::from_data(TensorData::new(v, dims), &like.device())
 }
 
@@ -182,12 +192,13 @@ impl Attack for Square {
         let eps = self.spec.eps;
         let mut rng = StdRng::seed_from_u64(seed);
         let [n, c, h, w] = x.dims();
+        let mut streams = sample_streams(seed, n);
         let device = x.device();
         // Only the clean-correct samples are attacked; the others stay at the clean image.
         let clean_correct = predictions(model.forward(x.clone())).equal(labels.clone());
         // Initialisation (one query).
         let start = match self.spec.norm {
-            Norm::Linf => (x.clone() + signs(&mut rng, [n, c, 1, w], &x) * eps).clamp(0.0, 1.0),
+            Norm::Linf => (x.clone() + signs(&mut streams, [n, c, 1, w], &x) * eps).clamp(0.0, 1.0),
             _ => {
                 let s = (h / 5).max(1);
                 let start = (h - s * 5.min(h / s)) / 2;
@@ -197,7 +208,7 @@ impl Attack for Square {
                     let mut vw = start;
                     while vw + s <= w {
                         let pattern = Tensor::<4>::from_data(TensorData::new(meta_pseudo_gaussian(s, &mut rng), [1, 1, s, s]), &device);
-                        let block = pattern.expand([n, c, s, s]) * signs(&mut rng, [n, c, 1, 1], &x);
+                        let block = pattern.expand([n, c, s, s]) * signs(&mut streams, [n, c, 1, 1], &x);
                         let region = [0..n, 0..c, vh..vh + s, vw..vw + s];
                         delta = delta.clone().slice_assign(region.clone(), delta.slice(region) + block);
                         vw += s;
@@ -219,7 +230,7 @@ impl Attack for Square {
                     let s = ((p * (h * w) as f32).sqrt().round() as usize).clamp(1, h - 1);
                     let (vh, vw) = (rng.random_range(0..(h - s).max(1)), rng.random_range(0..(w - s).max(1)));
                     let delta = best.clone() - x.clone();
-                    let window = signs(&mut rng, [n, c, 1, 1], &x).expand([n, c, s, s]) * eps;
+                    let window = signs(&mut streams, [n, c, 1, 1], &x).expand([n, c, s, s]) * eps;
                     let delta = delta.slice_assign([0..n, 0..c, vh..vh + s, vw..vw + s], window);
                     (x.clone() + delta).clamp(0.0, 1.0)
                 }
@@ -232,7 +243,7 @@ impl Attack for Square {
                     let (vh, vw) = (rng.random_range(0..(h - s).max(1)), rng.random_range(0..(w - s).max(1)));
                     let (vh2, vw2) = (rng.random_range(0..(h - s).max(1)), rng.random_range(0..(w - s).max(1)));
                     let pattern = Tensor::<4>::from_data(TensorData::new(meta_pseudo_gaussian(s, &mut rng), [1, 1, s, s]), &device);
-                    let window_signs = signs(&mut rng, [n, c, 1, 1], &x);
+                    let window_signs = signs(&mut streams, [n, c, 1, 1], &x);
                     let delta = l2_proposal(best.clone() - x.clone(), eps, s, (vh, vw), (vh2, vw2), pattern, window_signs, self.window_norm);
                     (x.clone() + delta).clamp(0.0, 1.0)
                 }

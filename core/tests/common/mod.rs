@@ -1,4 +1,5 @@
-//! Shared helpers of the core integration tests: reading the PyTorch fixtures.
+//! Shared helpers of the core integration tests: reading the PyTorch fixtures, and comparing
+//! our CPU layers with Burn's.
 
 #![allow(dead_code)]
 
@@ -64,5 +65,19 @@ pub fn assert_fgsm_matches_pytorch(
             assert!((a - b).abs() <= 1e-5, "{name}: pixel {a} vs PyTorch {b} (gradient {g})");
         }
         assert!(compared as f32 > min_fraction * got.len() as f32, "{name}: compared only {compared} of {}", got.len());
+    }
+}
+
+/// A tensor's values as f32.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+/// Every value of `got` within `relative` of `want`, relative to the largest |want| (at least 1).
+pub fn assert_close_to_burn(got: Vec<f32>, want: Vec<f32>, relative: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() <= relative * scale, "{what}[{i}]: ours {g}, Burn {w} (scale {scale})");
     }
 }

@@ -9,7 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
+use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::{DType, TensorData};
 
 use super::kernels::{self, ConvGeometry};
@@ -26,28 +26,13 @@ pub struct ConvSpec {
 pub trait CpuConvBackend: Backend {
     /// `x[B, c_in, H, W]`, `weight[c_out, c_in, kh, kw]` -> `[B, c_out, out_h, out_w]`.
     fn cpu_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, stride_h: usize, stride_w: usize, pad_h: usize, pad_w: usize) -> FloatTensor<Self>;
+}
 
-    /// The gradient of [`CpuConvBackend::cpu_conv2d`] with respect to `x` (whose shape `x` gives).
-    fn cpu_conv2d_grad_input(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        pad_h: usize,
-        pad_w: usize,
-    ) -> FloatTensor<Self>;
-
-    /// The gradient of [`CpuConvBackend::cpu_conv2d`] with respect to `weight`.
-    fn cpu_conv2d_grad_weight(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        pad_h: usize,
-        pad_w: usize,
-    ) -> FloatTensor<Self>;
+/// The backward kernels on the inner backend: the gradients of
+/// [`CpuConvBackend::cpu_conv2d`] with respect to `x` and to `weight`.
+pub trait CpuConvGradients: Backend {
+    fn cpu_conv2d_grad_input(x: FloatTensor<Self>, weight: FloatTensor<Self>, output_grad: FloatTensor<Self>, spec: ConvSpec) -> FloatTensor<Self>;
+    fn cpu_conv2d_grad_weight(x: FloatTensor<Self>, weight: FloatTensor<Self>, output_grad: FloatTensor<Self>, spec: ConvSpec) -> FloatTensor<Self>;
 }
 
 /// The geometry of `x` convolved with `weight`.
@@ -95,31 +80,17 @@ impl CpuConvBackend for Flex {
         let [oh, ow] = geo.out_size();
         tensor(y, [geo.batch, geo.c_out, oh, ow])
     }
+}
 
-    fn cpu_conv2d_grad_input(
-        x: FlexTensor,
-        weight: FlexTensor,
-        output_grad: FlexTensor,
-        stride_h: usize,
-        stride_w: usize,
-        pad_h: usize,
-        pad_w: usize,
-    ) -> FlexTensor {
-        let geo = geometry(&x, &weight, spec(stride_h, stride_w, pad_h, pad_w));
+impl CpuConvGradients for Flex {
+    fn cpu_conv2d_grad_input(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, spec: ConvSpec) -> FlexTensor {
+        let geo = geometry(&x, &weight, spec);
         let dx = kernels::grad_input(&geo, &values(&weight), &values(&output_grad));
         tensor(dx, [geo.batch, geo.c_in, geo.height, geo.width])
     }
 
-    fn cpu_conv2d_grad_weight(
-        x: FlexTensor,
-        weight: FlexTensor,
-        output_grad: FlexTensor,
-        stride_h: usize,
-        stride_w: usize,
-        pad_h: usize,
-        pad_w: usize,
-    ) -> FlexTensor {
-        let geo = geometry(&x, &weight, spec(stride_h, stride_w, pad_h, pad_w));
+    fn cpu_conv2d_grad_weight(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, spec: ConvSpec) -> FlexTensor {
+        let geo = geometry(&x, &weight, spec);
         let dw = kernels::grad_weight(&geo, &values(&x), &values(&output_grad));
         tensor(dw, [geo.c_out, geo.c_in, geo.kernel[0], geo.kernel[1]])
     }
@@ -129,26 +100,25 @@ impl CpuConvBackend for Flex {
 #[derive(Debug)]
 struct CpuConv2dBackward;
 
-impl<B: CpuConvBackend> Backward<B, 2> for CpuConv2dBackward {
+impl<B: CpuConvBackend + CpuConvGradients> Backward<B, 2> for CpuConv2dBackward {
     type State = (FloatTensor<B>, FloatTensor<B>, ConvSpec);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node_x, node_weight] = ops.parents;
         let output_grad = grads.consume::<B>(&ops.node);
         let (x, weight, spec) = ops.state;
-        let ([sh, sw], [ph, pw]) = (spec.stride, spec.padding);
         if let Some(node) = node_x {
-            let dx = B::cpu_conv2d_grad_input(x.clone(), weight.clone(), output_grad.clone(), sh, sw, ph, pw);
+            let dx = B::cpu_conv2d_grad_input(x.clone(), weight.clone(), output_grad.clone(), spec);
             grads.register::<B>(node.id, dx);
         }
         if let Some(node) = node_weight {
-            let dw = B::cpu_conv2d_grad_weight(x, weight, output_grad, sh, sw, ph, pw);
+            let dw = B::cpu_conv2d_grad_weight(x, weight, output_grad, spec);
             grads.register::<B>(node.id, dw);
         }
     }
 }
 
-impl<B: CpuConvBackend, C: CheckpointStrategy> CpuConvBackend for Autodiff<B, C> {
+impl<B: CpuConvBackend + CpuConvGradients, C: CheckpointStrategy> CpuConvBackend for Autodiff<B, C> {
     fn cpu_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, stride_h: usize, stride_w: usize, pad_h: usize, pad_w: usize) -> FloatTensor<Self> {
         let (x, x_node) = x.into_parts();
         let (weight, weight_node) = weight.into_parts();
@@ -160,47 +130,5 @@ impl<B: CpuConvBackend, C: CheckpointStrategy> CpuConvBackend for Autodiff<B, C>
             }
             OpsKind::UnTracked(prep) => prep.finish(forward(x, weight)),
         }
-    }
-
-    /// Not differentiated again (first-order autodiff only): a constant.
-    fn cpu_conv2d_grad_input(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        pad_h: usize,
-        pad_w: usize,
-    ) -> FloatTensor<Self> {
-        <Self as AutodiffBackend>::from_inner(B::cpu_conv2d_grad_input(
-            x.into_primitive(),
-            weight.into_primitive(),
-            output_grad.into_primitive(),
-            stride_h,
-            stride_w,
-            pad_h,
-            pad_w,
-        ))
-    }
-
-    /// Not differentiated again (first-order autodiff only): a constant.
-    fn cpu_conv2d_grad_weight(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
-        stride_h: usize,
-        stride_w: usize,
-        pad_h: usize,
-        pad_w: usize,
-    ) -> FloatTensor<Self> {
-        <Self as AutodiffBackend>::from_inner(B::cpu_conv2d_grad_weight(
-            x.into_primitive(),
-            weight.into_primitive(),
-            output_grad.into_primitive(),
-            stride_h,
-            stride_w,
-            pad_h,
-            pad_w,
-        ))
     }
 }

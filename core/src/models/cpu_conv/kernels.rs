@@ -12,9 +12,13 @@
 //!   channels and a 3x3 output, which is how Burn derives it from `conv2d`),
 //! - bias gradient: `db[o] = Σ dY[·, o, ·, ·]`.
 //!
-//! Chunks hold at least [`MIN_COLUMNS`] columns (several images when their outputs are small) and
-//! run in parallel on rayon's pool, each multiply single-threaded; with fewer chunks than
-//! threads the multiplies are parallel instead. The multiplies are `gemm`'s, the crate Flex uses.
+//! Chunks hold a fixed number of images per layer, enough for [`MIN_COLUMNS`] columns (several
+//! images when their outputs are small), the last one padded with zero images, and run in
+//! parallel on rayon's pool; a multiply is itself parallel when it is large. Every multiply of a
+//! layer therefore has the same shape whatever the batch, and an image sits at the same column
+//! whatever the batch, so an image's results do not depend on the batch it came in (attacks pad
+//! their batches: `core/tests/attack_suite.rs`). The multiplies are `gemm`'s, the crate Flex
+//! uses.
 
 use std::cell::RefCell;
 
@@ -83,9 +87,10 @@ impl ConvGeometry {
         self.c_out * self.patch_len()
     }
 
-    /// Images per chunk: enough for [`MIN_COLUMNS`] columns, at least one.
+    /// Images per chunk: enough for [`MIN_COLUMNS`] columns, at least one; independent of the
+    /// batch.
     fn images_per_chunk(&self) -> usize {
-        MIN_COLUMNS.div_ceil(self.pixels().max(1)).clamp(1, self.batch.max(1))
+        MIN_COLUMNS.div_ceil(self.pixels().max(1)).max(1)
     }
 }
 
@@ -173,20 +178,22 @@ fn valid_columns(j: usize, pad: usize, stride: usize, in_len: usize, out_len: us
     (lo.min(hi), hi)
 }
 
-/// Fills `col[K, g·P]` with the patches of images `first..first + g` of `x`.
-fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, col: &mut [f32]) {
+/// Fills `col[K, slots·P]` with the patches of images `first..first + images` of `x` and zeros
+/// in the `slots - images` padding images.
+fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, slots: usize, col: &mut [f32]) {
     let [oh, ow] = geo.out_size();
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
     let [ph, pw] = geo.padding;
     let (h, w) = (geo.height, geo.width);
     let pixels = oh * ow;
-    let columns = images * pixels;
+    let columns = slots * pixels;
     for c in 0..geo.c_in {
         for i in 0..kh {
             for j in 0..kw {
                 let row = (c * kh + i) * kw + j;
                 let row = &mut col[row * columns..(row + 1) * columns];
+                row[images * pixels..].fill(0.0);
                 let (lo, hi) = valid_columns(j, pw, sw, w, ow);
                 for image in 0..images {
                     let plane = &x[((first + image) * geo.c_in + c) * h * w..][..h * w];
@@ -215,15 +222,16 @@ fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, col: &mut 
     }
 }
 
-/// Adds `col[K, g·P]` back onto images `0..g` of `dx` (the inverse scatter of [`im2col`]).
-fn col2im(geo: &ConvGeometry, col: &[f32], images: usize, dx: &mut [f32]) {
+/// Adds the first `images` images of `col[K, slots·P]` back onto images `0..images` of `dx`
+/// (the inverse scatter of [`im2col`]).
+fn col2im(geo: &ConvGeometry, col: &[f32], images: usize, slots: usize, dx: &mut [f32]) {
     let [oh, ow] = geo.out_size();
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
     let [ph, pw] = geo.padding;
     let (h, w) = (geo.height, geo.width);
     let pixels = oh * ow;
-    let columns = images * pixels;
+    let columns = slots * pixels;
     for c in 0..geo.c_in {
         for i in 0..kh {
             for j in 0..kw {
@@ -256,20 +264,31 @@ fn col2im(geo: &ConvGeometry, col: &[f32], images: usize, dx: &mut [f32]) {
     }
 }
 
-/// Copies images `first..first + g` of `y[B, c_out, P]` into `z[c_out, g·P]` (or back).
-fn gather_outputs(geo: &ConvGeometry, y: &[f32], first: usize, images: usize, z: &mut [f32]) {
+/// Runs `f` on the output gradient of images `first..first + images` as `dz[c_out, slots·P]`
+/// (zeros for the padding images): `dy`'s own slice for a chunk of one image, else a gathered
+/// copy in scratch.
+fn with_output_chunk<R>(geo: &ConvGeometry, dy: &[f32], first: usize, images: usize, slots: usize, f: impl FnOnce(&[f32]) -> R) -> R {
     let pixels = geo.pixels();
-    for o in 0..geo.c_out {
-        for image in 0..images {
-            let src = &y[((first + image) * geo.c_out + o) * pixels..][..pixels];
-            z[(o * images + image) * pixels..][..pixels].copy_from_slice(src);
-        }
+    if slots == 1 {
+        return f(&dy[first * geo.c_out * pixels..][..geo.c_out * pixels]);
     }
+    with_scratch(geo.c_out * slots * pixels, |dz| {
+        for o in 0..geo.c_out {
+            let row = &mut dz[o * slots * pixels..][..slots * pixels];
+            for image in 0..images {
+                row[image * pixels..][..pixels].copy_from_slice(&dy[((first + image) * geo.c_out + o) * pixels..][..pixels]);
+            }
+            row[images * pixels..].fill(0.0);
+        }
+        f(dz)
+    })
 }
 
-/// Whether the chunks alone keep every thread busy (else the multiplies run in parallel).
-fn chunks_fill_pool(chunks: usize) -> bool {
-    chunks >= rayon::current_num_threads()
+/// Whether a multiply of this shape runs on several threads (as Flex decides for its own
+/// convolution); a function of the shape only, so a layer's multiplies do not change with the
+/// batch.
+fn parallel_matmul(m: usize, n: usize, k: usize) -> bool {
+    m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192
 }
 
 /// Forward convolution: `x[B, c_in, H, W]`, `weight[c_out, c_in, kh, kw]`, optional
@@ -278,24 +297,26 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
     assert_eq!(x.len(), geo.input_len(), "conv forward: input length");
     assert_eq!(weight.len(), geo.weight_len(), "conv forward: weight length");
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
-    let per_chunk = geo.images_per_chunk();
+    let slots = geo.images_per_chunk();
+    let columns = slots * pixels;
+    let parallel = parallel_matmul(c_out, columns, k);
     let mut y = vec![0.0f32; geo.output_len()];
-    let chunks = geo.batch.div_ceil(per_chunk);
-    let serial_gemm = chunks_fill_pool(chunks);
-    let run = |(index, y_chunk): (usize, &mut [f32])| {
-        let first = index * per_chunk;
+    let chunk_len = slots * c_out * pixels;
+    if chunk_len == 0 {
+        return y;
+    }
+    y.par_chunks_mut(chunk_len).enumerate().for_each(|(index, y_chunk)| {
         let images = y_chunk.len() / (c_out * pixels);
-        let columns = images * pixels;
         with_scratch(k * columns, |col| {
-            im2col(geo, x, first, images, col);
-            if images == 1 {
-                matmul(c_out, columns, k, y_chunk, false, weight, [1, k], col, [1, columns], !serial_gemm);
+            im2col(geo, x, index * slots, images, slots, col);
+            if slots == 1 {
+                matmul(c_out, columns, k, y_chunk, false, weight, [1, k], col, [1, columns], parallel);
             } else {
                 with_scratch(c_out * columns, |z| {
-                    matmul(c_out, columns, k, z, false, weight, [1, k], col, [1, columns], !serial_gemm);
+                    matmul(c_out, columns, k, z, false, weight, [1, k], col, [1, columns], parallel);
                     for o in 0..c_out {
                         for image in 0..images {
-                            y_chunk[(image * c_out + o) * pixels..][..pixels].copy_from_slice(&z[(o * images + image) * pixels..][..pixels]);
+                            y_chunk[(image * c_out + o) * pixels..][..pixels].copy_from_slice(&z[(o * slots + image) * pixels..][..pixels]);
                         }
                     }
                 });
@@ -306,16 +327,7 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
                 plane.iter_mut().for_each(|v| *v += b);
             }
         }
-    };
-    let chunk_len = per_chunk * c_out * pixels;
-    if chunk_len == 0 {
-        return y;
-    }
-    if serial_gemm {
-        y.par_chunks_mut(chunk_len).enumerate().for_each(run);
-    } else {
-        y.chunks_mut(chunk_len).enumerate().for_each(run);
-    }
+    });
     y
 }
 
@@ -324,38 +336,23 @@ pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(dy.len(), geo.output_len(), "conv input gradient: output-gradient length");
     assert_eq!(weight.len(), geo.weight_len(), "conv input gradient: weight length");
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
-    let per_chunk = geo.images_per_chunk();
+    let slots = geo.images_per_chunk();
+    let columns = slots * pixels;
+    let parallel = parallel_matmul(k, columns, c_out);
     let image_len = geo.c_in * geo.height * geo.width;
     let mut dx = vec![0.0f32; geo.input_len()];
-    let chunks = geo.batch.div_ceil(per_chunk);
-    let serial_gemm = chunks_fill_pool(chunks);
-    let run = |(index, dx_chunk): (usize, &mut [f32])| {
-        let first = index * per_chunk;
-        let images = dx_chunk.len() / image_len;
-        let columns = images * pixels;
-        with_scratch(k * columns, |dcol| {
-            // Wᵀ is W read with swapped strides: column stride k, row stride 1.
-            if images == 1 {
-                let dz = &dy[first * c_out * pixels..][..c_out * pixels];
-                matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], !serial_gemm);
-            } else {
-                with_scratch(c_out * columns, |dz| {
-                    gather_outputs(geo, dy, first, images, dz);
-                    matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], !serial_gemm);
-                });
-            }
-            col2im(geo, dcol, images, dx_chunk);
-        });
-    };
-    let chunk_len = per_chunk * image_len;
+    let chunk_len = slots * image_len;
     if chunk_len == 0 {
         return dx;
     }
-    if serial_gemm {
-        dx.par_chunks_mut(chunk_len).enumerate().for_each(run);
-    } else {
-        dx.chunks_mut(chunk_len).enumerate().for_each(run);
-    }
+    dx.par_chunks_mut(chunk_len).enumerate().for_each(|(index, dx_chunk)| {
+        let images = dx_chunk.len() / image_len;
+        with_scratch(k * columns, |dcol| {
+            // Wᵀ is W read with swapped strides: column stride k, row stride 1.
+            with_output_chunk(geo, dy, index * slots, images, slots, |dz| matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], parallel));
+            col2im(geo, dcol, images, slots, dx_chunk);
+        });
+    });
     dx
 }
 
@@ -364,25 +361,17 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), geo.input_len(), "conv weight gradient: input length");
     assert_eq!(dy.len(), geo.output_len(), "conv weight gradient: output-gradient length");
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
-    let per_chunk = geo.images_per_chunk();
-    let chunks = geo.batch.div_ceil(per_chunk);
-    let serial_gemm = chunks_fill_pool(chunks.min(WEIGHT_GRADIENT_GROUPS));
+    let slots = geo.images_per_chunk();
+    let columns = slots * pixels;
+    let chunks = geo.batch.div_ceil(slots);
+    let parallel = parallel_matmul(c_out, k, columns);
     // dW (+)= dZ[c_out, cols] · colᵀ, colᵀ being col[K, cols] read with column stride `cols`.
     let accumulate = |acc: &mut Vec<f32>, index: usize| {
-        let first = index * per_chunk;
-        let images = per_chunk.min(geo.batch - first);
-        let columns = images * pixels;
+        let first = index * slots;
+        let images = slots.min(geo.batch - first);
         with_scratch(k * columns, |col| {
-            im2col(geo, x, first, images, col);
-            if images == 1 {
-                let dz = &dy[first * c_out * pixels..][..c_out * pixels];
-                matmul(c_out, k, columns, acc, true, dz, [1, columns], col, [columns, 1], !serial_gemm);
-            } else {
-                with_scratch(c_out * columns, |dz| {
-                    gather_outputs(geo, dy, first, images, dz);
-                    matmul(c_out, k, columns, acc, true, dz, [1, columns], col, [columns, 1], !serial_gemm);
-                });
-            }
+            im2col(geo, x, first, images, slots, col);
+            with_output_chunk(geo, dy, first, images, slots, |dz| matmul(c_out, k, columns, acc, true, dz, [1, columns], col, [columns, 1], parallel));
         });
     };
     // A fixed grouping of the chunks, summed in a fixed order: the same bits whatever the
@@ -394,7 +383,7 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         (g * chunks / groups..(g + 1) * chunks / groups).for_each(|index| accumulate(&mut acc, index));
         acc
     };
-    let partials: Vec<Vec<f32>> = if serial_gemm { (0..groups).into_par_iter().map(group).collect() } else { (0..groups).map(group).collect() };
+    let partials: Vec<Vec<f32>> = (0..groups).into_par_iter().map(group).collect();
     let mut partials = partials.into_iter();
     let mut total = partials.next().unwrap_or_else(|| vec![0.0f32; len]);
     for partial in partials {
@@ -557,6 +546,23 @@ mod tests {
             for threads in [2, 3] {
                 assert!(one == run(threads), "{geo:?}: results differ between 1 and {threads} threads");
             }
+        }
+    }
+
+    /// An image's output and input gradient are bit for bit the same in a batch of 5 and in a
+    /// batch of 8 that starts with the same 5 images (attacks pad chunks of still-robust
+    /// samples up to a power of two; `core/tests/attack_suite.rs`).
+    #[test]
+    fn an_images_results_do_not_depend_on_its_batch() {
+        for base in [geometries()[0], geometries()[1], geometries()[6]] {
+            let small = ConvGeometry { batch: 5, ..base };
+            let large = ConvGeometry { batch: 8, ..base };
+            let x = values(large.input_len(), 10);
+            let g = values(large.output_len(), 11);
+            let w = values(base.weight_len(), 12);
+            let (x5, g5) = (&x[..small.input_len()], &g[..small.output_len()]);
+            assert!(forward(&small, x5, &w, None)[..] == forward(&large, &x, &w, None)[..small.output_len()], "{base:?}: forward");
+            assert!(grad_input(&small, &w, g5)[..] == grad_input(&large, &w, &g)[..small.input_len()], "{base:?}: input gradient");
         }
     }
 
