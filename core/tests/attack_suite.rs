@@ -475,5 +475,3 @@ fn padded_chunks_give_the_same_verdicts_as_exact_chunks() {
     // Verdicts that differ within a chunk: a change in the draws would have room to show.
     assert!(mixed >= 2, "too few components with mixed verdicts ({mixed})");
 }
-
-
