@@ -284,11 +284,13 @@ fn with_output_chunk<R>(geo: &ConvGeometry, dy: &[f32], first: usize, images: us
     })
 }
 
-/// Whether a multiply of this shape runs on several threads (as Flex decides for its own
-/// convolution); a function of the shape only, so a layer's multiplies do not change with the
-/// batch.
-fn parallel_matmul(m: usize, n: usize, k: usize) -> bool {
-    m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192
+/// Whether the multiplies run on several threads: when there are fewer chunks than threads to
+/// run them on (one image, say), and the multiply is large enough to split. gemm splits a
+/// multiply over blocks of rows and columns, never over the summed dimension, whose blocking
+/// depends on that dimension only, so this choice does not change any result's bits (tested:
+/// one image against a batch of eight).
+fn parallel_matmul(chunks: usize, m: usize, n: usize, k: usize) -> bool {
+    chunks < rayon::current_num_threads() && m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192
 }
 
 /// Forward convolution: `x[B, c_in, H, W]`, `weight[c_out, c_in, kh, kw]`, optional
@@ -299,7 +301,7 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
     let slots = geo.images_per_chunk();
     let columns = slots * pixels;
-    let parallel = parallel_matmul(c_out, columns, k);
+    let parallel = parallel_matmul(geo.batch.div_ceil(slots), c_out, columns, k);
     let mut y = vec![0.0f32; geo.output_len()];
     let chunk_len = slots * c_out * pixels;
     if chunk_len == 0 {
@@ -338,7 +340,7 @@ pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
     let slots = geo.images_per_chunk();
     let columns = slots * pixels;
-    let parallel = parallel_matmul(k, columns, c_out);
+    let parallel = parallel_matmul(geo.batch.div_ceil(slots), k, columns, c_out);
     let image_len = geo.c_in * geo.height * geo.width;
     let mut dx = vec![0.0f32; geo.input_len()];
     let chunk_len = slots * image_len;
@@ -364,7 +366,7 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let slots = geo.images_per_chunk();
     let columns = slots * pixels;
     let chunks = geo.batch.div_ceil(slots);
-    let parallel = parallel_matmul(c_out, k, columns);
+    let parallel = parallel_matmul(chunks.min(WEIGHT_GRADIENT_GROUPS), c_out, k, columns);
     // dW (+)= dZ[c_out, cols] · colᵀ, colᵀ being col[K, cols] read with column stride `cols`.
     let accumulate = |acc: &mut Vec<f32>, index: usize| {
         let first = index * slots;
@@ -549,21 +551,31 @@ mod tests {
         }
     }
 
-    /// An image's output and input gradient are bit for bit the same in a batch of 5 and in a
-    /// batch of 8 that starts with the same 5 images (attacks pad chunks of still-robust
-    /// samples up to a power of two; `core/tests/attack_suite.rs`).
+    /// An image's output and input gradient are bit for bit the same in a batch of 1 or 5 and
+    /// in a batch of 8 that starts with the same images (attacks pad chunks of still-robust
+    /// samples up to a power of two; `core/tests/attack_suite.rs`), on 4 threads so that the
+    /// single image's multiplies run in parallel and the batch's do not. One geometry is large
+    /// enough for gemm to split it.
     #[test]
     fn an_images_results_do_not_depend_on_its_batch() {
-        for base in [geometries()[0], geometries()[1], geometries()[6]] {
-            let small = ConvGeometry { batch: 5, ..base };
-            let large = ConvGeometry { batch: 8, ..base };
-            let x = values(large.input_len(), 10);
-            let g = values(large.output_len(), 11);
-            let w = values(base.weight_len(), 12);
-            let (x5, g5) = (&x[..small.input_len()], &g[..small.output_len()]);
-            assert!(forward(&small, x5, &w, None)[..] == forward(&large, &x, &w, None)[..small.output_len()], "{base:?}: forward");
-            assert!(grad_input(&small, &w, g5)[..] == grad_input(&large, &w, &g)[..small.input_len()], "{base:?}: input gradient");
-        }
+        let large_layer = ConvGeometry { batch: 1, c_in: 32, height: 32, width: 32, c_out: 64, kernel: [3, 3], stride: [1, 1], padding: [1, 1] };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        pool.install(|| {
+            for base in [geometries()[0], geometries()[1], geometries()[6], large_layer] {
+                let large = ConvGeometry { batch: 8, ..base };
+                let x = values(large.input_len(), 10);
+                let g = values(large.output_len(), 11);
+                let w = values(base.weight_len(), 12);
+                let y8 = forward(&large, &x, &w, None);
+                let dx8 = grad_input(&large, &w, &g);
+                for batch in [1, 5] {
+                    let small = ConvGeometry { batch, ..base };
+                    let (xs, gs) = (&x[..small.input_len()], &g[..small.output_len()]);
+                    assert!(forward(&small, xs, &w, None)[..] == y8[..small.output_len()], "{base:?}: forward, batch {batch} vs 8");
+                    assert!(grad_input(&small, &w, gs)[..] == dx8[..small.input_len()], "{base:?}: input gradient, batch {batch} vs 8");
+                }
+            }
+        });
     }
 
     #[test]
