@@ -191,6 +191,12 @@ impl fmt::Display for RuntimeInfo {
     }
 }
 
+/// Whether `device` is Burn's CPU backend, Flex (autodiff looked through). Cheap: it does not
+/// open a cubecl device (the layers ask it on every call).
+pub fn is_flex(device: &Device) -> bool {
+    matches!(device.clone().without_autodiff().as_dispatch(), burn_dispatch::DispatchDevice::Flex(_))
+}
+
 /// The backend and kernel compiler of a device (autodiff looked through).
 fn backend_and_compiler(device: &Device) -> (&'static str, &'static str) {
     use burn_dispatch::DispatchDevice;

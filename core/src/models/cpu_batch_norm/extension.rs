@@ -8,9 +8,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::Shape;
 
 use super::kernels::{self, NormGeometry};
+use crate::models::cpu_conv::extension::{tensor, values};
 
 /// BatchNorm with the batch's statistics (no running statistics: the caller updates them).
 #[backend_extension(Flex, Autodiff)]
@@ -39,18 +40,6 @@ pub trait CpuBatchNormGradients: Backend {
 fn geometry(shape: &Shape) -> NormGeometry {
     assert!(shape.num_dims() >= 2, "cpu batch norm: the input needs a channel dimension");
     NormGeometry { batch: shape[0], channels: shape[1], pixels: (2..shape.num_dims()).map(|d| shape[d]).product() }
-}
-
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    assert_eq!(t.dtype(), DType::F32, "cpu batch norm runs in f32 only");
-    match t.as_slice::<f32>() {
-        Some(slice) => std::borrow::Cow::Borrowed(slice),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous after to_contiguous").to_vec()),
-    }
-}
-
-fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 /// Splits a `[2, C]` statistics tensor into (mean, var).

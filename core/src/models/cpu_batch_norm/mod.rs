@@ -62,5 +62,5 @@ fn applies<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
         && bn.training.is_enabled()
         && x.dtype() == DType::F32
         && bn.gamma.val().dtype() == DType::F32
-        && matches!(device.without_autodiff().as_dispatch(), burn_dispatch::DispatchDevice::Flex(_))
+        && crate::runtime::is_flex(&device)
 }

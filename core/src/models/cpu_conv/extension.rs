@@ -10,7 +10,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, Shape, TensorData};
 
 use super::kernels::{self, ConvGeometry};
 
@@ -57,15 +57,16 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, spec: ConvSpec) -> ConvGeometry
 }
 
 /// The f32 values of a Flex tensor in row-major order (a copy only when it is a strided view).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    assert_eq!(t.dtype(), DType::F32, "cpu conv runs in f32 only");
+pub(crate) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "our CPU kernels run in f32 only");
     match t.as_slice::<f32>() {
         Some(slice) => std::borrow::Cow::Borrowed(slice),
         None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous after to_contiguous").to_vec()),
     }
 }
 
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+/// A contiguous f32 Flex tensor of `shape`.
+pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 

@@ -10,7 +10,6 @@
 //! - weight gradient: `dW = Σ_chunks dY · colᵀ` (the batch is the reduction dimension, so each
 //!   product is one well-shaped matrix multiply instead of a convolution with the batch as
 //!   channels and a 3x3 output, which is how Burn derives it from `conv2d`),
-//! - bias gradient: `db[o] = Σ dY[·, o, ·, ·]`.
 //!
 //! Chunks hold a fixed number of images per layer, enough for [`MIN_COLUMNS`] columns (several
 //! images when their outputs are small), the last one padded with zero images, and run in
@@ -394,17 +393,6 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     total
 }
 
-/// Gradient of the bias: `db[o] = Σ_{b, pixel} dy[b, o, pixel]`.
-pub fn grad_bias(geo: &ConvGeometry, dy: &[f32]) -> Vec<f32> {
-    assert_eq!(dy.len(), geo.output_len(), "conv bias gradient: output-gradient length");
-    let pixels = geo.pixels();
-    let mut db = vec![0.0f64; geo.c_out];
-    for (plane_index, plane) in dy.chunks(pixels.max(1)).enumerate() {
-        db[plane_index % geo.c_out] += plane.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    db.into_iter().map(|v| v as f32).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,11 +512,6 @@ mod tests {
                 })
                 .collect();
             assert_close(&grad_weight(&geo, &x, &g), &want_dw, &format!("{geo:?} weight gradient"));
-            let pixels = geo.pixels();
-            let want_db: Vec<f64> = (0..geo.c_out)
-                .map(|o| (0..geo.batch).flat_map(|b| g[(b * geo.c_out + o) * pixels..][..pixels].iter()).map(|&v| v as f64).sum())
-                .collect();
-            assert_close(&grad_bias(&geo, &g), &want_db, &format!("{geo:?} bias gradient"));
         }
     }
 

@@ -63,7 +63,7 @@ fn ours(conv: &Conv2d, x: &Tensor<4>) -> Option<extension::ConvSpec> {
     if !enabled() || conv.groups != 1 || conv.dilation != [1, 1] || x.dtype() != DType::F32 || conv.weight.val().dtype() != DType::F32 {
         return None;
     }
-    if !matches!(x.device().without_autodiff().as_dispatch(), burn_dispatch::DispatchDevice::Flex(_)) {
+    if !crate::runtime::is_flex(&x.device()) {
         return None;
     }
     let padding = match conv.padding {
@@ -71,7 +71,7 @@ fn ours(conv: &Conv2d, x: &Tensor<4>) -> Option<extension::ConvSpec> {
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => [top, left],
         _ => return None,
     };
-    let [_, _, h, w] = x.dims();
-    let fits = (0..2).all(|i| [h, w][i] + 2 * padding[i] >= conv.kernel_size[i] && conv.stride[i] > 0);
-    fits.then_some(extension::ConvSpec { stride: conv.stride, padding })
+    let [batch, c_in, height, width] = x.dims();
+    let geometry = kernels::ConvGeometry { batch, c_in, height, width, c_out: 0, kernel: conv.kernel_size, stride: conv.stride, padding };
+    geometry.is_valid().then_some(extension::ConvSpec { stride: conv.stride, padding })
 }
