@@ -5,6 +5,7 @@ pub mod batch_norms;
 pub mod checkpoints;
 pub mod cpu_batch_norm;
 pub mod cpu_conv;
+pub mod cpu_relu;
 #[cfg(feature = "import")]
 pub mod import;
 pub mod normalize;

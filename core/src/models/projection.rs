@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
+use super::cpu_relu::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::losses::l2_normalize;

@@ -11,7 +11,7 @@ use super::cpu_batch_norm::batch_norm;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
+use super::cpu_relu::{add_relu, relu};
 use burn::tensor::{Device, Tensor};
 
 use super::batch_norms::{BnSet, Norms, second_set};
@@ -83,7 +83,7 @@ impl BasicBlock {
             Some(d) => d.forward_with(x, norms),
             None => x,
         };
-        relu(out + identity)
+        add_relu(out, identity)
     }
 
     /// The block's BatchNorm layers in forward order: `bn1`, `bn2`, `downsample.bn`.

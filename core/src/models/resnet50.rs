@@ -13,7 +13,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
+use super::cpu_relu::{add_relu, relu};
 use burn::tensor::{Device, Tensor};
 
 use super::resnet::{Downsample, conv3x3};
@@ -59,7 +59,7 @@ impl Bottleneck {
         let out = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
         let out = relu(batch_norm(&self.bn2, conv2d(&self.conv2, out)));
         let out = batch_norm(&self.bn3, conv2d(&self.conv3, out));
-        relu(out + identity)
+        add_relu(out, identity)
     }
 }
 

@@ -5,7 +5,7 @@ use super::cpu_conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::relu;
+use super::cpu_relu::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::batch_norms::{BnSet, Norms, second_set};

@@ -9,6 +9,8 @@
 
 use rayon::prelude::*;
 
+use crate::models::cpu_conv::kernels::parallel_vec_uninit;
+
 /// The layout of one BatchNorm input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NormGeometry {
@@ -38,6 +40,25 @@ impl NormGeometry {
     }
 }
 
+/// Lanes of the per-plane partial sums (one AVX-512 register of f32).
+const LANES: usize = 16;
+
+/// `Σ_i f(a[i], b[i])` over one plane (`a` and `b` of one length), in [`LANES`] f32 partial
+/// sums that the compiler vectorises, added up in f64; the planes' sums are then added in f64.
+/// (A plane holds at most a few thousand values, so each lane sums a few hundred in f32.)
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut lanes = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f64 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(&a, &b)| f(a, b) as f64).sum();
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            lanes[lane] += f(a[lane], b[lane]);
+        }
+    }
+    tail + lanes.iter().map(|&v| v as f64).sum::<f64>()
+}
+
 /// Per-channel batch mean and biased variance: `(mean[C], var[C])`.
 pub fn statistics(geo: &NormGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     assert_eq!(x.len(), geo.len(), "batch norm statistics: input length");
@@ -45,9 +66,10 @@ pub fn statistics(geo: &NormGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (0..geo.channels)
         .into_par_iter()
         .map(|c| {
-            let mean = geo.planes(x, c).flat_map(|p| p.iter()).map(|&v| v as f64).sum::<f64>() / n;
-            let var = geo.planes(x, c).flat_map(|p| p.iter()).map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-            (mean as f32, var as f32)
+            let mean = geo.planes(x, c).map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / n;
+            let m = mean as f32;
+            let var = geo.planes(x, c).map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m))).sum::<f64>() / n;
+            (m, var as f32)
         })
         .unzip()
 }
@@ -65,16 +87,13 @@ pub fn normalize(geo: &NormGeometry, x: &[f32], gamma: &[f32], beta: &[f32], mea
             (scale as f32, (beta[c] as f64 - mean[c] as f64 * scale) as f32)
         })
         .unzip();
-    let mut y = vec![0.0f32; geo.len()];
-    if geo.pixels == 0 {
-        return y;
-    }
-    y.par_chunks_mut(geo.pixels).zip(x.par_chunks(geo.pixels)).enumerate().for_each(|(plane, (out, src))| {
+    parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
         let c = plane % geo.channels;
         let (a, b) = (scale[c], shift[c]);
-        out.iter_mut().zip(src).for_each(|(o, &v)| *o = v * a + b);
-    });
-    y
+        out.iter_mut().zip(&x[plane * geo.pixels..]).for_each(|(o, &v)| {
+            o.write(v * a + b);
+        });
+    })
 }
 
 /// The gradients `(dx, dγ, dβ)` of [`normalize`] with the batch statistics of `x` (so `dx`
@@ -95,28 +114,26 @@ pub fn backward(
     let (dgamma, dbeta): (Vec<f64>, Vec<f64>) = (0..geo.channels)
         .into_par_iter()
         .map(|c| {
-            let (m, s) = (mean[c] as f64, inv_std[c]);
+            let m = mean[c];
             geo.planes(x, c).zip(geo.planes(dy, c)).fold((0.0, 0.0), |(dg, db), (xp, gp)| {
-                xp.iter().zip(gp).fold((dg, db), |(dg, db), (&xv, &g)| (dg + g as f64 * (xv as f64 - m) * s, db + g as f64))
+                (dg + lane_sum(xp, gp, |xv, g| g * (xv - m)) * inv_std[c], db + lane_sum(gp, gp, |g, _| g))
             })
         })
         .unzip();
     let n = geo.count();
-    let mut dx = vec![0.0f32; geo.len()];
-    if geo.pixels > 0 {
-        dx.par_chunks_mut(geo.pixels).enumerate().for_each(|(plane, out)| {
-            let c = plane % geo.channels;
-            let (m, s) = (mean[c] as f64, inv_std[c]);
-            let k = gamma[c] as f64 * s;
-            let (mean_dy, mean_dg) = (dbeta[c] / n, dgamma[c] / n);
-            let offset = plane * geo.pixels;
-            let (xp, gp) = (&x[offset..][..geo.pixels], &dy[offset..][..geo.pixels]);
-            for ((o, &xv), &g) in out.iter_mut().zip(xp).zip(gp) {
-                let xhat = (xv as f64 - m) * s;
-                *o = (k * (g as f64 - mean_dy - xhat * mean_dg)) as f32;
-            }
-        });
-    }
+    let dx = parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
+        // dx = k·(dy - mean_dy - x̂·mean_dg) with x̂ = (x - m)·s, as `a·dy + b·(x - m) + d`.
+        let c = plane % geo.channels;
+        let (m, s) = (mean[c] as f64, inv_std[c]);
+        let k = gamma[c] as f64 * s;
+        let (mean_dy, mean_dg) = (dbeta[c] / n, dgamma[c] / n);
+        let (a, b, d, m) = (k as f32, (-k * s * mean_dg) as f32, (-k * mean_dy) as f32, m as f32);
+        let offset = plane * geo.pixels;
+        let (xp, gp) = (&x[offset..][..geo.pixels], &dy[offset..][..geo.pixels]);
+        for ((o, &xv), &g) in out.iter_mut().zip(xp).zip(gp) {
+            o.write(a * g + b * (xv - m) + d);
+        }
+    });
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
     (dx, to_f32(dgamma), to_f32(dbeta))
 }

@@ -20,6 +20,7 @@
 //! uses.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -110,6 +111,33 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     let result = f(&mut buffer[..len]);
     SCRATCH.with(|pool| pool.borrow_mut().push(buffer));
     result
+}
+
+/// A vector of `len` values built on rayon's pool, with no serial pass on the calling thread
+/// (glibc hands back reused memory that `vec![0.0; n]` must clear, one thread at a time):
+/// `fill(index, chunk)` receives the `index`-th run of `chunk_len` values (the last may be
+/// shorter), uninitialised, and must write every value of it.
+pub(crate) fn parallel_vec_uninit(len: usize, chunk_len: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send) -> Vec<f32> {
+    let mut values: Vec<f32> = Vec::with_capacity(len);
+    values.spare_capacity_mut()[..len].par_chunks_mut(chunk_len.max(1)).enumerate().for_each(|(index, chunk)| fill(index, chunk));
+    // SAFETY: the chunks cover `0..len` and `fill` wrote every value of each.
+    unsafe { values.set_len(len) };
+    values
+}
+
+/// [`parallel_vec_uninit`] whose chunks arrive zeroed (by their worker), for `fill`s that
+/// accumulate.
+pub(crate) fn parallel_vec(len: usize, chunk_len: usize, fill: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
+    parallel_vec_uninit(len, chunk_len, |index, chunk| fill(index, zeroed(chunk)))
+}
+
+/// Writes zeros over `chunk` and returns it initialised.
+fn zeroed(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    for value in chunk.iter_mut() {
+        value.write(0.0);
+    }
+    // SAFETY: every element was written just above.
+    unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` with explicit (column, row) strides of each operand;
@@ -301,12 +329,8 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
     let slots = geo.images_per_chunk();
     let columns = slots * pixels;
     let parallel = parallel_matmul(geo.batch.div_ceil(slots), c_out, columns, k);
-    let mut y = vec![0.0f32; geo.output_len()];
     let chunk_len = slots * c_out * pixels;
-    if chunk_len == 0 {
-        return y;
-    }
-    y.par_chunks_mut(chunk_len).enumerate().for_each(|(index, y_chunk)| {
+    parallel_vec(geo.output_len(), chunk_len, |index, y_chunk| {
         let images = y_chunk.len() / (c_out * pixels);
         with_scratch(k * columns, |col| {
             im2col(geo, x, index * slots, images, slots, col);
@@ -328,8 +352,7 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
                 plane.iter_mut().for_each(|v| *v += b);
             }
         }
-    });
-    y
+    })
 }
 
 /// Gradient of the input: `dy[B, c_out, out_h, out_w]`, `weight` -> `dx[B, c_in, H, W]`.
@@ -341,20 +364,14 @@ pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let columns = slots * pixels;
     let parallel = parallel_matmul(geo.batch.div_ceil(slots), k, columns, c_out);
     let image_len = geo.c_in * geo.height * geo.width;
-    let mut dx = vec![0.0f32; geo.input_len()];
-    let chunk_len = slots * image_len;
-    if chunk_len == 0 {
-        return dx;
-    }
-    dx.par_chunks_mut(chunk_len).enumerate().for_each(|(index, dx_chunk)| {
+    parallel_vec(geo.input_len(), slots * image_len, |index, dx_chunk| {
         let images = dx_chunk.len() / image_len;
         with_scratch(k * columns, |dcol| {
             // Wᵀ is W read with swapped strides: column stride k, row stride 1.
             with_output_chunk(geo, dy, index * slots, images, slots, |dz| matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], parallel));
             col2im(geo, dcol, images, slots, dx_chunk);
         });
-    });
-    dx
+    })
 }
 
 /// Gradient of the weight: `x`, `dy` -> `dweight[c_out, c_in, kh, kw]`.
@@ -385,12 +402,14 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         acc
     };
     let partials: Vec<Vec<f32>> = (0..groups).into_par_iter().map(group).collect();
-    let mut partials = partials.into_iter();
-    let mut total = partials.next().unwrap_or_else(|| vec![0.0f32; len]);
-    for partial in partials {
-        total.iter_mut().zip(&partial).for_each(|(t, p)| *t += p);
-    }
-    total
+    // Summed group by group in order, over runs of the weight in parallel.
+    const RUN: usize = 4096;
+    parallel_vec_uninit(len, RUN, |index, total| {
+        for (position, value) in total.iter_mut().enumerate() {
+            let at = index * RUN + position;
+            value.write(partials.iter().fold(0.0, |sum, partial| sum + partial[at]));
+        }
+    })
 }
 
 #[cfg(test)]
