@@ -77,16 +77,41 @@ fn training_batch_norm_matches_burns_on_features() {
     check([9, 7], "2-D");
 }
 
-/// Evaluation (the training flag off) and devices without autodiff use the running statistics:
-/// Burn's own path, so exactly its result.
+/// Evaluation (the training flag off, or a device without autodiff) uses the running
+/// statistics: ours against Burn's in values and in the gradients of the input, gamma and beta
+/// (the statistics constant), with non-trivial running statistics, which stay untouched.
 #[test]
-fn evaluation_uses_burns_path() {
+fn evaluation_matches_burns_with_gradients() {
     let device = Device::flex().autodiff();
-    let bn = layer(3, &device);
-    let x = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device);
+    let mut bn = layer(3, &device);
+    bn.running_mean = burn::module::RunningState::new(Tensor::random([3], Distribution::Uniform(-1.0, 1.0), &device));
+    bn.running_var = burn::module::RunningState::new(Tensor::random([3], Distribution::Uniform(0.5, 2.0), &device));
+    let x = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(0.3, 1.5), &device);
+    let upstream = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device);
+    // Without autodiff (inference).
     let frozen = bn.clone().valid();
     let plain = x.clone().to_device(&device.clone().without_autodiff());
-    assert_eq!(values(batch_norm(&frozen, plain.clone())), values(frozen.forward(plain)));
+    assert_close(values(batch_norm(&frozen, plain.clone())), values(frozen.forward(plain)), "inference output");
+    // On the autodiff device with the training flag off (an attack): values and gradients.
     let no_training = bn.clone().freeze();
-    assert_eq!(values(batch_norm(&no_training, x.clone())), values(no_training.forward(x)));
+    let run = |ours: bool| {
+        let layer = no_training.clone();
+        let layer = BatchNorm { gamma: Param::from_tensor(layer.gamma.val().detach().require_grad()), beta: Param::from_tensor(layer.beta.val().detach().require_grad()), ..layer };
+        let x = x.clone().detach().require_grad();
+        let y = if ours { batch_norm(&layer, x.clone()) } else { layer.forward(x.clone()) };
+        let grads = (y.clone() * upstream.clone()).sum().backward();
+        (
+            values(y),
+            values(x.grad(&grads).expect("input gradient")),
+            values(layer.gamma.grad(&grads).expect("gamma gradient")),
+            values(layer.beta.grad(&grads).expect("beta gradient")),
+            values(layer.running_mean.value()),
+        )
+    };
+    let (ours, burn) = (run(true), run(false));
+    assert_close(ours.0, burn.0, "evaluation output");
+    assert_close(ours.1, burn.1, "evaluation input gradient");
+    assert_close(ours.2, burn.2, "evaluation gamma gradient");
+    assert_close(ours.3, burn.3, "evaluation beta gradient");
+    assert_eq!(ours.4, values(bn.running_mean.value()), "the running mean is left alone");
 }

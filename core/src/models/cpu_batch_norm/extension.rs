@@ -24,6 +24,10 @@ pub trait CpuBatchNormBackend: Backend {
     /// `γ·(x - mean)/√(var + ε) + β` with `statistics` of `x` from
     /// [`CpuBatchNormBackend::cpu_batch_norm_statistics`].
     fn cpu_batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self>;
+
+    /// Evaluation-mode BatchNorm: the same formula with fixed `statistics` (the running mean in
+    /// row 0, the running variance in row 1), differentiated with the statistics as constants.
+    fn cpu_batch_norm_frozen(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self>;
 }
 
 /// The backward kernel on the inner backend: `(dx, dγ, dβ)`.
@@ -35,6 +39,17 @@ pub trait CpuBatchNormGradients: Backend {
         epsilon: f64,
         output_grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// `(dx, dγ, dβ)` of [`CpuBatchNormBackend::cpu_batch_norm_frozen`]; `dγ` and `dβ` only
+    /// with `parameters` (else `None`).
+    fn cpu_batch_norm_frozen_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        statistics: FloatTensor<Self>,
+        epsilon: f64,
+        output_grad: FloatTensor<Self>,
+        parameters: bool,
+    ) -> (FloatTensor<Self>, Option<(FloatTensor<Self>, FloatTensor<Self>)>);
 }
 
 fn geometry(shape: &Shape) -> NormGeometry {
@@ -63,6 +78,10 @@ impl CpuBatchNormBackend for Flex {
         let (mean, var) = mean_var(&statistics);
         tensor(kernels::normalize(&geo, &values(&x), &values(&gamma), &values(&beta), &mean, &var, epsilon), shape)
     }
+
+    fn cpu_batch_norm_frozen(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, statistics: FlexTensor, epsilon: f64) -> FlexTensor {
+        Self::cpu_batch_norm(x, gamma, beta, statistics, epsilon)
+    }
 }
 
 impl CpuBatchNormGradients for Flex {
@@ -72,6 +91,48 @@ impl CpuBatchNormGradients for Flex {
         let (mean, var) = mean_var(&statistics);
         let (dx, dgamma, dbeta) = kernels::backward(&geo, &values(&x), &values(&gamma), &mean, &var, epsilon, &values(&output_grad));
         (tensor(dx, shape), tensor(dgamma, Shape::new([geo.channels])), tensor(dbeta, Shape::new([geo.channels])))
+    }
+
+    fn cpu_batch_norm_frozen_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        statistics: FlexTensor,
+        epsilon: f64,
+        output_grad: FlexTensor,
+        parameters: bool,
+    ) -> (FlexTensor, Option<(FlexTensor, FlexTensor)>) {
+        let shape = x.layout().shape().clone();
+        let geo = geometry(&shape);
+        let (mean, var) = mean_var(&statistics);
+        let (dx, dgamma, dbeta) = kernels::backward_frozen(&geo, &values(&x), &values(&gamma), &mean, &var, epsilon, &values(&output_grad), parameters);
+        let parameter_grads = parameters.then(|| (tensor(dgamma, Shape::new([geo.channels])), tensor(dbeta, Shape::new([geo.channels]))));
+        (tensor(dx, shape), parameter_grads)
+    }
+}
+
+/// Backward of the evaluation-mode BatchNorm (statistics constant).
+#[derive(Debug)]
+struct CpuBatchNormFrozenBackward;
+
+impl<B: CpuBatchNormBackend + CpuBatchNormGradients> Backward<B, 3> for CpuBatchNormFrozenBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let output_grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, statistics, epsilon) = ops.state;
+        let parameters = node_gamma.is_some() || node_beta.is_some();
+        let (dx, parameter_grads) = B::cpu_batch_norm_frozen_backward(x, gamma, statistics, epsilon, output_grad, parameters);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some((dgamma, dbeta)) = parameter_grads {
+            for (node, grad) in [(node_gamma, dgamma), (node_beta, dbeta)] {
+                if let Some(node) = node {
+                    grads.register::<B>(node.id, grad);
+                }
+            }
+        }
     }
 }
 
@@ -110,6 +171,20 @@ impl<B: CpuBatchNormBackend + CpuBatchNormGradients, C: CheckpointStrategy> CpuB
                 prep.finish(state, B::cpu_batch_norm(x, gamma, beta, statistics, epsilon))
             }
             OpsKind::UnTracked(prep) => prep.finish(B::cpu_batch_norm(x, gamma, beta, statistics, epsilon)),
+        }
+    }
+
+    fn cpu_batch_norm_frozen(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        let (x, x_node) = x.into_parts();
+        let (gamma, gamma_node) = gamma.into_parts();
+        let (beta, beta_node) = beta.into_parts();
+        let statistics = statistics.into_primitive();
+        match CpuBatchNormFrozenBackward.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = (x.clone(), gamma.clone(), statistics.clone(), epsilon);
+                prep.finish(state, B::cpu_batch_norm_frozen(x, gamma, beta, statistics, epsilon))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cpu_batch_norm_frozen(x, gamma, beta, statistics, epsilon)),
         }
     }
 }

@@ -138,6 +138,47 @@ pub fn backward(
     (dx, to_f32(dgamma), to_f32(dbeta))
 }
 
+/// The gradients `(dx, dγ, dβ)` of [`normalize`] with fixed statistics (evaluation mode: the
+/// running mean and variance are constants): `dx = dy·γ/√(var + ε)`, `dγ = Σdy·x̂`, `dβ = Σdy`.
+/// `dγ` and `dβ` are computed only with `parameters` (else empty): an attack needs `dx` alone.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_frozen(
+    geo: &NormGeometry,
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    epsilon: f64,
+    dy: &[f32],
+    parameters: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    assert_eq!(x.len(), geo.len(), "batch norm backward: input length");
+    assert_eq!(dy.len(), geo.len(), "batch norm backward: output-gradient length");
+    let inv_std: Vec<f64> = var.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
+    let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = if parameters {
+        (0..geo.channels)
+            .into_par_iter()
+            .map(|c| {
+                let m = mean[c];
+                let (dg, db) = geo.planes(x, c).zip(geo.planes(dy, c)).fold((0.0, 0.0), |(dg, db), (xp, gp)| {
+                    (dg + lane_sum(xp, gp, |xv, g| g * (xv - m)) * inv_std[c], db + lane_sum(gp, gp, |g, _| g))
+                });
+                (dg as f32, db as f32)
+            })
+            .unzip()
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let dx = parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
+        let c = plane % geo.channels;
+        let k = (gamma[c] as f64 * inv_std[c]) as f32;
+        out.iter_mut().zip(&dy[plane * geo.pixels..]).for_each(|(o, &g)| {
+            o.write(g * k);
+        });
+    });
+    (dx, dgamma, dbeta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,15 @@
 //! running statistics are updated exactly as `burn::nn::BatchNorm::forward` does (momentum,
 //! biased batch variance).
 //!
-//! Where it applies: the training path of a layer (an autodiff device and the layer's training
-//! flag on) on Flex in f32. Everything else (evaluation, GPU backends, half precision, the
-//! page's wasm build) runs `BatchNorm::forward`. `HYPERSPHERE_CPU_CONV=burn` switches it off
-//! together with the convolution.
+//! The evaluation path (running statistics: inference, and every attack, which runs the model
+//! in evaluation mode) is ours too: Burn's runs four broadcast element-wise ops on the calling
+//! thread alone (a seventh of an inference pass's time on 2 cores); ours is one parallel pass
+//! `x·scale + shift` per channel and one for the input gradient (`dy·scale`), the running
+//! statistics held constant as in Burn's.
+//!
+//! Where it applies: Flex in f32, both paths. Everything else (GPU backends, half precision,
+//! the page's wasm build) runs `BatchNorm::forward`. `HYPERSPHERE_CPU_CONV=burn` switches it
+//! off together with the convolution.
 
 #[cfg(feature = "cpu-conv")]
 pub mod extension;
@@ -48,19 +53,44 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         bn.running_var.update(running_var.detach());
         return Tensor::<D>::from_dispatch(y);
     }
+    #[cfg(feature = "cpu-conv")]
+    if applies_frozen(bn, &x) {
+        use burn::backend::Dispatch;
+        use extension::CpuBatchNormBackend;
+        let channels = bn.gamma.dims()[0];
+        let device = x.device();
+        let mean = bn.running_mean.value().to_device(&device).reshape([1, channels]);
+        let var = bn.running_var.value().to_device(&device).reshape([1, channels]);
+        let statistics = Tensor::cat(vec![mean, var], 0).detach();
+        let y = <Dispatch as CpuBatchNormBackend>::cpu_batch_norm_frozen(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            statistics.into_dispatch(),
+            bn.epsilon,
+        );
+        return Tensor::<D>::from_dispatch(y);
+    }
     bn.forward(x)
 }
 
 /// Whether our kernels run `bn` on `x`: its training path, on Flex, in f32.
 #[cfg(feature = "cpu-conv")]
 fn applies<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
-    use burn::tensor::DType;
     let device = x.device();
-    super::cpu_conv::enabled()
-        && D >= 2
-        && device.is_autodiff()
-        && bn.training.is_enabled()
-        && x.dtype() == DType::F32
-        && bn.gamma.val().dtype() == DType::F32
-        && crate::runtime::is_flex(&device)
+    device.is_autodiff() && bn.training.is_enabled() && on_flex_in_f32(bn, x)
+}
+
+/// Whether our kernels run `bn` on `x` with its running statistics: the evaluation path
+/// (`BatchNorm::forward` takes it unless the device is an autodiff one and the layer trains).
+#[cfg(feature = "cpu-conv")]
+fn applies_frozen<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
+    let device = x.device();
+    !(device.is_autodiff() && bn.training.is_enabled()) && on_flex_in_f32(bn, x)
+}
+
+#[cfg(feature = "cpu-conv")]
+fn on_flex_in_f32<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
+    use burn::tensor::DType;
+    super::cpu_conv::enabled() && D >= 2 && x.dtype() == DType::F32 && bn.gamma.val().dtype() == DType::F32 && crate::runtime::is_flex(&x.device())
 }
