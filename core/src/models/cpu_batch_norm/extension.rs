@@ -110,19 +110,27 @@ impl CpuBatchNormGradients for Flex {
     }
 }
 
-/// Backward of the evaluation-mode BatchNorm (statistics constant).
+/// The backward step of both BatchNorm ops: through the batch statistics (training) or with
+/// them constant (`frozen`, evaluation).
 #[derive(Debug)]
-struct CpuBatchNormFrozenBackward;
+struct CpuBatchNormBackward {
+    frozen: bool,
+}
 
-impl<B: CpuBatchNormBackend + CpuBatchNormGradients> Backward<B, 3> for CpuBatchNormFrozenBackward {
+impl<B: CpuBatchNormBackend + CpuBatchNormGradients> Backward<B, 3> for CpuBatchNormBackward {
     type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let output_grad = grads.consume::<B>(&ops.node);
         let (x, gamma, statistics, epsilon) = ops.state;
-        let parameters = node_gamma.is_some() || node_beta.is_some();
-        let (dx, parameter_grads) = B::cpu_batch_norm_frozen_backward(x, gamma, statistics, epsilon, output_grad, parameters);
+        let (dx, parameter_grads) = if self.frozen {
+            let parameters = node_gamma.is_some() || node_beta.is_some();
+            B::cpu_batch_norm_frozen_backward(x, gamma, statistics, epsilon, output_grad, parameters)
+        } else {
+            let (dx, dgamma, dbeta) = B::cpu_batch_norm_backward(x, gamma, statistics, epsilon, output_grad);
+            (dx, Some((dgamma, dbeta)))
+        };
         if let Some(node) = node_x {
             grads.register::<B>(node.id, dx);
         }
@@ -136,22 +144,25 @@ impl<B: CpuBatchNormBackend + CpuBatchNormGradients> Backward<B, 3> for CpuBatch
     }
 }
 
-#[derive(Debug)]
-struct CpuBatchNormBackward;
-
-impl<B: CpuBatchNormBackend + CpuBatchNormGradients> Backward<B, 3> for CpuBatchNormBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let [node_x, node_gamma, node_beta] = ops.parents;
-        let output_grad = grads.consume::<B>(&ops.node);
-        let (x, gamma, statistics, epsilon) = ops.state;
-        let (dx, dgamma, dbeta) = B::cpu_batch_norm_backward(x, gamma, statistics, epsilon, output_grad);
-        for (node, grad) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
+/// Either BatchNorm op on `Autodiff<B>`: the inner normalisation, recorded with its backward step.
+fn tracked<B: CpuBatchNormBackend + CpuBatchNormGradients, C: CheckpointStrategy>(
+    frozen: bool,
+    x: FloatTensor<Autodiff<B, C>>,
+    gamma: FloatTensor<Autodiff<B, C>>,
+    beta: FloatTensor<Autodiff<B, C>>,
+    statistics: FloatTensor<Autodiff<B, C>>,
+    epsilon: f64,
+) -> FloatTensor<Autodiff<B, C>> {
+    let (x, x_node) = x.into_parts();
+    let (gamma, gamma_node) = gamma.into_parts();
+    let (beta, beta_node) = beta.into_parts();
+    let statistics = statistics.into_primitive();
+    match (CpuBatchNormBackward { frozen }).prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let state = (x.clone(), gamma.clone(), statistics.clone(), epsilon);
+            prep.finish(state, B::cpu_batch_norm(x, gamma, beta, statistics, epsilon))
         }
+        OpsKind::UnTracked(prep) => prep.finish(B::cpu_batch_norm(x, gamma, beta, statistics, epsilon)),
     }
 }
 
@@ -161,30 +172,10 @@ impl<B: CpuBatchNormBackend + CpuBatchNormGradients, C: CheckpointStrategy> CpuB
     }
 
     fn cpu_batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
-        let (x, x_node) = x.into_parts();
-        let (gamma, gamma_node) = gamma.into_parts();
-        let (beta, beta_node) = beta.into_parts();
-        let statistics = statistics.into_primitive();
-        match CpuBatchNormBackward.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let state = (x.clone(), gamma.clone(), statistics.clone(), epsilon);
-                prep.finish(state, B::cpu_batch_norm(x, gamma, beta, statistics, epsilon))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::cpu_batch_norm(x, gamma, beta, statistics, epsilon)),
-        }
+        tracked::<B, C>(false, x, gamma, beta, statistics, epsilon)
     }
 
     fn cpu_batch_norm_frozen(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, statistics: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
-        let (x, x_node) = x.into_parts();
-        let (gamma, gamma_node) = gamma.into_parts();
-        let (beta, beta_node) = beta.into_parts();
-        let statistics = statistics.into_primitive();
-        match CpuBatchNormFrozenBackward.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let state = (x.clone(), gamma.clone(), statistics.clone(), epsilon);
-                prep.finish(state, B::cpu_batch_norm_frozen(x, gamma, beta, statistics, epsilon))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::cpu_batch_norm_frozen(x, gamma, beta, statistics, epsilon)),
-        }
+        tracked::<B, C>(true, x, gamma, beta, statistics, epsilon)
     }
 }

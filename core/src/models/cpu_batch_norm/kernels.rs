@@ -111,15 +111,7 @@ pub fn backward(
     assert_eq!(x.len(), geo.len(), "batch norm backward: input length");
     assert_eq!(dy.len(), geo.len(), "batch norm backward: output-gradient length");
     let inv_std: Vec<f64> = var.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
-    let (dgamma, dbeta): (Vec<f64>, Vec<f64>) = (0..geo.channels)
-        .into_par_iter()
-        .map(|c| {
-            let m = mean[c];
-            geo.planes(x, c).zip(geo.planes(dy, c)).fold((0.0, 0.0), |(dg, db), (xp, gp)| {
-                (dg + lane_sum(xp, gp, |xv, g| g * (xv - m)) * inv_std[c], db + lane_sum(gp, gp, |g, _| g))
-            })
-        })
-        .unzip();
+    let (dgamma, dbeta) = parameter_gradients(geo, x, mean, &inv_std, dy);
     let n = geo.count();
     let dx = parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
         // dx = k·(dy - mean_dy - x̂·mean_dg) with x̂ = (x - m)·s, as `a·dy + b·(x - m) + d`.
@@ -155,20 +147,7 @@ pub fn backward_frozen(
     assert_eq!(x.len(), geo.len(), "batch norm backward: input length");
     assert_eq!(dy.len(), geo.len(), "batch norm backward: output-gradient length");
     let inv_std: Vec<f64> = var.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
-    let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = if parameters {
-        (0..geo.channels)
-            .into_par_iter()
-            .map(|c| {
-                let m = mean[c];
-                let (dg, db) = geo.planes(x, c).zip(geo.planes(dy, c)).fold((0.0, 0.0), |(dg, db), (xp, gp)| {
-                    (dg + lane_sum(xp, gp, |xv, g| g * (xv - m)) * inv_std[c], db + lane_sum(gp, gp, |g, _| g))
-                });
-                (dg as f32, db as f32)
-            })
-            .unzip()
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let (dgamma, dbeta) = if parameters { parameter_gradients(geo, x, mean, &inv_std, dy) } else { (Vec::new(), Vec::new()) };
     let dx = parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
         let c = plane % geo.channels;
         let k = (gamma[c] as f64 * inv_std[c]) as f32;
@@ -176,7 +155,21 @@ pub fn backward_frozen(
             o.write(g * k);
         });
     });
-    (dx, dgamma, dbeta)
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    (dx, to_f32(dgamma), to_f32(dbeta))
+}
+
+/// `(dγ, dβ) = (Σdy·x̂, Σdy)` per channel, in f64, with `x̂ = (x - mean)·inv_std`.
+fn parameter_gradients(geo: &NormGeometry, x: &[f32], mean: &[f32], inv_std: &[f64], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    (0..geo.channels)
+        .into_par_iter()
+        .map(|c| {
+            let m = mean[c];
+            geo.planes(x, c).zip(geo.planes(dy, c)).fold((0.0, 0.0), |(dg, db), (xp, gp)| {
+                (dg + lane_sum(xp, gp, |xv, g| g * (xv - m)) * inv_std[c], db + lane_sum(gp, gp, |g, _| g))
+            })
+        })
+        .unzip()
 }
 
 #[cfg(test)]
