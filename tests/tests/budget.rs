@@ -195,8 +195,9 @@ fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
     let _alone = CORES.write().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("budget-time");
     let (straight, windows) = (dir.join("straight"), dir.join("windows"));
-    let args = |out: &Path, budget: Option<&str>| -> Vec<String> {
-        let mut a: Vec<String> = ["train", "--data", "procedural:600", "--arch", "small-cnn", "--width", "8", "--batch-size", "50", "--epochs", "8", "--lr", "0.05", "--device", "flex", "--out", &s(out)]
+    let args = |out: &Path, epochs: usize, budget: Option<&str>| -> Vec<String> {
+        let epochs = epochs.to_string();
+        let mut a: Vec<String> = ["train", "--data", "procedural:600", "--arch", "small-cnn", "--width", "8", "--batch-size", "50", "--epochs", &epochs, "--lr", "0.05", "--device", "flex", "--out", &s(out)]
             .map(String::from)
             .to_vec();
         if let Some(b) = budget {
@@ -204,9 +205,20 @@ fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
         }
         a
     };
-    let t = Instant::now();
-    assert_success(&Command::new(binary()).args(args(&straight, None)).output().unwrap());
-    let whole = t.elapsed();
+    // The uninterrupted run must last several budget windows of at least 2.5 s: on a fast
+    // machine 8 epochs take about a second, so the epochs double until it lasts 7.5 s.
+    let (mut epochs, mut whole) = (8, Duration::ZERO);
+    while epochs <= 256 {
+        let _ = std::fs::remove_dir_all(&straight);
+        let t = Instant::now();
+        assert_success(&Command::new(binary()).args(args(&straight, epochs, None)).output().unwrap());
+        whole = t.elapsed();
+        if whole >= Duration::from_millis(7500) {
+            break;
+        }
+        epochs *= 2;
+    }
+    let args = |out: &Path, budget: Option<&str>| args(out, epochs, budget);
     // Windows of a third of the uninterrupted run (at least 2.5 s: start-up plus the 1 s margin).
     let budget = (whole / 3).max(Duration::from_millis(2500));
     let text = format!("{:.1}s", budget.as_secs_f64());
@@ -227,8 +239,8 @@ fn a_time_budget_stops_in_time_and_resumes_to_the_same_numbers() {
         }
         stops += 1;
     }
-    assert!(stops >= 1, "a run of {whole:?} was never stopped by a budget of {text}");
-    eprintln!("a run of {whole:?} in windows of {text}: {stops} stops");
+    assert!(stops >= 1, "a run of {whole:?} ({epochs} epochs) was never stopped by a budget of {text}");
+    eprintln!("a run of {whole:?} ({epochs} epochs) in windows of {text}: {stops} stops");
     assert_eq!(metric_numbers(&windows), metric_numbers(&straight), "after {stops} stops");
     assert!(weights(&windows.join("model.bpk")) == weights(&straight.join("model.bpk")), "the final weights differ");
     let _ = std::fs::remove_dir_all(&dir);
