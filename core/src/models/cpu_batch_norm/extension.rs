@@ -10,7 +10,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
 use burn::tensor::Shape;
 
-use super::kernels::{self, NormGeometry};
+use super::kernels::{self, NormGeometry, Statistics};
 use crate::models::cpu_conv::extension::{tensor, values};
 
 /// BatchNorm with the batch's statistics (no running statistics: the caller updates them).
@@ -76,7 +76,8 @@ impl CpuBatchNormBackend for Flex {
         let shape = x.layout().shape().clone();
         let geo = geometry(&shape);
         let (mean, var) = mean_var(&statistics);
-        tensor(kernels::normalize(&geo, &values(&x), &values(&gamma), &values(&beta), &mean, &var, epsilon), shape)
+        let statistics = Statistics { mean: &mean, var: &var, epsilon };
+        tensor(kernels::normalize(&geo, &values(&x), &values(&gamma), &values(&beta), statistics), shape)
     }
 
     fn cpu_batch_norm_frozen(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, statistics: FlexTensor, epsilon: f64) -> FlexTensor {
@@ -89,7 +90,8 @@ impl CpuBatchNormGradients for Flex {
         let shape = x.layout().shape().clone();
         let geo = geometry(&shape);
         let (mean, var) = mean_var(&statistics);
-        let (dx, dgamma, dbeta) = kernels::backward(&geo, &values(&x), &values(&gamma), &mean, &var, epsilon, &values(&output_grad));
+        let statistics = Statistics { mean: &mean, var: &var, epsilon };
+        let (dx, dgamma, dbeta) = kernels::backward(&geo, &values(&x), &values(&gamma), statistics, &values(&output_grad));
         (tensor(dx, shape), tensor(dgamma, Shape::new([geo.channels])), tensor(dbeta, Shape::new([geo.channels])))
     }
 
@@ -104,7 +106,8 @@ impl CpuBatchNormGradients for Flex {
         let shape = x.layout().shape().clone();
         let geo = geometry(&shape);
         let (mean, var) = mean_var(&statistics);
-        let (dx, dgamma, dbeta) = kernels::backward_frozen(&geo, &values(&x), &values(&gamma), &mean, &var, epsilon, &values(&output_grad), parameters);
+        let statistics = Statistics { mean: &mean, var: &var, epsilon };
+        let (dx, dgamma, dbeta) = kernels::backward_frozen(&geo, &values(&x), &values(&gamma), statistics, &values(&output_grad), parameters);
         let parameter_grads = parameters.then(|| (tensor(dgamma, Shape::new([geo.channels])), tensor(dbeta, Shape::new([geo.channels]))));
         (tensor(dx, shape), parameter_grads)
     }

@@ -1,11 +1,13 @@
-//! Training-mode BatchNorm (Ioffe & Szegedy 2015, Algorithm 1 and its gradients) on f32
-//! slices laid out `[batch, channels, pixels]`, in two passes over the activation each way.
+//! BatchNorm (Ioffe & Szegedy 2015, Algorithm 1 and its gradients) on f32 slices laid out
+//! `[batch, channels, pixels]`: training mode in two passes over the activation each way,
+//! evaluation mode (running statistics) in one.
 //!
 //! With `N = batch·pixels` values per channel, `mean = Σx/N`, `var = Σ(x - mean)²/N` (biased,
 //! as Burn's `batch_norm_train` returns it), `x̂ = (x - mean)/√(var + ε)`, `y = γ·x̂ + β`;
-//! backward: `dβ = Σdy`, `dγ = Σdy·x̂`, `dx = γ/√(var + ε) · (dy - dβ/N - x̂·dγ/N)`.
-//! Sums are taken in f64. Burn's default spends about ten passes (transposed copies for the
-//! per-channel means, then separate element-wise ops) on the same forward pass.
+//! backward: `dβ = Σdy`, `dγ = Σdy·x̂`, `dx = γ/√(var + ε) · (dy - dβ/N - x̂·dγ/N)` (with fixed
+//! statistics, `dx = γ/√(var + ε) · dy`). Each plane is summed in f32 lanes and the planes in
+//! f64 ([`lane_sum`]). Burn's default spends about ten passes (transposed copies for the
+//! per-channel means, then separate element-wise ops) on the same training forward pass.
 
 use rayon::prelude::*;
 
@@ -37,6 +39,22 @@ impl NormGeometry {
     fn planes<'a>(&self, x: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
         let (channels, pixels) = (self.channels, self.pixels);
         (0..self.batch).map(move |b| &x[(b * channels + c) * pixels..][..pixels])
+    }
+}
+
+/// The per-channel statistics a BatchNorm normalises with (the batch's or the running ones)
+/// and its `ε`.
+#[derive(Clone, Copy, Debug)]
+pub struct Statistics<'a> {
+    pub mean: &'a [f32],
+    pub var: &'a [f32],
+    pub epsilon: f64,
+}
+
+impl Statistics<'_> {
+    /// `1/√(var + ε)` per channel, in f64.
+    fn inv_std(&self) -> Vec<f64> {
+        self.var.iter().map(|&v| 1.0 / (v as f64 + self.epsilon).sqrt()).collect()
     }
 }
 
@@ -75,16 +93,18 @@ pub fn statistics(geo: &NormGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// `y = γ·(x - mean)/√(var + ε) + β` per channel.
-pub fn normalize(geo: &NormGeometry, x: &[f32], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], epsilon: f64) -> Vec<f32> {
+pub fn normalize(geo: &NormGeometry, x: &[f32], gamma: &[f32], beta: &[f32], statistics: Statistics) -> Vec<f32> {
     assert_eq!(x.len(), geo.len(), "batch norm: input length");
-    for (name, v) in [("gamma", gamma), ("beta", beta), ("mean", mean), ("variance", var)] {
+    for (name, v) in [("gamma", gamma), ("beta", beta), ("mean", statistics.mean), ("variance", statistics.var)] {
         assert_eq!(v.len(), geo.channels, "batch norm: {name} length");
     }
-    let (scale, shift): (Vec<f32>, Vec<f32>) = (0..geo.channels)
-        .map(|c| {
-            let inv_std = 1.0 / (var[c] as f64 + epsilon).sqrt();
+    let (scale, shift): (Vec<f32>, Vec<f32>) = statistics
+        .inv_std()
+        .iter()
+        .enumerate()
+        .map(|(c, inv_std)| {
             let scale = gamma[c] as f64 * inv_std;
-            (scale as f32, (beta[c] as f64 - mean[c] as f64 * scale) as f32)
+            (scale as f32, (beta[c] as f64 - statistics.mean[c] as f64 * scale) as f32)
         })
         .unzip();
     parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
@@ -98,19 +118,9 @@ pub fn normalize(geo: &NormGeometry, x: &[f32], gamma: &[f32], beta: &[f32], mea
 
 /// The gradients `(dx, dγ, dβ)` of [`normalize`] with the batch statistics of `x` (so `dx`
 /// includes the paths through the mean and the variance).
-#[allow(clippy::too_many_arguments)]
-pub fn backward(
-    geo: &NormGeometry,
-    x: &[f32],
-    gamma: &[f32],
-    mean: &[f32],
-    var: &[f32],
-    epsilon: f64,
-    dy: &[f32],
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    assert_eq!(x.len(), geo.len(), "batch norm backward: input length");
-    assert_eq!(dy.len(), geo.len(), "batch norm backward: output-gradient length");
-    let inv_std: Vec<f64> = var.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
+pub fn backward(geo: &NormGeometry, x: &[f32], gamma: &[f32], statistics: Statistics, dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    check_backward_lengths(geo, x, dy);
+    let (mean, inv_std) = (statistics.mean, statistics.inv_std());
     let (dgamma, dbeta) = parameter_gradients(geo, x, mean, &inv_std, dy);
     let n = geo.count();
     let dx = parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
@@ -126,28 +136,16 @@ pub fn backward(
             o.write(a * g + b * (xv - m) + d);
         }
     });
-    let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
     (dx, to_f32(dgamma), to_f32(dbeta))
 }
 
 /// The gradients `(dx, dγ, dβ)` of [`normalize`] with fixed statistics (evaluation mode: the
 /// running mean and variance are constants): `dx = dy·γ/√(var + ε)`, `dγ = Σdy·x̂`, `dβ = Σdy`.
 /// `dγ` and `dβ` are computed only with `parameters` (else empty): an attack needs `dx` alone.
-#[allow(clippy::too_many_arguments)]
-pub fn backward_frozen(
-    geo: &NormGeometry,
-    x: &[f32],
-    gamma: &[f32],
-    mean: &[f32],
-    var: &[f32],
-    epsilon: f64,
-    dy: &[f32],
-    parameters: bool,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    assert_eq!(x.len(), geo.len(), "batch norm backward: input length");
-    assert_eq!(dy.len(), geo.len(), "batch norm backward: output-gradient length");
-    let inv_std: Vec<f64> = var.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
-    let (dgamma, dbeta) = if parameters { parameter_gradients(geo, x, mean, &inv_std, dy) } else { (Vec::new(), Vec::new()) };
+pub fn backward_frozen(geo: &NormGeometry, x: &[f32], gamma: &[f32], statistics: Statistics, dy: &[f32], parameters: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    check_backward_lengths(geo, x, dy);
+    let inv_std = statistics.inv_std();
+    let (dgamma, dbeta) = if parameters { parameter_gradients(geo, x, statistics.mean, &inv_std, dy) } else { (Vec::new(), Vec::new()) };
     let dx = parallel_vec_uninit(geo.len(), geo.pixels, |plane, out| {
         let c = plane % geo.channels;
         let k = (gamma[c] as f64 * inv_std[c]) as f32;
@@ -155,8 +153,16 @@ pub fn backward_frozen(
             o.write(g * k);
         });
     });
-    let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
     (dx, to_f32(dgamma), to_f32(dbeta))
+}
+
+fn check_backward_lengths(geo: &NormGeometry, x: &[f32], dy: &[f32]) {
+    assert_eq!(x.len(), geo.len(), "batch norm backward: input length");
+    assert_eq!(dy.len(), geo.len(), "batch norm backward: output-gradient length");
+}
+
+fn to_f32(values: Vec<f64>) -> Vec<f32> {
+    values.into_iter().map(|v| v as f32).collect()
 }
 
 /// `(dγ, dβ) = (Σdy·x̂, Σdy)` per channel, in f64, with `x̂ = (x - mean)·inv_std`.
@@ -211,7 +217,8 @@ mod tests {
             let beta = values(geo.channels, 3, 0.5, 0.0);
             let g = values(geo.len(), 4, 1.0, 0.0);
             let (mean, var) = statistics(&geo, &x);
-            let y = normalize(&geo, &x, &gamma, &beta, &mean, &var, eps);
+            let statistics = Statistics { mean: &mean, var: &var, epsilon: eps };
+            let y = normalize(&geo, &x, &gamma, &beta, statistics);
             // Forward: the normalised channels have mean beta and variance gamma^2 var/(var+eps).
             for c in 0..geo.channels {
                 let ys: Vec<f64> = (0..geo.batch).flat_map(|b| (0..geo.pixels).map(move |p| (b, p))).map(|(b, p)| y[(b * geo.channels + c) * geo.pixels + p] as f64).collect();
@@ -221,7 +228,7 @@ mod tests {
                 let want = (gamma[c] as f64).powi(2) * var[c] as f64 / (var[c] as f64 + eps);
                 assert!((v - want).abs() < 1e-4 * (1.0 + want), "channel {c}: variance {v} vs {want}");
             }
-            let (dx, dgamma, dbeta) = backward(&geo, &x, &gamma, &mean, &var, eps, &g);
+            let (dx, dgamma, dbeta) = backward(&geo, &x, &gamma, statistics, &g);
             let as64 = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
             let (x64, gamma64, beta64) = (as64(&x), as64(&gamma), as64(&beta));
             let h = 1e-4;

@@ -27,70 +27,59 @@ pub mod kernels;
 use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 
-/// `bn.forward(x)`, by our CPU kernels where they apply (see the module documentation).
+/// `bn.forward(x)`, by our CPU kernels where they apply (see the module documentation): the
+/// batch statistics where `BatchNorm::forward` uses them (an autodiff device and the layer's
+/// training flag on), else the running statistics.
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "cpu-conv")]
-    if applies(bn, &x) {
-        use burn::backend::Dispatch;
-        use extension::CpuBatchNormBackend;
-        let channels = bn.gamma.dims()[0];
-        let statistics = Tensor::<2>::from_dispatch(<Dispatch as CpuBatchNormBackend>::cpu_batch_norm_statistics(x.clone().into_dispatch()));
-        let y = <Dispatch as CpuBatchNormBackend>::cpu_batch_norm(
-            x.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
-            statistics.clone().into_dispatch(),
-            bn.epsilon,
-        );
-        // burn::nn::BatchNorm::forward_train's update of the running statistics.
-        let device = statistics.device();
-        let mean = statistics.clone().slice([0..1, 0..channels]).reshape([channels]).detach();
-        let var = statistics.slice([1..2, 0..channels]).reshape([channels]).detach();
-        let m = bn.momentum;
-        let running_mean = bn.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m).add(mean.mul_scalar(m));
-        let running_var = bn.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m).add(var.mul_scalar(m));
-        bn.running_mean.update(running_mean.detach());
-        bn.running_var.update(running_var.detach());
-        return Tensor::<D>::from_dispatch(y);
-    }
-    #[cfg(feature = "cpu-conv")]
-    if applies_frozen(bn, &x) {
-        use burn::backend::Dispatch;
-        use extension::CpuBatchNormBackend;
-        let channels = bn.gamma.dims()[0];
-        let device = x.device();
-        let mean = bn.running_mean.value().to_device(&device).reshape([1, channels]);
-        let var = bn.running_var.value().to_device(&device).reshape([1, channels]);
-        let statistics = Tensor::cat(vec![mean, var], 0).detach();
-        let y = <Dispatch as CpuBatchNormBackend>::cpu_batch_norm_frozen(
-            x.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
-            statistics.into_dispatch(),
-            bn.epsilon,
-        );
-        return Tensor::<D>::from_dispatch(y);
+    if D >= 2 && super::cpu_conv::takes(&x) && bn.gamma.val().dtype() == burn::tensor::DType::F32 {
+        return if x.device().is_autodiff() && bn.training.is_enabled() { with_batch_statistics(bn, x) } else { with_running_statistics(bn, x) };
     }
     bn.forward(x)
 }
 
-/// Whether our kernels run `bn` on `x`: its training path, on Flex, in f32.
+/// Training mode: normalises with the batch's statistics and updates the running ones.
 #[cfg(feature = "cpu-conv")]
-fn applies<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
-    let device = x.device();
-    device.is_autodiff() && bn.training.is_enabled() && on_flex_in_f32(bn, x)
+fn with_batch_statistics<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    use extension::CpuBatchNormBackend;
+    let channels = bn.gamma.dims()[0];
+    let statistics = Tensor::<2>::from_dispatch(<Dispatch as CpuBatchNormBackend>::cpu_batch_norm_statistics(x.clone().into_dispatch()));
+    let y = <Dispatch as CpuBatchNormBackend>::cpu_batch_norm(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        statistics.clone().into_dispatch(),
+        bn.epsilon,
+    );
+    // burn::nn::BatchNorm::forward_train's update of the running statistics.
+    let device = statistics.device();
+    let mean = statistics.clone().slice([0..1, 0..channels]).reshape([channels]).detach();
+    let var = statistics.slice([1..2, 0..channels]).reshape([channels]).detach();
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m).add(mean.mul_scalar(m));
+    let running_var = bn.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m).add(var.mul_scalar(m));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    Tensor::<D>::from_dispatch(y)
 }
 
-/// Whether our kernels run `bn` on `x` with its running statistics: the evaluation path
-/// (`BatchNorm::forward` takes it unless the device is an autodiff one and the layer trains).
+/// Evaluation mode: normalises with the running statistics, constants under autodiff.
 #[cfg(feature = "cpu-conv")]
-fn applies_frozen<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
+fn with_running_statistics<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    use extension::CpuBatchNormBackend;
+    let channels = bn.gamma.dims()[0];
     let device = x.device();
-    !(device.is_autodiff() && bn.training.is_enabled()) && on_flex_in_f32(bn, x)
-}
-
-#[cfg(feature = "cpu-conv")]
-fn on_flex_in_f32<const D: usize>(bn: &BatchNorm, x: &Tensor<D>) -> bool {
-    use burn::tensor::DType;
-    super::cpu_conv::enabled() && D >= 2 && x.dtype() == DType::F32 && bn.gamma.val().dtype() == DType::F32 && crate::runtime::is_flex(&x.device())
+    let mean = bn.running_mean.value().to_device(&device).reshape([1, channels]);
+    let var = bn.running_var.value().to_device(&device).reshape([1, channels]);
+    let statistics = Tensor::cat(vec![mean, var], 0).detach();
+    let y = <Dispatch as CpuBatchNormBackend>::cpu_batch_norm_frozen(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        statistics.into_dispatch(),
+        bn.epsilon,
+    );
+    Tensor::<D>::from_dispatch(y)
 }

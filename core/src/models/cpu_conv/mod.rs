@@ -49,6 +49,14 @@ pub fn enabled() -> bool {
     *ENABLED.get_or_init(|| std::env::var("HYPERSPHERE_CPU_CONV").map_or(true, |v| v != "burn"))
 }
 
+/// Whether our CPU kernels (this convolution, [`super::cpu_batch_norm`], [`super::cpu_relu`])
+/// can take `x`: switched on, f32, on Flex (with or without autodiff). Each layer adds its own
+/// conditions (parameters in f32, a supported geometry).
+#[cfg(feature = "cpu-conv")]
+pub(crate) fn takes<const D: usize>(x: &Tensor<D>) -> bool {
+    enabled() && x.dtype() == burn::tensor::DType::F32 && crate::runtime::is_flex(&x.device())
+}
+
 /// Without the `cpu-conv` feature Burn's convolution always runs.
 #[cfg(not(feature = "cpu-conv"))]
 pub fn enabled() -> bool {
@@ -60,10 +68,7 @@ pub fn enabled() -> bool {
 fn ours(conv: &Conv2d, x: &Tensor<4>) -> Option<extension::ConvSpec> {
     use burn::nn::PaddingConfig2d;
     use burn::tensor::DType;
-    if !enabled() || conv.groups != 1 || conv.dilation != [1, 1] || x.dtype() != DType::F32 || conv.weight.val().dtype() != DType::F32 {
-        return None;
-    }
-    if !crate::runtime::is_flex(&x.device()) {
+    if !takes(x) || conv.groups != 1 || conv.dilation != [1, 1] || conv.weight.val().dtype() != DType::F32 {
         return None;
     }
     let padding = match conv.padding {

@@ -20,7 +20,7 @@ use burn::tensor::activation;
 /// `relu(x)`, by our CPU kernel where it applies (see the module documentation).
 pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "cpu-conv")]
-    if applies(&x) {
+    if super::cpu_conv::takes(&x) {
         use burn::backend::Dispatch;
         use extension::CpuReluBackend;
         return Tensor::from_dispatch(<Dispatch as CpuReluBackend>::cpu_relu(x.into_dispatch()));
@@ -31,7 +31,7 @@ pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// `relu(a + b)` (a residual connection), by our CPU kernel where it applies.
 pub fn add_relu<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "cpu-conv")]
-    if applies(&a) && applies(&b) && a.dims() == b.dims() {
+    if super::cpu_conv::takes(&a) && super::cpu_conv::takes(&b) && a.dims() == b.dims() {
         use burn::backend::Dispatch;
         use extension::CpuReluBackend;
         return Tensor::from_dispatch(<Dispatch as CpuReluBackend>::cpu_add_relu(
@@ -40,11 +40,4 @@ pub fn add_relu<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
         ));
     }
     activation::relu(a + b)
-}
-
-#[cfg(feature = "cpu-conv")]
-fn applies<const D: usize>(x: &Tensor<D>) -> bool {
-    super::cpu_conv::enabled()
-        && x.dtype() == burn::tensor::DType::F32
-        && crate::runtime::is_flex(&x.device())
 }
