@@ -6,18 +6,22 @@
 //! `W[c_out, K]`:
 //!
 //! - forward: `Y[c_out, g·P] = W · col` (+ bias),
-//! - input gradient: `dcol = Wᵀ · dY`, scattered back onto the input (col2im, accumulating),
+//! - input gradient: for stride 1, the forward convolution of `dY` with the weight transposed
+//!   (`c_in` <-> `c_out`) and flipped, padding `k - 1 - p` (the transposed convolution; its
+//!   multiply sums over `c_out·kh·kw` instead of `c_out`, and nothing is scattered); for other
+//!   strides `dcol = Wᵀ · dY`, scattered back onto the input (col2im, accumulating),
 //! - weight gradient: `dW = Σ_chunks dY · colᵀ` (the batch is the reduction dimension, so each
 //!   product is one well-shaped matrix multiply instead of a convolution with the batch as
-//!   channels and a 3x3 output, which is how Burn derives it from `conv2d`),
+//!   channels and a 3x3 output, which is how Burn derives it from `conv2d`), over chunks of at
+//!   least [`WEIGHT_COLUMNS`] columns,
 //!
-//! Chunks hold a fixed number of images per layer, enough for [`MIN_COLUMNS`] columns (several
-//! images when their outputs are small), the last one padded with zero images, and run in
-//! parallel on rayon's pool; a multiply is itself parallel when it is large. Every multiply of a
-//! layer therefore has the same shape whatever the batch, and an image sits at the same column
-//! whatever the batch, so an image's results do not depend on the batch it came in (attacks pad
-//! their batches: `core/tests/attack_suite.rs`). The multiplies are `gemm`'s, the crate Flex
-//! uses.
+//! Chunks of the forward pass and the input gradient hold a fixed number of images per layer,
+//! enough for [`MIN_COLUMNS`] columns (several images when their outputs are small), the last one
+//! padded with zero images, and run in parallel on rayon's pool; a multiply is itself parallel
+//! when it is large. Every such multiply of a layer therefore has the same shape whatever the
+//! batch, and an image sits at the same column whatever the batch, so an image's results do not
+//! depend on the batch it came in (attacks pad their batches: `core/tests/attack_suite.rs`). The
+//! multiplies are `gemm`'s, the crate Flex uses.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -29,6 +33,18 @@ pub const MIN_COLUMNS: usize = 256;
 
 /// Partial sums of the weight gradient (each over consecutive chunks, run in parallel).
 const WEIGHT_GRADIENT_GROUPS: usize = 8;
+
+/// Input channels from which a stride-1 input gradient runs as the transposed convolution
+/// ([`ConvGeometry::transposed`]). Measured with `examples/conv_kernels.rs` on the CIFAR
+/// ResNet-18 (2 cores, AVX-512): faster at 128 and 256 channels, as fast at 512, slower at 64
+/// (32x32 outputs, whose forward multiply itself runs below the gemm rate) and far slower for the
+/// stem's 3.
+const TRANSPOSED_MIN_CHANNELS: usize = 128;
+
+/// Columns per multiply of the weight gradient, at least: each multiply reads and writes the
+/// whole partial `dW` once, so layers with small outputs (a 4x4 output has 16 columns per image)
+/// sum over many images per multiply rather than over [`MIN_COLUMNS`].
+pub const WEIGHT_COLUMNS: usize = 1024;
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +108,44 @@ impl ConvGeometry {
     fn images_per_chunk(&self) -> usize {
         MIN_COLUMNS.div_ceil(self.pixels().max(1)).max(1)
     }
+
+    /// For stride 1 (and padding below the kernel size), the convolution whose forward pass is
+    /// this one's input gradient: `dx[b, c, y, x] = Σ_{o,i,j} dy[b, o, y + p - i, x + p - j] ·
+    /// w[o, c, i, j]`, which with `i' = kh - 1 - i` is a convolution of `dy` (`c_out` channels,
+    /// the output size) with `w'[c, o, i', j'] = w[o, c, kh - 1 - i', kw - 1 - j']` and padding
+    /// `k - 1 - p`; its output size is `out + 2(k - 1 - p) - k + 1 = in` ([`transpose_flip`]).
+    /// Not for fewer than [`TRANSPOSED_MIN_CHANNELS`] input channels (the stem's 3): its multiply
+    /// would have that few rows, and the col2im route is faster there.
+    fn transposed(&self) -> Option<ConvGeometry> {
+        let [oh, ow] = self.out_size();
+        let fits = self.padding[0] < self.kernel[0] && self.padding[1] < self.kernel[1];
+        (self.stride == [1, 1] && fits && self.c_in >= TRANSPOSED_MIN_CHANNELS).then(|| ConvGeometry {
+            batch: self.batch,
+            c_in: self.c_out,
+            height: oh,
+            width: ow,
+            c_out: self.c_in,
+            kernel: self.kernel,
+            stride: [1, 1],
+            padding: [self.kernel[0] - 1 - self.padding[0], self.kernel[1] - 1 - self.padding[1]],
+        })
+    }
+}
+
+/// `w'[c, o, i', j'] = w[o, c, kh - 1 - i', kw - 1 - j']`: the weight of [`ConvGeometry::transposed`].
+fn transpose_flip(geo: &ConvGeometry, weight: &[f32]) -> Vec<f32> {
+    let [kh, kw] = geo.kernel;
+    let mut flipped = Vec::with_capacity(weight.len());
+    for c in 0..geo.c_in {
+        for o in 0..geo.c_out {
+            for i in (0..kh).rev() {
+                for j in (0..kw).rev() {
+                    flipped.push(weight[((o * geo.c_in + c) * kh + i) * kw + j]);
+                }
+            }
+        }
+    }
+    flipped
 }
 
 thread_local! {
@@ -137,6 +191,28 @@ fn zeroed(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
         value.write(0.0);
     }
     // SAFETY: every element was written just above.
+    unsafe { assume_written(chunk) }
+}
+
+/// Where a multiply's result goes: written over memory that may be uninitialised, or added to
+/// the values there.
+enum Destination<'a> {
+    Write(&'a mut [MaybeUninit<f32>]),
+    Add(&'a mut [f32]),
+}
+
+/// `values` seen as possibly uninitialised, to be written over (only with f32 values).
+fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; nothing writes an uninitialised value through the view.
+    unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
+}
+
+/// `chunk` after every value of it was written.
+///
+/// # Safety
+/// Every element of `chunk` must have been written.
+unsafe fn assume_written(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: the caller wrote every element.
     unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
@@ -147,8 +223,7 @@ fn matmul(
     m: usize,
     n: usize,
     k: usize,
-    dst: &mut [f32],
-    accumulate: bool,
+    dst: Destination<'_>,
     lhs: &[f32],
     lhs_strides: [usize; 2],
     rhs: &[f32],
@@ -156,27 +231,33 @@ fn matmul(
     parallel: bool,
 ) {
     let reach = |rows: usize, cols: usize, [cs, rs]: [usize; 2]| if rows == 0 || cols == 0 { 0 } else { (rows - 1) * rs + (cols - 1) * cs + 1 };
-    assert!(dst.len() >= m * n, "matmul: destination too small");
+    let (dst, dst_len, accumulate) = match dst {
+        Destination::Write(d) => {
+            if k == 0 {
+                d.iter_mut().take(m * n).for_each(|v| {
+                    v.write(0.0);
+                });
+            }
+            (d.as_mut_ptr().cast::<f32>(), d.len(), false)
+        }
+        Destination::Add(d) => (d.as_mut_ptr(), d.len(), true),
+    };
+    assert!(dst_len >= m * n, "matmul: destination too small");
     assert!(lhs.len() >= reach(m, k, lhs_strides), "matmul: left operand too small");
     assert!(rhs.len() >= reach(k, n, rhs_strides), "matmul: right operand too small");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(0.0);
-        }
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
     let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: the asserts above keep every index the strides reach inside the slices, and `dst`
-    // does not alias the operands (it is a distinct `&mut`).
+    // SAFETY: the asserts above keep every index the strides reach inside the slices, `dst`
+    // does not alias the operands (it comes from a distinct `&mut`), and gemm reads it only when
+    // accumulating, when it is initialised.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -205,9 +286,18 @@ fn valid_columns(j: usize, pad: usize, stride: usize, in_len: usize, out_len: us
     (lo.min(hi), hi)
 }
 
-/// Fills `col[K, slots·P]` with the patches of images `first..first + images` of `x` and zeros
+/// The row stride of a patch matrix with `columns` columns: 16 values (a cache line) more than
+/// the row, so that the rows of a power-of-two width do not all start in the same cache sets
+/// (gemm's multiplies read down a column of it; padding made the weight gradient of the 32x32
+/// layers 20% faster, `examples/conv_kernels.rs`).
+fn col_stride(columns: usize) -> usize {
+    columns + 16
+}
+
+/// Fills `col[K, slots·P]` (rows [`col_stride`] apart) with the patches of images `first..first + images` of `x` and zeros
 /// in the `slots - images` padding images.
 fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, slots: usize, col: &mut [f32]) {
+    let stride = col_stride(slots * geo.pixels());
     let [oh, ow] = geo.out_size();
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
@@ -219,7 +309,7 @@ fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, slots: usi
         for i in 0..kh {
             for j in 0..kw {
                 let row = (c * kh + i) * kw + j;
-                let row = &mut col[row * columns..(row + 1) * columns];
+                let row = &mut col[row * stride..row * stride + columns];
                 row[images * pixels..].fill(0.0);
                 let (lo, hi) = valid_columns(j, pw, sw, w, ow);
                 for image in 0..images {
@@ -330,23 +420,26 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
     let columns = slots * pixels;
     let parallel = parallel_matmul(geo.batch.div_ceil(slots), c_out, columns, k);
     let chunk_len = slots * c_out * pixels;
-    parallel_vec(geo.output_len(), chunk_len, |index, y_chunk| {
+    parallel_vec_uninit(geo.output_len(), chunk_len, |index, y_chunk| {
         let images = y_chunk.len() / (c_out * pixels);
-        with_scratch(k * columns, |col| {
+        let cs = col_stride(columns);
+        with_scratch(k * cs, |col| {
             im2col(geo, x, index * slots, images, slots, col);
             if slots == 1 {
-                matmul(c_out, columns, k, y_chunk, false, weight, [1, k], col, [1, columns], parallel);
+                matmul(c_out, columns, k, Destination::Write(y_chunk), weight, [1, k], col, [1, cs], parallel);
             } else {
                 with_scratch(c_out * columns, |z| {
-                    matmul(c_out, columns, k, z, false, weight, [1, k], col, [1, columns], parallel);
+                    matmul(c_out, columns, k, Destination::Write(as_uninit(z)), weight, [1, k], col, [1, cs], parallel);
                     for o in 0..c_out {
                         for image in 0..images {
-                            y_chunk[(image * c_out + o) * pixels..][..pixels].copy_from_slice(&z[(o * slots + image) * pixels..][..pixels]);
+                            y_chunk[(image * c_out + o) * pixels..][..pixels].write_copy_of_slice(&z[(o * slots + image) * pixels..][..pixels]);
                         }
                     }
                 });
             }
         });
+        // SAFETY: the multiply (one image) or the copies (every image, every channel) wrote it all.
+        let y_chunk = unsafe { assume_written(y_chunk) };
         if let Some(bias) = bias {
             for (plane, b) in y_chunk.chunks_mut(pixels).zip(bias.iter().cycle()) {
                 plane.iter_mut().for_each(|v| *v += b);
@@ -359,6 +452,9 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
 pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(dy.len(), geo.output_len(), "conv input gradient: output-gradient length");
     assert_eq!(weight.len(), geo.weight_len(), "conv input gradient: weight length");
+    if let Some(transposed) = geo.transposed() {
+        return forward(&transposed, dy, &transpose_flip(geo, weight), None);
+    }
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
     let slots = geo.images_per_chunk();
     let columns = slots * pixels;
@@ -368,7 +464,7 @@ pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         let images = dx_chunk.len() / image_len;
         with_scratch(k * columns, |dcol| {
             // Wᵀ is W read with swapped strides: column stride k, row stride 1.
-            with_output_chunk(geo, dy, index * slots, images, slots, |dz| matmul(k, columns, c_out, dcol, false, weight, [k, 1], dz, [1, columns], parallel));
+            with_output_chunk(geo, dy, index * slots, images, slots, |dz| matmul(k, columns, c_out, Destination::Write(as_uninit(dcol)), weight, [k, 1], dz, [1, columns], parallel));
             col2im(geo, dcol, images, slots, dx_chunk);
         });
     })
@@ -379,17 +475,19 @@ pub fn grad_weight(geo: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(x.len(), geo.input_len(), "conv weight gradient: input length");
     assert_eq!(dy.len(), geo.output_len(), "conv weight gradient: output-gradient length");
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
-    let slots = geo.images_per_chunk();
-    let columns = slots * pixels;
+    // The batch is summed over, so chunks need not be padded: the last one is shorter.
+    let slots = WEIGHT_COLUMNS.div_ceil(pixels.max(1)).min(geo.batch).max(1);
     let chunks = geo.batch.div_ceil(slots);
-    let parallel = parallel_matmul(chunks.min(WEIGHT_GRADIENT_GROUPS), c_out, k, columns);
+    let parallel = parallel_matmul(chunks.min(WEIGHT_GRADIENT_GROUPS), c_out, k, slots * pixels);
     // dW (+)= dZ[c_out, cols] · colᵀ, colᵀ being col[K, cols] read with column stride `cols`.
     let accumulate = |acc: &mut Vec<f32>, index: usize| {
         let first = index * slots;
         let images = slots.min(geo.batch - first);
-        with_scratch(k * columns, |col| {
-            im2col(geo, x, first, images, slots, col);
-            with_output_chunk(geo, dy, first, images, slots, |dz| matmul(c_out, k, columns, acc, true, dz, [1, columns], col, [columns, 1], parallel));
+        let columns = images * pixels;
+        let cs = col_stride(columns);
+        with_scratch(k * cs, |col| {
+            im2col(geo, x, first, images, images, col);
+            with_output_chunk(geo, dy, first, images, images, |dz| matmul(c_out, k, columns, Destination::Add(acc), dz, [1, columns], col, [cs, 1], parallel));
         });
     };
     // A fixed grouping of the chunks, summed in a fixed order: the same bits whatever the
@@ -477,6 +575,11 @@ mod tests {
             g(3, 2, 6, 6, 2, 3, 3, 0),  // stride 3, no padding
             g(33, 2, 4, 4, 3, 3, 1, 1), // 16 pixels: 16 images per chunk, a ragged last chunk
             ConvGeometry { kernel: [3, 1], stride: [2, 1], padding: [1, 0], ..g(2, 3, 7, 5, 2, 3, 1, 1) },
+            g(130, 1, 4, 4, 2, 3, 1, 1), // the weight gradient in chunks of 64, 64 and 2 images
+            // The input gradient as a transposed convolution (128 input channels, stride 1): an
+            // uneven kernel and padding, and 16-pixel outputs with several images per chunk.
+            ConvGeometry { kernel: [3, 2], padding: [2, 0], ..g(2, 128, 4, 5, 2, 3, 1, 1) },
+            g(3, 128, 4, 4, 2, 3, 1, 1),
         ]
     }
 
@@ -538,7 +641,7 @@ mod tests {
     /// uninterrupted one exactly), for one image per chunk and for several.
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
-        for geo in [geometries()[1], geometries()[6], ConvGeometry { batch: 37, ..geometries()[0] }] {
+        for geo in [geometries()[1], geometries()[6], ConvGeometry { batch: 37, ..geometries()[0] }, ConvGeometry { batch: 37, ..geometries()[10] }] {
             let x = values(geo.input_len(), 7);
             let w = values(geo.weight_len(), 8);
             let g = values(geo.output_len(), 9);
@@ -563,7 +666,7 @@ mod tests {
         let large_layer = ConvGeometry { batch: 1, c_in: 32, height: 32, width: 32, c_out: 64, kernel: [3, 3], stride: [1, 1], padding: [1, 1] };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
         pool.install(|| {
-            for base in [geometries()[0], geometries()[1], geometries()[6], large_layer] {
+            for base in [geometries()[0], geometries()[1], geometries()[6], geometries()[10], large_layer] {
                 let large = ConvGeometry { batch: 8, ..base };
                 let x = values(large.input_len(), 10);
                 let g = values(large.output_len(), 11);
@@ -589,5 +692,18 @@ mod tests {
         assert_eq!(valid_columns(0, 1, 1, 4, 4), (1, 4));
         assert_eq!(valid_columns(2, 1, 1, 4, 4), (0, 3));
         assert_eq!(valid_columns(0, 1, 2, 5, 3), (1, 3));
+    }
+
+    /// Which geometries take the transposed-convolution input gradient (the adjoint test covers
+    /// both routes only if some do and some do not).
+    #[test]
+    fn stride_one_with_enough_channels_takes_the_transposed_route() {
+        let geos = geometries();
+        for (index, expected) in [(0, false), (1, false), (2, false), (9, true), (10, true)] {
+            assert_eq!(geos[index].transposed().is_some(), expected, "{:?}", geos[index]);
+        }
+        let t = geos[9].transposed().unwrap();
+        assert_eq!((t.c_in, t.c_out, [t.height, t.width], t.padding), (2, 128, geos[9].out_size(), [0, 1]));
+        assert_eq!(t.out_size(), [geos[9].height, geos[9].width]);
     }
 }
