@@ -294,44 +294,38 @@ fn col_stride(columns: usize) -> usize {
     columns + 16
 }
 
-/// Fills `col[K, slots·P]` (rows [`col_stride`] apart) with the patches of images `first..first + images` of `x` and zeros
-/// in the `slots - images` padding images.
-fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, slots: usize, col: &mut [f32]) {
-    let stride = col_stride(slots * geo.pixels());
+/// One run of the patch matrix `col[K, slots·P]`: row `row` (input channel `c`, kernel offset
+/// (`i`, `j`)), the `ow` columns of output row `oy` of slot `image`, starting at `column`. Output
+/// column `ox` reads input column `ox·sw + j - pw` of input row `input_row` (`None`: the kernel
+/// row falls in the padding), inside the input for `ox` in `lo..hi` only.
+struct PatchRun {
+    row: usize,
+    c: usize,
+    image: usize,
+    column: usize,
+    input_row: Option<usize>,
+    lo: usize,
+    hi: usize,
+    j: usize,
+}
+
+/// Calls `f` on every run of the patch matrix of `slots` images, in the order of its rows: the
+/// one loop nest that im2col gathers along and col2im scatters back along.
+fn patch_runs(geo: &ConvGeometry, slots: usize, mut f: impl FnMut(PatchRun)) {
     let [oh, ow] = geo.out_size();
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
     let [ph, pw] = geo.padding;
-    let (h, w) = (geo.height, geo.width);
-    let pixels = oh * ow;
-    let columns = slots * pixels;
     for c in 0..geo.c_in {
         for i in 0..kh {
             for j in 0..kw {
                 let row = (c * kh + i) * kw + j;
-                let row = &mut col[row * stride..row * stride + columns];
-                row[images * pixels..].fill(0.0);
-                let (lo, hi) = valid_columns(j, pw, sw, w, ow);
-                for image in 0..images {
-                    let plane = &x[((first + image) * geo.c_in + c) * h * w..][..h * w];
-                    let dst = &mut row[image * pixels..(image + 1) * pixels];
+                let (lo, hi) = valid_columns(j, pw, sw, geo.width, ow);
+                for image in 0..slots {
                     for oy in 0..oh {
-                        let out = &mut dst[oy * ow..(oy + 1) * ow];
                         let iy = oy * sh + i;
-                        if iy < ph || iy - ph >= h {
-                            out.fill(0.0);
-                            continue;
-                        }
-                        let src = &plane[(iy - ph) * w..(iy - ph + 1) * w];
-                        out[..lo].fill(0.0);
-                        out[hi..].fill(0.0);
-                        if sw == 1 {
-                            out[lo..hi].copy_from_slice(&src[lo + j - pw..hi + j - pw]);
-                        } else {
-                            for (ox, o) in out[lo..hi].iter_mut().enumerate() {
-                                *o = src[(lo + ox) * sw + j - pw];
-                            }
-                        }
+                        let input_row = (iy >= ph && iy - ph < geo.height).then(|| iy - ph);
+                        f(PatchRun { row, c, image, column: (image * oh + oy) * ow, input_row, lo, hi, j });
                     }
                 }
             }
@@ -339,46 +333,53 @@ fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, slots: usi
     }
 }
 
+/// Fills `col[K, slots·P]` (rows [`col_stride`] apart) with the patches of images
+/// `first..first + images` of `x` and zeros in the `slots - images` padding images.
+fn im2col(geo: &ConvGeometry, x: &[f32], first: usize, images: usize, slots: usize, col: &mut [f32]) {
+    let stride = col_stride(slots * geo.pixels());
+    let ([_, ow], sw, pw) = (geo.out_size(), geo.stride[1], geo.padding[1]);
+    let (h, w) = (geo.height, geo.width);
+    patch_runs(geo, slots, |run| {
+        let out = &mut col[run.row * stride + run.column..][..ow];
+        let Some(iy) = run.input_row.filter(|_| run.image < images) else {
+            out.fill(0.0);
+            return;
+        };
+        let src = &x[(((first + run.image) * geo.c_in + run.c) * h + iy) * w..][..w];
+        let (lo, hi, j) = (run.lo, run.hi, run.j);
+        out[..lo].fill(0.0);
+        out[hi..].fill(0.0);
+        if sw == 1 {
+            out[lo..hi].copy_from_slice(&src[lo + j - pw..hi + j - pw]);
+        } else {
+            for (ox, o) in out[lo..hi].iter_mut().enumerate() {
+                *o = src[(lo + ox) * sw + j - pw];
+            }
+        }
+    });
+}
+
 /// Adds the first `images` images of `col[K, slots·P]` back onto images `0..images` of `dx`
 /// (the inverse scatter of [`im2col`]).
 fn col2im(geo: &ConvGeometry, col: &[f32], images: usize, slots: usize, dx: &mut [f32]) {
-    let [oh, ow] = geo.out_size();
-    let [kh, kw] = geo.kernel;
-    let [sh, sw] = geo.stride;
-    let [ph, pw] = geo.padding;
+    let columns = slots * geo.pixels();
+    let ([_, ow], sw, pw) = (geo.out_size(), geo.stride[1], geo.padding[1]);
     let (h, w) = (geo.height, geo.width);
-    let pixels = oh * ow;
-    let columns = slots * pixels;
-    for c in 0..geo.c_in {
-        for i in 0..kh {
-            for j in 0..kw {
-                let row = (c * kh + i) * kw + j;
-                let row = &col[row * columns..(row + 1) * columns];
-                let (lo, hi) = valid_columns(j, pw, sw, w, ow);
-                for image in 0..images {
-                    let plane = &mut dx[(image * geo.c_in + c) * h * w..][..h * w];
-                    let src = &row[image * pixels..(image + 1) * pixels];
-                    for oy in 0..oh {
-                        let iy = oy * sh + i;
-                        if iy < ph || iy - ph >= h {
-                            continue;
-                        }
-                        let dst = &mut plane[(iy - ph) * w..(iy - ph + 1) * w];
-                        let g = &src[oy * ow..(oy + 1) * ow];
-                        if sw == 1 {
-                            for (d, v) in dst[lo + j - pw..hi + j - pw].iter_mut().zip(&g[lo..hi]) {
-                                *d += v;
-                            }
-                        } else {
-                            for ox in lo..hi {
-                                dst[ox * sw + j - pw] += g[ox];
-                            }
-                        }
-                    }
-                }
+    patch_runs(geo, images, |run| {
+        let Some(iy) = run.input_row else { return };
+        let dst = &mut dx[((run.image * geo.c_in + run.c) * h + iy) * w..][..w];
+        let g = &col[run.row * columns + run.column..][..ow];
+        let (lo, hi, j) = (run.lo, run.hi, run.j);
+        if sw == 1 {
+            for (d, v) in dst[lo + j - pw..hi + j - pw].iter_mut().zip(&g[lo..hi]) {
+                *d += v;
+            }
+        } else {
+            for ox in lo..hi {
+                dst[ox * sw + j - pw] += g[ox];
             }
         }
-    }
+    });
 }
 
 /// Runs `f` on the output gradient of images `first..first + images` as `dz[c_out, slots·P]`
