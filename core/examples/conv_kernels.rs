@@ -1,11 +1,12 @@
 //! Times our CPU convolution's three kernels (forward, input gradient, weight gradient) on each
 //! distinct convolution of the CIFAR ResNet-18 (width 64) at one batch size, and prints a table
-//! of milliseconds per call (median) and GFLOP/s (2·B·c_out·K·P per kernel), with each layer's
-//! share of a training step's convolution time.
+//! of milliseconds per call (median) and GFLOP/s (2·B·c_out·K·P per kernel), then the totals
+//! per training step (each layer counted as often as the network has it).
 //!
 //! cargo run --release -p hypersphere-core --features cpu-conv --example conv_kernels -- [BATCH] [ITERS] [LAYER]
 //!
 //! LAYER: only the layers whose name contains it (e.g. `64->64`), for profiling one.
+//! `docs/bench-conv-kernels-cpu.txt` is this program's output (`-- 128 5`).
 use std::time::Instant;
 
 use hypersphere_core::models::cpu_conv::kernels::{self, ConvGeometry};
@@ -16,9 +17,6 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    if let Some(t) = std::env::var("HS_LHS_PACK").ok().and_then(|v| v.parse().ok()) {
-        gemm::set_lhs_packing_threshold_single_thread(t);
-    }
     let filter = std::env::args().nth(3).unwrap_or_default();
     let args: Vec<usize> = std::env::args().skip(1).take(2).map(|a| a.parse().expect("BATCH and ITERS are numbers")).collect();
     let batch = args.first().copied().unwrap_or(128);
@@ -37,7 +35,10 @@ fn main() {
         ("sc 256->512 1x1 s2", 1, 256, 8, 512, 1, 2, 0),
         ("512->512 4x4", 3, 512, 4, 512, 3, 1, 1),
     ];
-    println!("batch {batch}, median of {iters} after 1 warm-up, {} threads", rayon::current_num_threads());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|info| info.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())));
+    let command: Vec<String> = std::env::args().skip(1).collect();
+    println!("conv_kernels {} on {} ({} threads, release build)", command.join(" "), cpu.as_deref().unwrap_or("an unnamed CPU"), rayon::current_num_threads());
+    println!("batch {batch}, median of {iters} after 1 warm-up");
     println!("| layer | x | forward ms | GFLOP/s | input grad ms | GFLOP/s | weight grad ms | GFLOP/s |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut totals = [0.0f64; 3];
