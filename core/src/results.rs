@@ -81,6 +81,31 @@ pub struct CorruptionReport {
     pub models: Vec<ModelCorruptions>,
 }
 
+impl CorruptionReport {
+    /// One report of the models of `reports`, in their order: the reports of models evaluated
+    /// one at a time on the same images (`reproduce` evaluates each run as soon as it is
+    /// trained). The corrupted images depend only on the data, limit, severity and seed, so the
+    /// result is the report of one `corrupt-eval` of all the models; reports of other images
+    /// (data, source, images, seed or severities differ) are an error.
+    pub fn combine(reports: Vec<CorruptionReport>) -> crate::Result<CorruptionReport> {
+        let mut reports = reports.into_iter();
+        let Some(mut all) = reports.next() else {
+            return Err(crate::Error::Data("no corruption report to combine".into()));
+        };
+        for r in reports {
+            if (&r.data, &r.source, r.images, r.seed, &r.severities) != (&all.data, &all.source, all.images, all.seed, &all.severities) {
+                let model = r.models.first().map(|m| m.model.as_str()).unwrap_or("?");
+                return Err(crate::Error::Data(format!(
+                    "the corruption results of {model} are of other images ({} {}, {} images, seed {}, severities {:?}) than the first ({} {}, {} images, seed {}, severities {:?})",
+                    r.data, r.source, r.images, r.seed, r.severities, all.data, all.source, all.images, all.seed, all.severities
+                )));
+            }
+            all.models.extend(r.models);
+        }
+        Ok(all)
+    }
+}
+
 /// One model's results under the corruptions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelCorruptions {
@@ -380,6 +405,23 @@ mod tests {
         assert!(serde_json::from_str::<CorruptionResult>(&text.replace("approximate", "rough")).unwrap_err().to_string().contains("unknown fidelity 'rough'"));
         let bare: CorruptionResult = serde_json::from_str(r#"{"corruption": "fog", "mean_relative_drop": 0.2}"#).unwrap();
         assert_eq!((bare.fidelity, bare.accuracy.len()), (None, 0));
+    }
+
+    #[test]
+    fn corruption_reports_of_the_same_images_combine_in_order_and_others_are_refused() {
+        let model = |name: &str, drop: f64| ModelCorruptions { model: name.into(), clean_accuracy: 0.5, mean_relative_drop: drop, corruptions: vec![] };
+        let report = |models: Vec<ModelCorruptions>| CorruptionReport { data: "procedural:100".into(), source: "native".into(), images: 100, seed: 0, severities: vec![1, 3], models };
+        let all = CorruptionReport::combine(vec![report(vec![model("a", 0.1)]), report(vec![model("b", 0.2), model("c", 0.3)])]).unwrap();
+        assert_eq!(all.models.iter().map(|m| (m.model.as_str(), m.mean_relative_drop)).collect::<Vec<_>>(), [("a", 0.1), ("b", 0.2), ("c", 0.3)]);
+        assert_eq!((all.images, all.severities.as_slice()), (100, &[1u8, 3][..]));
+        let mut other = report(vec![model("d", 0.4)]);
+        other.severities = vec![1, 2];
+        let err = CorruptionReport::combine(vec![report(vec![model("a", 0.1)]), other]).unwrap_err().to_string();
+        assert!(err.contains("of d are of other images") && err.contains("[1, 2]"), "{err}");
+        let mut other = report(vec![model("e", 0.4)]);
+        other.seed = 1;
+        assert!(CorruptionReport::combine(vec![report(vec![]), other]).is_err());
+        assert!(CorruptionReport::combine(vec![]).is_err());
     }
 
     #[test]

@@ -104,6 +104,31 @@ fn the_whole_study_runs_and_a_second_run_skips_finished_stages() {
     assert_eq!(row(&md, "Common corruptions (Figure 3)", "corruption")[1..], presets, "one column per preset");
     assert_eq!(row(&md, "Common corruptions (Figure 3)", "mean drop")[1..], mean_drops);
 
+    // Each run was evaluated alone as soon as it was trained; the gathered tables are what one
+    // evaluation of all six models together gives.
+    let paths: Vec<String> = presets.iter().map(|p| out.join(p).join("model.bpk").display().to_string()).collect();
+    let all = dir.join("all");
+    std::fs::create_dir_all(&all).unwrap();
+    let common = ["--data", "procedural:300", "--limit", "100", "--device", "flex"];
+    let mut a: Vec<String> = ["eval", "--models", &paths.join(","), "--gap-reference", "simclr,supcon", "--json", all.join("eval.json").to_str().unwrap()].map(String::from).to_vec();
+    a.extend(common.map(String::from));
+    for spec in eval["attacks"].as_array().unwrap() {
+        a.extend(["--attack".to_string(), spec.as_str().unwrap().to_string()]);
+    }
+    assert_success(&run(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    let mut g = vec!["geometry", "--models", &paths.join(","), "--json", all.join("geometry.json").to_str().unwrap()].into_iter().map(String::from).collect::<Vec<_>>();
+    g.extend(common.map(String::from));
+    assert_success(&run(&g.iter().map(String::as_str).collect::<Vec<_>>()));
+    let mut c = vec!["corrupt-eval", "--models", &paths.join(","), "--severities", "1,3,5", "--json", all.join("corruptions.json").to_str().unwrap()].into_iter().map(String::from).collect::<Vec<_>>();
+    c.extend(common.map(String::from));
+    assert_success(&run(&c.iter().map(String::as_str).collect::<Vec<_>>()));
+    for f in ["eval.json", "geometry.json", "corruptions.json"] {
+        assert_eq!(common::numbers(&json(&out.join(f))), common::numbers(&json(&all.join(f))), "{f}: gathered vs all models at once");
+    }
+
+    // A finished, evaluated run's weights are not needed again (a study window may leave them
+    // behind): the second run skips every stage without them.
+    std::fs::remove_file(out.join("ce").join("model.bpk")).unwrap();
     let stamp = std::fs::metadata(out.join("eval.json")).unwrap().modified().unwrap();
     let second = run(&args);
     assert_success(&second);
@@ -113,6 +138,11 @@ fn the_whole_study_runs_and_a_second_run_skips_finished_stages() {
         assert!(!log.contains(stage), "{stage} ran again: {log}");
     }
     assert_eq!(std::fs::metadata(out.join("eval.json")).unwrap().modified().unwrap(), stamp);
+    // A stage that does need them says which and why, in one line.
+    for f in ["eval.json", "ce/eval.json"] {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    assert_user_error(&run(&args), "robustness needs the weights of run 'ce'");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -27,6 +27,14 @@
 //! continues where it stopped (interrupted training runs resume from their last epoch; the
 //! evaluations resume from their results files).
 //!
+//! Every run of Tables 1 and 4 is evaluated as soon as it is trained, into its own folder
+//! (`<run>/eval.json`, `geometry.json`, `corruptions.json`); the study's tables are gathered
+//! from those files once every run has them, with the numbers one evaluation of all the models
+//! together gives (the same images, seeds and corruptions for every model). So a study that
+//! moves between short GPU windows needs the weights of the run in training only: a finished,
+//! evaluated run's weights may stay behind (`scripts/gpu-check.sh` leaves them out of its pack
+//! when the pack would not fit the transfer limit); a stage that still needs them says so.
+//!
 //! `--seeds N` (the paper averages 5 runs) repeats the study for training seeds 0..N, seed k's
 //! in `<out>/seed-k` (trained with `--seed k`; every seed is evaluated on the same test images),
 //! each resumable on its own; the report then shows mean ± std over seeds and the verdicts.
@@ -44,7 +52,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hypersphere_core::evaluate::ComparisonTable;
+use hypersphere_core::attacks::AttackSpec;
+use hypersphere_core::evaluate::{ComparisonTable, EvalReport};
+use hypersphere_core::results::{CorruptionReport, GeometryResult};
 use hypersphere_core::train::budget::{self, BudgetSpent, EXIT_CODE};
 use hypersphere_core::train::presets::ADVERSARIAL_PRESETS;
 use hypersphere_core::train::{HeadRecipe, LinearEvalConfig, LinearEvalMode, PRESETS, Scale, TABLE4_PRESETS};
@@ -367,7 +377,9 @@ pub fn run(args: Args) -> Result<()> {
 /// resumes it when it has a checkpoint.
 fn train(stages: &Stages, out: &Path, name: &str, seed: Option<u64>) -> Result<()> {
     let run = out.join(name);
-    if run.join("model.bpk").exists() && run.join("done").exists() {
+    // `done` alone: a finished run's weights may have been left out of a study window's pack
+    // once its results were in (scripts/gpu-check.sh); the stages that need them say so.
+    if run.join("done").exists() {
         eprintln!("== train {name}: done already");
         return Ok(());
     }
@@ -393,11 +405,6 @@ fn train(stages: &Stages, out: &Path, name: &str, seed: Option<u64>) -> Result<(
     crate::model_files::write_atomic(&run.join("done"), format!("{:.0} s\n", t.elapsed().as_secs_f64()).as_bytes())
 }
 
-/// The weights of the runs `names` in `out` (`<out>/<name>/model.bpk`), named after their runs.
-fn run_models<'a>(out: &Path, names: &[&'a str]) -> Vec<(&'a str, PathBuf)> {
-    names.iter().map(|n| (*n, out.join(n).join("model.bpk"))).collect()
-}
-
 /// `eval --models` of `models` (name, weights) under `attacks`, written to `<out>/<file>.json`
 /// (and `.md`, results file `.jsonl`), unless that table exists with every model.
 fn evaluate(stages: &Stages, out: &Path, stage: &str, file: &str, models: &[(&str, PathBuf)], attacks: &[String], extra: &[String]) -> Result<()> {
@@ -418,40 +425,158 @@ fn evaluate(stages: &Stages, out: &Path, stage: &str, file: &str, models: &[(&st
     stages.run(stage, &a)
 }
 
-/// Trains, attacks and measures one study in `out` (with `--seed` when given): the selected
-/// runs, then the robustness table, the geometry and the corruptions of the six settings
-/// (Tables 1, 4) and the Table 5 evaluation, each stage skipped when its result exists.
+/// The attacks of the Table 1 / Table 4 evaluation at `scale`: FGSM and PGD in three norms,
+/// plus AutoAttack at the paper scale.
+fn main_attacks(scale: Scale) -> Vec<String> {
+    let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
+    if scale != Scale::Paper {
+        attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
+    } else {
+        attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
+    }
+    attacks
+}
+
+/// The weights of run `name` in `out`, which `stage` needs; a one-line error when they are
+/// missing (a finished run whose weights were left out of a study window's pack once its own
+/// results were in).
+fn weights_of(out: &Path, name: &str, stage: &str) -> Result<PathBuf> {
+    let weights = out.join(name).join("model.bpk");
+    if !weights.exists() {
+        bail!(
+            "{stage} needs the weights of run '{name}', but {} is missing (left out of a study window's pack?); put them back, or delete {} to train the run again",
+            weights.display(),
+            out.join(name).join("done").display()
+        );
+    }
+    Ok(weights)
+}
+
+/// Reads a result file written by a stage (`what` names its kind in the error).
+fn read_result<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not {what}", path.display()))
+}
+
+/// Whether `path` is an `eval --json` report of exactly `attacks` (expanded, in order).
+fn run_evaluated(path: &Path, attacks: &[AttackSpec]) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(report) = serde_json::from_str::<EvalReport>(&text) else { return false };
+    report.attacks.len() == attacks.len() && report.attacks.iter().zip(attacks).all(|(a, b)| a.spec == b.spec)
+}
+
+/// The results of one run of the main evaluation, written into its own folder as soon as it is
+/// trained: `eval.json` (its row of the robustness table; cells kept in the study's
+/// `eval.jsonl`), and for the six settings `geometry.json` and `corruptions.json`. Each is
+/// skipped when it exists, or when the study's table already holds the run.
+fn evaluate_run(stages: &Stages, out: &Path, name: &str, attacks: &[String], six: bool) -> Result<()> {
+    let run = out.join(name);
+    let data = || [s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
+    if six && !out.join("geometry.json").exists() && !run.join("geometry.json").exists() {
+        let weights = weights_of(out, name, "geometry")?;
+        let mut a = vec![s("geometry"), s("--models"), path(&weights)];
+        a.extend(data());
+        a.extend([s("--json"), path(&run.join("geometry.json"))]);
+        a.extend(stages.limit_args.clone());
+        stages.run(&format!("geometry of {name}"), &a)?;
+    }
+    if six && !out.join("corruptions.json").exists() && !run.join("corruptions.json").exists() {
+        let weights = weights_of(out, name, "corruptions")?;
+        let mut a = vec![s("corrupt-eval"), s("--models"), path(&weights)];
+        a.extend(data());
+        a.extend([s("--json"), path(&run.join("corruptions.json"))]);
+        if stages.scale != Scale::Paper {
+            a.extend([s("--severities"), s("1,3,5")]);
+        }
+        a.extend(stages.limit_args.clone());
+        stages.run(&format!("corruptions of {name}"), &a)?;
+    }
+    // Last, so that a run folder with `eval.json` holds every result of its own.
+    let specs = super::eval::parse_specs(attacks)?;
+    if !evaluated(&out.join("eval.json"), &[name]) && !run_evaluated(&run.join("eval.json"), &specs) {
+        let weights = weights_of(out, name, "robustness")?;
+        // Named by its folder, as `eval --models` names `<run>/model.bpk`: cells of studies
+        // evaluated all at once are found in the results file too.
+        let mut a = vec![s("eval"), s("--weights"), path(&weights)];
+        a.extend(data());
+        for attack in attacks {
+            a.extend([s("--attack"), attack.clone()]);
+        }
+        a.extend([s("--resume"), path(&out.join("eval.jsonl")), s("--json"), path(&run.join("eval.json"))]);
+        a.extend(stages.limit_args.clone());
+        stages.run(&format!("robustness of {name}"), &a)?;
+    }
+    Ok(())
+}
+
+/// The study's tables from its runs' own results ([`evaluate_run`]): `eval.json` + `eval.md`
+/// (rows in the order of `runs`, the paper's "gap closed" against SimCLR and SupCon),
+/// `geometry.json` and `corruptions.json` (the six settings). Each is skipped when it exists
+/// with every run. The numbers are those of one `eval`, `geometry` and `corrupt-eval` of all
+/// the models together: every model sees the same images, seeds and corruptions.
+fn gather(out: &Path, runs: &[&str]) -> Result<()> {
+    let json = out.join("eval.json");
+    if !evaluated(&json, runs) {
+        // A run without its own result has its row in the study's table (a study evaluated all
+        // at once, before runs kept their own, that gained runs).
+        let before: Option<ComparisonTable> = std::fs::read_to_string(&json).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let rows = runs
+            .iter()
+            .map(|n| {
+                let own = out.join(n).join("eval.json");
+                let row = before.as_ref().and_then(|t| t.rows.iter().find(|r| r.model == *n));
+                let report = match row {
+                    Some(r) if !own.exists() => r.report.clone(),
+                    _ => read_result::<EvalReport>(&own, "an `hypersphere eval --json` report")?,
+                };
+                Ok((s(n), report))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let table = ComparisonTable::new(rows, Some((s("simclr"), s("supcon"))))?;
+        let markdown = table.to_markdown();
+        eprintln!("== robustness of {} models", runs.len());
+        print!("{markdown}");
+        crate::model_files::write_atomic(&out.join("eval.md"), markdown.as_bytes())?;
+        crate::model_files::write_atomic(&json, serde_json::to_string_pretty(&table)?.as_bytes())?;
+    }
+    let six: Vec<&str> = PRESETS.iter().map(|(n, _, _)| *n).collect();
+    let geometry = out.join("geometry.json");
+    if !geometry.exists() {
+        let mut all: Vec<GeometryResult> = Vec::new();
+        for n in &six {
+            all.extend(read_result::<Vec<GeometryResult>>(&out.join(n).join("geometry.json"), "an `hypersphere geometry --json` result")?);
+        }
+        crate::model_files::write_atomic(&geometry, serde_json::to_string_pretty(&all)?.as_bytes())?;
+    }
+    let corruptions = out.join("corruptions.json");
+    if !corruptions.exists() {
+        let reports = six
+            .iter()
+            .map(|n| read_result::<CorruptionReport>(&out.join(n).join("corruptions.json"), "an `hypersphere corrupt-eval --json` result"))
+            .collect::<Result<Vec<_>>>()?;
+        crate::model_files::write_atomic(&corruptions, serde_json::to_string_pretty(&CorruptionReport::combine(reports)?)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Trains, attacks and measures one study in `out` (with `--seed` when given): each selected
+/// run, then at once its own results ([`evaluate_run`]: robustness, geometry and corruptions of
+/// the six settings, Tables 1 and 4), then the study's tables gathered from them ([`gather`])
+/// and the Table 5 evaluation; each stage skipped when its result exists. Evaluating a run as
+/// soon as it is trained keeps a study that moves between short GPU windows small: a finished
+/// run's weights are not needed again by Tables 1 and 4.
 fn study(stages: &Stages, selection: Selection, out: &Path, seed: Option<u64>) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let main_runs = selection.main_runs();
+    let attacks = main_attacks(stages.scale);
     for name in selection.runs() {
         train(stages, out, name, seed)?;
+        if main_runs.contains(&name) {
+            evaluate_run(stages, out, name, &attacks, PRESETS.iter().any(|(n, _, _)| *n == name))?;
+        }
     }
     if selection.main {
-        // Table 1 / Table 4: FGSM and PGD in three norms, plus AutoAttack at the paper scale.
-        let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
-        if stages.scale != Scale::Paper {
-            attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
-        } else {
-            attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
-        }
-        evaluate(stages, out, "robustness", "eval", &run_models(out, &selection.main_runs()), &attacks, &[s("--gap-reference"), s("simclr,supcon")])?;
-        // Figures 2 and 3: the six settings.
-        let paths: Vec<String> = PRESETS.iter().map(|(n, _, _)| path(&out.join(n).join("model.bpk"))).collect();
-        if !out.join("geometry.json").exists() {
-            let mut a = vec![s("geometry"), s("--models"), paths.join(",")];
-            a.extend([s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone(), s("--json"), path(&out.join("geometry.json"))]);
-            a.extend(stages.limit_args.clone());
-            stages.run("geometry", &a)?;
-        }
-        if !out.join("corruptions.json").exists() {
-            let mut a = vec![s("corrupt-eval"), s("--models"), paths.join(","), s("--data"), s(&stages.args.data), s("--device"), stages.device.clone(), s("--precision"), stages.precision.clone()];
-            a.extend([s("--json"), path(&out.join("corruptions.json"))]);
-            if stages.scale != Scale::Paper {
-                a.extend([s("--severities"), s("1,3,5")]);
-            }
-            a.extend(stages.limit_args.clone());
-            stages.run("corruptions", &a)?;
-        }
+        gather(out, &main_runs)?;
     }
     if selection.table5 {
         let models = table5_classifiers(stages, out, &selection.table5_runs(), seed)?;
