@@ -99,7 +99,8 @@ has() { case " ${precisions[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # The next window of a study: unpack the carried parts, reproduce under --budget, pack it again.
 study_window() {
-  local dir=/tmp/hs-study-$$ window=$1 parts=$2
+  # One path in every window: eval's results file names models by their weights' paths.
+  local dir=/tmp/hs-study window=$1 parts=$2
   rm -rf "$dir" && mkdir -p "$dir"
   if compgen -G "$parts/study.tar.xz.*" > /dev/null; then
     cat "$parts"/study.tar.xz.* | xz -dc | tar -x -C "$dir" || { log "error: the carried study parts do not unpack"; return 1; }
@@ -115,11 +116,42 @@ study_window() {
     75) log "== window ended at its budget; the next window continues" ;;
     *) log "error: reproduce failed (exit $rc)" ;;
   esac
-  rm -f "$OUT"/study.tar.xz.*
-  tar -C "$dir" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
-  log "== packed: $(ls "$OUT"/study.tar.xz.* | wc -l) part(s), $(cat "$OUT"/study.tar.xz.* | wc -c) bytes"
+  pack_study "$dir"
   rm -rf "$dir"
   [ "$rc" = 0 ] || [ "$rc" = 75 ]
+}
+
+# Packs the study in $1 into $OUT/study.tar.xz.* without what the next window can do without:
+# the root weights of a run still training (model.bpk, encoder.bpk: its checkpoint folder is
+# what resumes it) and the checkpoint folder of a finished run (`done`). When that is still
+# more than PACK_LIMIT bytes (default 60 MB, under the 64 MiB the device tool returns), it
+# packs again without the weights of the finished runs that hold their own results (eval.json:
+# reproduce evaluates a run as soon as it is trained, and the study's tables are gathered from
+# those files), and lists what it left out.
+pack_study() {
+  local dir=$1 limit=${PACK_LIMIT:-60000000} excludes=() finished=() run rel bytes
+  for run in "$dir"/*/ "$dir"/seed-*/*/; do
+    [ -f "$run/config.json" ] || continue
+    rel=${run#"$dir"/}; rel=${rel%/}
+    if [ -f "$run/done" ]; then
+      excludes+=(--exclude="./$rel/checkpoints")
+      [ -f "$run/eval.json" ] && finished+=("$rel")
+    else
+      excludes+=(--exclude="./$rel/model.bpk" --exclude="./$rel/encoder.bpk")
+    fi
+  done
+  rm -f "$OUT"/study.tar.xz.*
+  tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
+  bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
+  if [ "$bytes" -gt "$limit" ] && [ ${#finished[@]} -gt 0 ]; then
+    log "== the study packs to $bytes bytes, over $limit: leaving out the weights of the evaluated runs ${finished[*]}"
+    for rel in "${finished[@]}"; do excludes+=(--exclude="./$rel/model.bpk" --exclude="./$rel/encoder.bpk"); done
+    rm -f "$OUT"/study.tar.xz.*
+    tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
+    bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
+  fi
+  log "== packed: $(ls "$OUT"/study.tar.xz.* | wc -l) part(s), $bytes bytes"
+  [ "$bytes" -le "$limit" ] || log "warning: the packed study ($bytes bytes) is over $limit bytes; the device tool returns at most 64 MiB (try --train-args '--checkpoint-precision bf16')"
 }
 
 if [ -n "${STUDY_ARGS:-}" ] && [ $dry = 0 ]; then

@@ -156,6 +156,8 @@ fn gpu_check_dry_run_writes_the_paired_table() {
         .arg("--dry-run")
         .env("HS", binary())
         .env("OUT", &dir)
+        // Every pack over its limit: the evaluated runs' weights are left out too.
+        .env("PACK_LIMIT", "1")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -178,5 +180,26 @@ fn gpu_check_dry_run_writes_the_paired_table() {
     assert_eq!(ends, 2, "{log}");
     assert!(log.contains("== study so far:"), "the second window did not unpack the first's parts: {log}");
     assert!(std::fs::read_dir(&dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("study.tar.xz.")), "no packed study");
+    // What the last window packed: no root weights of a run in training, no checkpoint folder
+    // of a finished run, no weights of a run holding its own results (over PACK_LIMIT); the
+    // second window continued from such a pack.
+    let listing = Command::new("bash").arg("-c").arg(format!("cat {}/study.tar.xz.* | xz -dc | tar -t", dir.display())).output().unwrap();
+    assert_success(&listing);
+    let files: Vec<String> = String::from_utf8_lossy(&listing.stdout).lines().map(|l| l.trim_start_matches("./").to_string()).collect();
+    let has = |f: &str| files.iter().any(|x| x == f);
+    let runs: Vec<&str> = files.iter().filter_map(|f| f.strip_suffix("/config.json")).collect();
+    assert!(!runs.is_empty(), "{files:?}");
+    for run in runs {
+        let weights = [format!("{run}/model.bpk"), format!("{run}/encoder.bpk")];
+        if has(&format!("{run}/done")) {
+            assert!(!files.iter().any(|f| f.starts_with(&format!("{run}/checkpoints/"))), "{run}: finished, its checkpoints packed: {files:?}");
+            if has(&format!("{run}/eval.json")) {
+                assert!(!weights.iter().any(|w| has(w)), "{run}: evaluated, its weights packed: {files:?}");
+            }
+        } else {
+            assert!(!weights.iter().any(|w| has(w)), "{run}: in training, its root copy packed: {files:?}");
+        }
+    }
+    assert!(log.contains("leaving out the weights of the evaluated runs"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
