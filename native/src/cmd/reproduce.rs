@@ -64,7 +64,7 @@ use crate::run_folder::RunFolder;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Scale of the presets: tiny (minutes on a 2-core CPU), small (a 2-core CPU, hours) or paper (ResNet-50, 1000 epochs: GPUs).
+    /// Scale of the presets: tiny (minutes on a 2-core CPU), small (a 2-core CPU, hours), converge (ResNet-18 width 64, all of CIFAR-10, 100-200 epochs, bf16 checkpoints: a GPU study in windows) or paper (ResNet-50, 1000 epochs: GPUs).
     #[arg(long, default_value = "small")]
     pub preset: String,
     /// Dataset: CIFAR-10 (a folder of per-split archives, image folders or the binary release) or `procedural[:N]`.
@@ -232,7 +232,7 @@ impl Selection {
 /// CPU scales its first two components, APGD-CE and APGD-T, with 20 iterations each (the spec
 /// says so in every column).
 pub fn table5_attacks(scale: Scale) -> Vec<String> {
-    let autoattack = if scale == Scale::Paper { "standard" } else { "apgd-ce@20+apgd-t@20" };
+    let autoattack = if scale.is_gpu_scale() { "standard" } else { "apgd-ce@20+apgd-t@20" };
     vec![s("pgd:linf:8/255,16/255:20"), s("pgd:l2:0.25:20"), s("pgd:l1:12:20"), format!("autoattack:linf:8/255,16/255:{autoattack}")]
 }
 
@@ -354,7 +354,7 @@ pub fn run(args: Args) -> Result<()> {
     let precision = s(args.device.precision.name());
     let limit = args.limit.or(match scale {
         Scale::Tiny => Some(200),
-        Scale::Small => Some(1000),
+        Scale::Small | Scale::Converge => Some(1000),
         Scale::Paper => None,
     });
     let limit_args: Vec<String> = limit.map(|l| vec![s("--limit"), l.to_string()]).unwrap_or_default();
@@ -399,6 +399,11 @@ fn train(stages: &Stages, out: &Path, name: &str, seed: Option<u64>) -> Result<(
         if let Some(seed) = seed {
             a.extend([s("--seed"), seed.to_string()]);
         }
+        // A converge study moves between GPU windows: its checkpoints are stored in bf16 (half
+        // the bytes; a resume moves the numbers within noise) unless --train-args says otherwise.
+        if stages.scale == Scale::Converge && !stages.args.train_args.contains("--checkpoint-precision") {
+            a.extend([s("--checkpoint-precision"), s("bf16")]);
+        }
         a.extend(stages.args.train_args.split_whitespace().map(String::from));
         stages.run(&format!("train {name}"), &a)?;
     }
@@ -429,7 +434,7 @@ fn evaluate(stages: &Stages, out: &Path, stage: &str, file: &str, models: &[(&st
 /// plus AutoAttack at the paper scale.
 fn main_attacks(scale: Scale) -> Vec<String> {
     let mut attacks = vec![s("fgsm:linf:1/255,2/255,4/255,8/255")];
-    if scale != Scale::Paper {
+    if !scale.is_gpu_scale() {
         attacks.extend([s("pgd:linf:1/255,2/255:10"), s("pgd:l2:0.1,0.25:10"), s("pgd:l1:2,5:10")]);
     } else {
         attacks.extend([s("pgd:linf:1/255,2/255,4/255,8/255:40"), s("pgd:l2:0.25,0.5:40"), s("pgd:l1:5,10:40"), s("autoattack:linf:8/255:standard")]);
@@ -485,7 +490,7 @@ fn evaluate_run(stages: &Stages, out: &Path, name: &str, attacks: &[String], six
         let mut a = vec![s("corrupt-eval"), s("--models"), path(&weights)];
         a.extend(data());
         a.extend([s("--json"), path(&run.join("corruptions.json"))]);
-        if stages.scale != Scale::Paper {
+        if !stages.scale.is_gpu_scale() {
             a.extend([s("--severities"), s("1,3,5")]);
         }
         a.extend(stages.limit_args.clone());

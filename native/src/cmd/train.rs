@@ -37,7 +37,7 @@ pub struct Args {
     /// Named preset: ce, supcon, simclr, simclr-fnc, simclr-afnc-0.9-0.5, simclr-afnc-0.99-0.7, simclr-ifnd, rocl, a-rocl, acl, a-acl (flags override it).
     #[arg(long)]
     pub preset: Option<String>,
-    /// Preset size: small (minutes on a CPU) or paper (ResNet-50, 1000 epochs).
+    /// Preset size: tiny (a small CNN, seconds on a CPU), small (minutes on a CPU), converge (ResNet-18 width 64, all of CIFAR-10, 100-200 epochs: GPUs) or paper (ResNet-50, 1000 epochs).
     #[arg(long, default_value = "small")]
     pub scale: String,
     /// Training method without a preset: ce, supcon, simclr, rocl or acl (default ce).
