@@ -362,3 +362,35 @@ fn half_precision_checkpoints_halve_the_files_and_resume_within_noise() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `converge` study moves between GPU windows: `reproduce` stores its runs' checkpoints in
+/// bf16 unless `--train-args` chooses, and a stopped run resumes with that choice.
+#[test]
+fn a_converge_study_keeps_bf16_checkpoints_unless_told_otherwise() {
+    let _shared = shared();
+    let dir = scratch("budget-converge");
+    let study = |out: &Path, extra: &str| -> Output {
+        let train = format!("--epochs 1 --arch small-cnn --width 4 --train-limit 60 --test-limit 20 --batch-size 20 {extra}");
+        Command::new(binary())
+            .args(["reproduce", "--preset", "converge", "--data", "procedural:100", "--out", &s(out), "--device", "flex", "--train-args", &train])
+            .env(STEP_HOOK, "1")
+            .output()
+            .unwrap()
+    };
+    let recorded = |out: &Path| -> Value { serde_json::from_str::<Value>(&std::fs::read_to_string(out.join("ce").join("config.json")).unwrap()).unwrap()["checkpoint_precision"].clone() };
+    for (extra, expected) in [("", "bf16"), ("--checkpoint-precision f32", "f32")] {
+        let out = dir.join(expected);
+        let o = study(&out, extra);
+        assert_eq!(o.status.code(), Some(EXIT_BUDGET), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(recorded(&out), expected);
+        // Its plan is the converge recipe with the overrides.
+        let config: Value = serde_json::from_str(&std::fs::read_to_string(out.join("ce").join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["plan"]["preset"], "ce@converge");
+        // The next window resumes it, keeping the choice.
+        let o = study(&out, extra);
+        assert_eq!(o.status.code(), Some(EXIT_BUDGET), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("train ce (resuming)"), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(recorded(&out), expected);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
