@@ -127,15 +127,19 @@ study_window() {
 # more than PACK_LIMIT bytes (default 60 MB, under the 64 MiB the device tool returns), it
 # packs again without the weights of the finished runs that hold their own results (eval.json:
 # reproduce evaluates a run as soon as it is trained, and the study's tables are gathered from
-# those files), and lists what it left out.
+# those files) and without the encoder copy of finished runs other than RoCL/ACL (their
+# model.bpk holds the same backbone; only Table 5's classifiers of RoCL and ACL read an
+# encoder), and lists what it left out.
 pack_study() {
-  local dir=$1 limit=${PACK_LIMIT:-60000000} excludes=() finished=() run rel bytes
+  local dir=$1 limit=${PACK_LIMIT:-60000000} excludes=() finished=() encoders=() run rel bytes
   for run in "$dir"/*/ "$dir"/seed-*/*/; do
     [ -f "$run/config.json" ] || continue
     rel=${run#"$dir"/}; rel=${rel%/}
     if [ -f "$run/done" ]; then
       excludes+=(--exclude="./$rel/checkpoints")
-      [ -f "$run/eval.json" ] && finished+=("$rel")
+      if [ -f "$run/eval.json" ]; then finished+=("$rel")
+      elif [ -f "$run/encoder.bpk" ] && ! grep -Eq '"method": *"(rocl|acl)"' "$run/config.json"; then encoders+=("$rel")
+      fi
     else
       excludes+=(--exclude="./$rel/model.bpk" --exclude="./$rel/encoder.bpk")
     fi
@@ -143,9 +147,10 @@ pack_study() {
   rm -f "$OUT"/study.tar.xz.*
   tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
   bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
-  if [ "$bytes" -gt "$limit" ] && [ ${#finished[@]} -gt 0 ]; then
-    log "== the study packs to $bytes bytes, over $limit: leaving out the weights of the evaluated runs ${finished[*]}"
+  if [ "$bytes" -gt "$limit" ] && [ $(( ${#finished[@]} + ${#encoders[@]} )) -gt 0 ]; then
+    log "== the study packs to $bytes bytes, over $limit: leaving out the weights of the evaluated runs ${finished[*]:-(none)} and the encoder copies of ${encoders[*]:-(none)}"
     for rel in "${finished[@]}"; do excludes+=(--exclude="./$rel/model.bpk" --exclude="./$rel/encoder.bpk"); done
+    for rel in "${encoders[@]}"; do excludes+=(--exclude="./$rel/encoder.bpk"); done
     rm -f "$OUT"/study.tar.xz.*
     tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
     bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
