@@ -31,11 +31,20 @@
 # 16 MiB, 64 MiB in all). Copy them into .study/ for the next window; finished results
 # (eval.json, geometry.json, corruptions.json, report/) can be committed to docs/results/.
 #
+# What travels to the device in one call is at most 64 MiB: the repository's tracked files
+# (16.5 MB on 2026-12-03) and every carried path. The binary (.gpu, 22 MB with xz -9), CIFAR-10
+# (.data/cifar10: the two JPEG archives, 19 MB) and a width-64 study (32-41 MB) do not fit in
+# one call together, so a study window takes two calls on the same warm machine (ignored paths
+# carried by a call stay there for the next call while the machine is warm, 30 s): first the
+# benchmark, carrying .gl .gpu .whl .data (about 60 MB), then at once the window, carrying
+# .study alone. The window says so in one line when .gpu is not there.
+#
 # Carried with the call (carry: .gl, .gpu, .whl):
 #   .gl/                  Vulkan loader packages (see /work/.library/device/README.md)
 #   .gpu/hypersphere.xz   a stripped release build:
 #                           cargo build --release -p hypersphere && mkdir -p .gpu &&
-#                           strip -o /tmp/hs "$CARGO_TARGET_DIR/release/hypersphere" && xz -T2 -c /tmp/hs > .gpu/hypersphere.xz
+#                           strip -o /tmp/hs "$CARGO_TARGET_DIR/release/hypersphere" && xz -9 -T2 -c /tmp/hs > .gpu/hypersphere.xz
+#   .data/cifar10/        the study's data (cp ../shared/data/cifar10/*.tar.gz; echo /.data/ >> .git/info/exclude)
 #   .whl/                 torchattacks (not installed there; torch, safetensors are):
 #                           echo /.whl/ >> .git/info/exclude
 #                           python3 -m pip download --no-deps torchattacks==3.5.1 -d .whl
@@ -73,6 +82,10 @@ else
   icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
   [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt"
+  if [ ! -f .gpu/hypersphere.xz ]; then
+    echo "error: .gpu/hypersphere.xz is not here: carry .gpu in this call, or in the call just before it on the same warm machine (see the header)" | tee -a "$OUT/log.txt" >&2
+    exit 1
+  fi
   xz -dc .gpu/hypersphere.xz > /tmp/hypersphere && chmod +x /tmp/hypersphere
   HS=/tmp/hypersphere
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
