@@ -16,7 +16,8 @@
 //!   least [`WEIGHT_COLUMNS`] columns,
 //!
 //! Chunks of the forward pass and the input gradient hold a fixed number of images per layer,
-//! enough for [`MIN_COLUMNS`] columns (several images when their outputs are small), the last one
+//! enough for [`MIN_COLUMNS`] columns (several images when their outputs are small; at most
+//! [`FORWARD_IMAGES`] in the forward pass), the last one
 //! padded with zero images, and run in parallel on rayon's pool; a multiply is itself parallel
 //! when it is large. Every such multiply of a layer therefore has the same shape whatever the
 //! batch, and an image sits at the same column whatever the batch, so an image's results do not
@@ -30,6 +31,13 @@ use rayon::prelude::*;
 
 /// Columns per chunk below which several images share one multiply (a 4x4 output has 16).
 pub const MIN_COLUMNS: usize = 256;
+
+/// Images per chunk of the forward pass at most: a batch of 8 then fills the chunk of a 4x4
+/// layer instead of half of it (16 images, the rest zero padding): forward 5.3 -> 3.3 ms on the
+/// three 512->512 layers at batch 8 (`examples/conv_kernels.rs`), the same at batch 128. The
+/// input gradient keeps [`MIN_COLUMNS`]: its 4x4 multiply (4,608 rows, 512 deep) ran slower at
+/// 128 columns at batch 128 (48-57 -> 64-72 ms).
+pub const FORWARD_IMAGES: usize = 8;
 
 /// Partial sums of the weight gradient (each over consecutive chunks, run in parallel).
 const WEIGHT_GRADIENT_GROUPS: usize = 8;
@@ -97,10 +105,10 @@ impl ConvGeometry {
         self.c_out * self.patch_len()
     }
 
-    /// Images per chunk: enough for [`MIN_COLUMNS`] columns, at least one; independent of the
-    /// batch.
-    fn images_per_chunk(&self) -> usize {
-        MIN_COLUMNS.div_ceil(self.pixels().max(1)).max(1)
+    /// Images per chunk: enough for [`MIN_COLUMNS`] columns, at least one and at most
+    /// `max_images`; independent of the batch.
+    fn images_per_chunk(&self, max_images: usize) -> usize {
+        MIN_COLUMNS.div_ceil(self.pixels().max(1)).clamp(1, max_images)
     }
 }
 
@@ -372,7 +380,7 @@ pub fn forward(geo: &ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32
     assert_eq!(x.len(), geo.input_len(), "conv forward: input length");
     assert_eq!(weight.len(), geo.weight_len(), "conv forward: weight length");
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
-    let slots = geo.images_per_chunk();
+    let slots = geo.images_per_chunk(FORWARD_IMAGES);
     let columns = slots * pixels;
     let parallel = parallel_matmul(geo.batch.div_ceil(slots), c_out, columns, k);
     let chunk_len = slots * c_out * pixels;
@@ -409,7 +417,7 @@ pub fn grad_input(geo: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(dy.len(), geo.output_len(), "conv input gradient: output-gradient length");
     assert_eq!(weight.len(), geo.weight_len(), "conv input gradient: weight length");
     let (k, pixels, c_out) = (geo.patch_len(), geo.pixels(), geo.c_out);
-    let slots = geo.images_per_chunk();
+    let slots = geo.images_per_chunk(usize::MAX);
     let columns = slots * pixels;
     let parallel = parallel_matmul(geo.batch.div_ceil(slots), k, columns, c_out);
     let image_len = geo.c_in * geo.height * geo.width;
