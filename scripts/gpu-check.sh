@@ -157,16 +157,17 @@ pack_study() {
       excludes+=(--exclude="./$rel/model.bpk" --exclude="./$rel/encoder.bpk")
     fi
   done
-  rm -f "$OUT"/study.tar.xz.*
-  tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
-  bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
+  pack() {
+    rm -f "$OUT"/study.tar.xz.*
+    tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
+    bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
+  }
+  pack
   if [ "$bytes" -gt "$limit" ] && [ $(( ${#finished[@]} + ${#encoders[@]} )) -gt 0 ]; then
     log "== the study packs to $bytes bytes, over $limit: leaving out the weights of the evaluated runs ${finished[*]:-(none)} and the encoder copies of ${encoders[*]:-(none)}"
     for rel in "${finished[@]}"; do excludes+=(--exclude="./$rel/model.bpk" --exclude="./$rel/encoder.bpk"); done
     for rel in "${encoders[@]}"; do excludes+=(--exclude="./$rel/encoder.bpk"); done
-    rm -f "$OUT"/study.tar.xz.*
-    tar -C "$dir" "${excludes[@]}" -c . | xz -1 -T0 | split -b 15M - "$OUT/study.tar.xz."
-    bytes=$(cat "$OUT"/study.tar.xz.* | wc -c)
+    pack
   fi
   log "== packed: $(ls "$OUT"/study.tar.xz.* | wc -l) part(s), $bytes bytes"
   [ "$bytes" -le "$limit" ] || log "warning: the packed study ($bytes bytes) is over $limit bytes; the device tool returns at most 64 MiB (try --train-args '--checkpoint-precision bf16')"

@@ -37,7 +37,7 @@ pub struct Args {
 
 /// The contents of `path` as a `T` (`what` names the file's kind in errors), or `None` when
 /// there is no such file.
-fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
+pub(super) fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
     if !path.exists() {
         return Ok(None);
     }

@@ -457,10 +457,10 @@ fn weights_of(out: &Path, name: &str, stage: &str) -> Result<PathBuf> {
     Ok(weights)
 }
 
-/// Reads a result file written by a stage (`what` names its kind in the error).
+/// Reads a result file written by a stage (`what` names its kind in the error; a missing file
+/// is an error too).
 fn read_result<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not {what}", path.display()))
+    super::report::read_json(path, what)?.with_context(|| format!("{} is missing", path.display()))
 }
 
 /// Whether `path` is an `eval --json` report of exactly `attacks` (expanded, in order).

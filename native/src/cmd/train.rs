@@ -471,13 +471,15 @@ fn train_ce(
         // Resumed a finished run: report the saved model's accuracy. A study window's pack
         // leaves out the root copy of a run it has not seen finish (scripts/gpu-check.sh), so
         // the last checkpoint's weights (the same, in the checkpoint's precision) become it again.
-        if !run.path("model.bpk").exists()
-            && let Some(dir) = &resume
-        {
-            let model = model_files::load(&dir.join("model.bpk"), &ArchArgs::default(), &selected.device)?;
-            model_files::save(&model, &run.dir, "model")?;
-        }
-        let model = model_files::load(&run.path("model.bpk"), &ArchArgs::default(), &selected.device)?;
+        let root = run.path("model.bpk");
+        let model = match &resume {
+            Some(dir) if !root.exists() => {
+                let model = model_files::load(&dir.join("model.bpk"), &ArchArgs::default(), &selected.device)?;
+                model_files::save(&model, &run.dir, "model")?;
+                model
+            }
+            _ => model_files::load(&root, &ArchArgs::default(), &selected.device)?,
+        };
         last_test = Some(hypersphere_core::evaluate::clean_accuracy(&model, test_set, 256, &selected.device));
     }
     Ok(last_test)
